@@ -1,0 +1,33 @@
+# The two commands of the README: `make test` and `make demo`. Each creates .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch's CPU build: an unpinned torch would pull a CUDA build of several GB.
+TORCH := torch==2.13.0
+
+.PHONY: test demo lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[test]"
+	touch $@
+
+$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[demo]"
+	touch $@
+
+test: $(VENV)/.test-installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m ruff check seedmagic tests
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+
+demo: $(VENV)/.demo-installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.ip=127.0.0.1
+
+lint: $(VENV)/.test-installed
+	$(BIN)/python -m ruff check seedmagic tests
+	$(BIN)/python -m ruff format --check seedmagic tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,78 @@
+"""seedmagic: reproducible, visible randomness for IPython and Jupyter.
+
+In a notebook::
+
+    %load_ext seedmagic
+    %seed 2023                  # seed random, NumPy, torch (CPU + every GPU) and TensorFlow, now and at import
+    %seed                       # what was seeded, fingerprints of the generator states, determinism flags
+    %seed 2023 --deterministic  # also deterministic algorithms; %seed --no-deterministic restores the flags
+
+    %%seeded 0                  # reseed, then run the cell like any other cell
+    torch.rand(1)
+
+In a script, the same engine::
+
+    import seedmagic
+    seedmagic.seed_all(2023)
+    with seedmagic.isolated():
+        ...                     # every generator is put back afterwards
+
+Importing seedmagic imports no framework; a library is only ever touched once the user has imported it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .determinism import SeedmagicWarning
+from .engine import ENGINE, SeedReport, Snapshot, Status, derive_seed
+from .workers import torch_generator, worker_init_fn
+
+__version__ = "0.1.0"
+
+seed_all = ENGINE.seed_all
+set_deterministic = ENGINE.set_deterministic
+current_seed = ENGINE.current_seed
+seeded = ENGINE.seeded
+snapshot = ENGINE.snapshot
+restore = ENGINE.restore
+isolated = ENGINE.isolated
+status = ENGINE.status
+
+__all__ = [
+    "SeedReport",
+    "SeedmagicWarning",
+    "Snapshot",
+    "Status",
+    "current_seed",
+    "derive_seed",
+    "isolated",
+    "restore",
+    "seed_all",
+    "seeded",
+    "set_deterministic",
+    "snapshot",
+    "status",
+    "torch_generator",
+    "worker_init_fn",
+]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext seedmagic``: register ``%seed`` and ``%%seeded``."""
+    from .magics import SeedMagics
+
+    ipython.register_magics(SeedMagics(ipython, ENGINE))
+    ENGINE.refresh_hook()
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext seedmagic``: remove the magics and the import hook; generators and flags stay as they are."""
+    manager = ipython.magics_manager
+    magics = manager.registry.pop("SeedMagics", None)
+    if magics is not None:
+        for kind, names in magics.magics.items():
+            for name in names:
+                if getattr(manager.magics[kind].get(name), "__self__", None) is magics:
+                    del manager.magics[kind][name]
+    ENGINE.hook.uninstall()

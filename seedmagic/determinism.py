@@ -1,0 +1,103 @@
+"""The deterministic switch: turn every library's deterministic algorithms on, and put back exactly what was there.
+
+Switching on remembers, per library, the settings from before; a library imported later is switched on at import.
+Switching off restores those settings and the environment variables the switch set. Environment variables such as
+``CUBLAS_WORKSPACE_CONFIG`` are read once, when the device starts: set after that, they cannot take effect in this
+process, and the switch says so.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from .sources import Flag, Source, hash_seed_flag
+
+
+class SeedmagicWarning(UserWarning):
+    """Something seedmagic cannot do in this process, said instead of pretending."""
+
+
+class DeterminismSwitch:
+    def __init__(self, sources: Sequence[Source]) -> None:
+        self.sources = sources
+        self.enabled = False
+        self.warn_only = False
+        self._saved_flags: dict[str, Any] = {}
+        self._saved_env: dict[str, str | None] = {}
+        self._late_env: set[str] = set()
+
+    def enable(self, warn_only: bool = False) -> list[str]:
+        """Switch deterministic algorithms on in every imported library (and in the others at import)."""
+        self.enabled, self.warn_only = True, warn_only
+        changed = []
+        for source in self.sources:
+            for var, value in source.deterministic_env.items():
+                if var in os.environ:
+                    continue
+                self._saved_env[var] = None
+                os.environ[var] = value
+                changed.append(f"{var}={value}")
+                if source.device_started():
+                    self._late_env.add(var)
+                    warnings.warn(
+                        f"{var} was set after {source.name} started its GPU: it takes effect only in a new process "
+                        f"(restart the kernel and run %seed --deterministic before the first GPU operation)",
+                        SeedmagicWarning,
+                        stacklevel=2,
+                    )
+            if source.has_flags and source.imported():
+                self.apply(source)
+                changed.append(source.name)
+        return changed
+
+    def apply(self, source: Source) -> None:
+        """Switch one imported library on, remembering its settings from before the first switch."""
+        if source.name not in self._saved_flags:
+            self._saved_flags[source.name] = source.flag_state()
+        source.set_deterministic(self.warn_only)
+
+    def on_import(self, source: Source) -> None:
+        if self.enabled and source.has_flags:
+            self.apply(source)
+
+    def disable(self) -> list[str]:
+        """Put back the settings and environment variables from before ``enable``."""
+        restored = []
+        for source in self.sources:
+            if source.name in self._saved_flags and source.imported():
+                source.set_flag_state(self._saved_flags[source.name])
+                restored.append(source.name)
+        for var, previous in self._saved_env.items():
+            if previous is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = previous
+            restored.append(var)
+        self._saved_flags.clear()
+        self._saved_env.clear()
+        self._late_env.clear()
+        self.enabled = self.warn_only = False
+        return restored
+
+    def flags(self) -> list[Flag]:
+        """Every determinism setting as it is now, for the imported libraries and the process."""
+        flags: list[Flag] = []
+        for source in self.sources:
+            if source.imported():
+                flags.extend(source.flags())
+            for var, value in source.deterministic_env.items():
+                current = os.environ.get(var)
+                if current is None and not source.imported():
+                    continue
+                if var in self._late_env:
+                    ok, note = False, "set after the GPU started: takes effect only in a new process"
+                elif current is None:
+                    ok, note = (False if source.device_started() else None), f"unset: cuBLAS may be nondeterministic (use {value})"
+                else:
+                    ok, note = True, "read when the GPU starts"
+                flags.append(Flag(var, current if current is not None else "unset", ok, note))
+        flags.append(hash_seed_flag())
+        return flags

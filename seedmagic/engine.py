@@ -1,0 +1,431 @@
+"""The seeding engine: the session seed, seeding every library, seeding on later import, snapshots and status.
+
+Nothing here knows IPython. Everything is checked before anything is changed: a bad seed or an unknown library name
+raises ``ValueError``/``TypeError`` and leaves every generator and flag as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import operator
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from .determinism import DeterminismSwitch, SeedmagicWarning
+from .importhook import ImportHook
+from .sources import NAMES, SOURCES, Flag, Source, StateUnavailable
+
+SEED_LIMIT = 2**32
+"""Seeds are integers in ``[0, 2**32)``, the range every library accepts (NumPy's legacy seed is the narrowest)."""
+
+Selection = str | Iterable[str] | None
+
+
+def validate_seed(seed: Any) -> int:
+    """Return ``seed`` as an int, or raise TypeError/ValueError naming what is wrong with it."""
+    if isinstance(seed, bool):
+        raise TypeError(f"seed must be an integer, got {seed!r}")
+    try:
+        value = operator.index(seed)
+    except TypeError:
+        raise TypeError(f"seed must be an integer, got {seed!r}") from None
+    if not 0 <= value < SEED_LIMIT:
+        raise ValueError(f"seed must be between 0 and 2**32 - 1 = {SEED_LIMIT - 1}, got {value}")
+    return value
+
+
+def parse_seed(text: str) -> int:
+    """A seed written as text (``2023``, ``0x7e7``, ``1_000``), validated."""
+    text = text.strip()
+    for base in (10, 0):
+        try:
+            return validate_seed(int(text, base))
+        except ValueError as error:
+            if "between" in str(error):
+                raise
+    hint = " (write {expression} to have IPython evaluate it)" if any(op in text for op in "+-*/") else ""
+    raise ValueError(f"seed must be an integer, got {text!r}{hint}")
+
+
+def derive_seed(base: int, key: int | str) -> int:
+    """A seed in ``[0, 2**32)`` derived from ``base`` and ``key``, the same on every platform and Python version."""
+    digest = hashlib.blake2b(f"seedmagic:{validate_seed(base)}:{key}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big")
+
+
+def _names(value: Selection, option: str) -> list[str]:
+    names = [name.strip() for name in value.split(",")] if isinstance(value, str) else [str(n).strip() for n in value]
+    if not any(names):
+        raise ValueError(f"{option} needs at least one library name (known: {', '.join(NAMES)})")
+    unknown = [name for name in names if name not in NAMES]
+    if unknown:
+        raise ValueError(f"{option}: unknown library {unknown[0]!r} (known: {', '.join(NAMES)})")
+    return names
+
+
+def resolve_selection(only: Selection = None, skip: Selection = None) -> frozenset[str] | None:
+    """The library names ``only``/``skip`` select, or None when neither is given."""
+    if only is not None and skip is not None:
+        raise ValueError("give only or skip, not both")
+    if only is not None:
+        return frozenset(_names(only, "only"))
+    if skip is not None:
+        return frozenset(NAMES) - frozenset(_names(skip, "skip"))
+    return None
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+@dataclass(frozen=True)
+class Seeding:
+    """The last seeding of one library: with what seed, and by what (``seed``, ``cell`` or ``import``)."""
+
+    seed: int
+    by: str
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    """What one seeding did."""
+
+    seed: int | None
+    seeded: tuple[str, ...] = ()
+    on_import: tuple[str, ...] = ()
+    failed: dict[str, str] = field(default_factory=dict)
+    deterministic: bool | None = None
+    flags_changed: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        parts = []
+        if self.seed is not None:
+            seeded = ", ".join(self.seeded) or "nothing imported yet"
+            parts.append(f"seeded {seeded} with {self.seed}")
+        if self.on_import:
+            verb = "is" if len(self.on_import) == 1 else "are"
+            parts.append(f"{', '.join(self.on_import)} {verb} seeded on import")
+        if self.deterministic is True:
+            parts.append(f"deterministic mode on ({', '.join(self.flags_changed) or 'on import'})")
+        elif self.deterministic is False:
+            restored = ", ".join(self.flags_changed) or "nothing to restore"
+            parts.append(f"deterministic mode off (restored {restored})")
+        for name, error in self.failed.items():
+            parts.append(f"{name} FAILED ({error})")
+        return "seedmagic: " + "; ".join(parts)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The states of the imported libraries' generators, for ``restore``."""
+
+    states: dict[str, Any]
+    unavailable: dict[str, str]
+
+
+@dataclass(frozen=True)
+class LibraryStatus:
+    name: str
+    installed: bool
+    imported: bool
+    version: str | None
+    seeding: Seeding | None
+    on_import: bool
+    streams: dict[str, str]
+    note: str = ""
+
+    @property
+    def state(self) -> str:
+        if not self.installed:
+            return "not installed"
+        if not self.imported:
+            return "seeded on import" if self.on_import else "not imported"
+        if self.seeding is None:
+            return "unseeded"
+        return f"seeded with {self.seeding.seed} ({self.seeding.by})"
+
+    @property
+    def fingerprint(self) -> str:
+        return " ".join(f"{stream}={value}" for stream, value in self.streams.items())
+
+
+@dataclass(frozen=True)
+class Status:
+    seed: int | None
+    cell_seed: int | None
+    deterministic: bool
+    warn_only: bool
+    libraries: tuple[LibraryStatus, ...]
+    flags: tuple[Flag, ...]
+
+    def library(self, name: str) -> LibraryStatus:
+        return next(library for library in self.libraries if library.name == name)
+
+    def __str__(self) -> str:
+        seed = "none (use %seed N)" if self.seed is None else str(self.seed)
+        mode = "on" + (" (warn only)" if self.warn_only else "") if self.deterministic else "off"
+        lines = [f"seedmagic: session seed {seed}; deterministic mode {mode}"]
+        rows = [(lib.name, lib.version or "", lib.state, lib.fingerprint or lib.note) for lib in self.libraries]
+        lines += _table(("library", "version", "state", "fingerprint"), rows)
+        verdict = {True: "ok", False: "NOT DETERMINISTIC", None: "-"}
+        lines += _table(("flag", "value", "verdict", "why"), [(f.name, str(f.value), verdict[f.ok], f.note) for f in self.flags])
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    return ["  ".join([*(cell.ljust(w) for cell, w in zip(row, widths)), row[-1]]).rstrip() for row in [header, *rows]]
+
+
+class Engine:
+    """The session: which seed is in force, what it seeded, and what it seeds when imported."""
+
+    def __init__(self, sources: Sequence[Source] = SOURCES) -> None:
+        self.sources = tuple(sources)
+        self._by_module = {source.module: source for source in self.sources}
+        self.seed: int | None = None
+        self.selection: frozenset[str] = frozenset(NAMES)
+        self._cell: tuple[int, frozenset[str]] | None = None
+        self.seedings: dict[str, Seeding] = {}
+        self.failures: dict[str, str] = {}
+        self.determinism = DeterminismSwitch(self.sources)
+        self.hook = ImportHook(self._by_module, self._on_import)
+
+    # -- seeding ---------------------------------------------------------------------------------------------------
+
+    def seed_all(
+        self,
+        seed: int,
+        *,
+        deterministic: bool | None = None,
+        warn_only: bool = False,
+        only: Selection = None,
+        skip: Selection = None,
+    ) -> SeedReport:
+        """Seed every selected library now, and each one imported later, with ``seed``; make it the session seed.
+
+        ``only``/``skip`` name libraries (a list or a comma-separated string). ``deterministic=True`` also switches
+        deterministic algorithms on (``warn_only`` makes torch warn instead of raise); ``False`` restores the flags
+        from before. Returns a report of what was seeded; a library whose seeding failed is named there.
+        """
+        seed = validate_seed(seed)
+        selection = resolve_selection(only, skip)
+        self._check_deterministic(deterministic, warn_only)
+        self.seed, self.selection = seed, selection if selection is not None else frozenset(NAMES)
+        seeded, failed = self._seed_imported(seed, self.selection, by="session")
+        flags_changed = self._switch(deterministic, warn_only)
+        self.refresh_hook()
+        return SeedReport(seed, seeded, self._on_import_names(), failed, deterministic, tuple(flags_changed))
+
+    def set_deterministic(self, enabled: bool, *, warn_only: bool = False) -> SeedReport:
+        """Switch deterministic algorithms on (in libraries imported later too), or restore the flags from before."""
+        self._check_deterministic(enabled, warn_only)
+        flags_changed = self._switch(enabled, warn_only)
+        self.refresh_hook()
+        return SeedReport(None, deterministic=enabled, flags_changed=tuple(flags_changed))
+
+    def current_seed(self) -> int | None:
+        """The seed in force: the cell's inside ``%%seeded``/``seeded()``, else the session seed (None if unset)."""
+        return self._cell[0] if self._cell is not None else self.seed
+
+    def seeded(
+        self, seed: int | None = None, *, only: Selection = None, skip: Selection = None, isolate: bool = False
+    ) -> AbstractContextManager[SeedReport]:
+        """Seed now and run the ``with`` block under that seed; libraries imported in the block get it too.
+
+        Without a seed, the session seed. With ``isolate=True`` every generator is put back afterwards, also when the
+        block raises or is interrupted. The session seed is unchanged. Checks everything before changing anything.
+        """
+        if seed is None:
+            if self.seed is None:
+                raise ValueError("no seed: give one (e.g. %%seeded 0) or set the session seed first with %seed N")
+            seed = self.seed
+        seed = validate_seed(seed)
+        selection = resolve_selection(only, skip)
+        return self._seeded(seed, selection if selection is not None else self.selection, isolate)
+
+    @contextmanager
+    def _seeded(self, seed: int, selection: frozenset[str], isolate: bool) -> Iterator[SeedReport]:
+        __tracebackhide__ = True
+        saved = self.snapshot() if isolate else None
+        outer = self._cell
+        try:
+            self._cell = (seed, selection)
+            self.refresh_hook()
+            seeded, failed = self._seed_imported(seed, selection, by="cell")
+            for name, error in failed.items():
+                warnings.warn(f"seedmagic could not seed {name}: {error}", SeedmagicWarning, stacklevel=3)
+            yield SeedReport(seed, seeded, self._on_import_names(), failed)
+        finally:
+            self._cell = outer
+            self.refresh_hook()
+            if saved is not None:
+                self.restore(saved)
+
+    def _check_deterministic(self, deterministic: bool | None, warn_only: bool) -> None:
+        if deterministic not in (True, False, None):
+            raise TypeError(f"deterministic must be True, False or None, got {deterministic!r}")
+        if warn_only and deterministic is not True:
+            raise ValueError("warn_only applies only when switching deterministic mode on")
+
+    def _switch(self, deterministic: bool | None, warn_only: bool) -> list[str]:
+        if deterministic is True:
+            return self.determinism.enable(warn_only)
+        if deterministic is False:
+            return self.determinism.disable()
+        return []
+
+    def _seed_imported(self, seed: int, selection: frozenset[str], by: str) -> tuple[tuple[str, ...], dict[str, str]]:
+        seeded, failed = [], {}
+        for source in self.sources:
+            if source.name in selection and source.imported():
+                error = self._seed_one(source, seed, by)
+                if error is None:
+                    seeded.append(source.name)
+                else:
+                    failed[source.name] = error
+        return tuple(seeded), failed
+
+    def _seed_one(self, source: Source, seed: int, by: str) -> str | None:
+        try:
+            source.seed(seed)
+        except Exception as exc:  # one library failing must leave the others seeded
+            self.failures[source.name] = _error(exc)
+            return self.failures[source.name]
+        self.failures.pop(source.name, None)
+        self.seedings[source.name] = Seeding(seed, by)
+        return None
+
+    def _seed_for_import(self, name: str) -> int | None:
+        if self._cell is not None and name in self._cell[1]:
+            return self._cell[0]
+        if self.seed is not None and name in self.selection:
+            return self.seed
+        return None
+
+    def _on_import_names(self) -> tuple[str, ...]:
+        if not self.hook.installed:
+            return ()
+        return tuple(
+            s.name for s in self.sources if not s.imported() and self._seed_for_import(s.name) is not None and s.installed()
+        )
+
+    def reset(self) -> None:
+        """Forget the session seed and what was seeded, and put back the determinism flags; generators stay as they are."""
+        self.determinism.disable()
+        self.seed, self.selection, self._cell = None, frozenset(NAMES), None
+        self.seedings.clear()
+        self.failures.clear()
+        self.refresh_hook()
+
+    # -- seeding on import -----------------------------------------------------------------------------------------
+
+    def refresh_hook(self) -> None:
+        """Watch imports while a seed or the deterministic switch waits for a library."""
+        if self.seed is not None or self._cell is not None or self.determinism.enabled:
+            self.hook.install()
+        else:
+            self.hook.uninstall()
+
+    def _on_import(self, module: str) -> None:
+        source = self._by_module[module]
+        try:
+            seed = self._seed_for_import(source.name)
+            if seed is not None:
+                error = self._seed_one(source, seed, "import")
+                if error is not None:
+                    warnings.warn(f"seedmagic could not seed {source.name}: {error}", SeedmagicWarning, stacklevel=2)
+            self.determinism.on_import(source)
+        except Exception as exc:  # never break the user's import
+            warnings.warn(f"seedmagic: {source.name} imported, but: {_error(exc)}", SeedmagicWarning, stacklevel=2)
+
+    # -- snapshots -------------------------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """The current state of every imported library's generators (accelerators only once initialized)."""
+        states, unavailable = {}, {}
+        for source in self.sources:
+            if not source.imported():
+                continue
+            try:
+                states[source.name] = source.get_state()
+            except StateUnavailable as exc:
+                unavailable[source.name] = str(exc)
+            except Exception as exc:
+                unavailable[source.name] = _error(exc)
+        return Snapshot(states, unavailable)
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Put every generator saved in ``snapshot`` back; one that fails does not stop the others."""
+        failed = {}
+        for source in self.sources:
+            if source.name in snapshot.states:
+                try:
+                    source.set_state(snapshot.states[source.name])
+                except Exception as exc:
+                    failed[source.name] = _error(exc)
+        if failed:
+            detail = "; ".join(f"{name}: {error}" for name, error in failed.items())
+            warnings.warn(f"seedmagic could not restore {detail}", SeedmagicWarning, stacklevel=2)
+
+    @contextmanager
+    def isolated(self) -> Iterator[Snapshot]:
+        """Run the block, then put every generator back where it was, also when the block raises or is interrupted."""
+        __tracebackhide__ = True
+        saved = self.snapshot()
+        try:
+            yield saved
+        finally:
+            self.restore(saved)
+
+    # -- status ----------------------------------------------------------------------------------------------------
+
+    def status(self) -> Status:
+        """What every library and flag looks like now. Reads only; imports nothing and starts no device."""
+        on_import = set(self._on_import_names())
+        libraries = []
+        for source in self.sources:
+            imported = source.imported()
+            streams, note = {}, self.failures.get(source.name, "")
+            if imported:
+                try:
+                    streams = source.streams()
+                except Exception as exc:
+                    note = f"state unreadable: {_error(exc)}"
+            libraries.append(
+                LibraryStatus(
+                    name=source.name,
+                    installed=source.installed(),
+                    imported=imported,
+                    version=source.version() if source.installed() else None,
+                    seeding=self.seedings.get(source.name) if imported else None,
+                    on_import=source.name in on_import,
+                    streams=streams,
+                    note=note,
+                )
+            )
+        try:
+            flags = tuple(self.determinism.flags())
+        except Exception as exc:
+            flags = (Flag("flags", "unreadable", None, _error(exc)),)
+        return Status(
+            seed=self.seed,
+            cell_seed=self._cell[0] if self._cell is not None else None,
+            deterministic=self.determinism.enabled,
+            warn_only=self.determinism.warn_only,
+            libraries=tuple(libraries),
+            flags=flags,
+        )
+
+
+ENGINE = Engine()
+"""The process's one session, shared by the magics and the Python API."""

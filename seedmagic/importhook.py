@@ -1,0 +1,75 @@
+"""A call-back when a watched library finishes importing, so that a library imported after ``%seed N`` is seeded.
+
+The finder sits first on ``sys.meta_path`` but finds nothing itself: for a watched top-level name it asks the other
+finders for the real spec and wraps the loader, so that the call-back runs right after the library's own module
+code, in the importing cell. Every other import passes through at the cost of one set lookup.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+from typing import Any
+
+
+class _NotifyingLoader:
+    """Runs the real loader, then the call-back. The module keeps the real loader as its ``__loader__``."""
+
+    def __init__(self, loader: Any, on_loaded: Callable[[str], None]) -> None:
+        self._loader = loader
+        self._on_loaded = on_loaded
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        if getattr(module, "__loader__", None) is self:
+            module.__loader__ = self._loader
+        spec = getattr(module, "__spec__", None)
+        if spec is not None and spec.loader is self:
+            spec.loader = self._loader
+        self._loader.exec_module(module)
+        self._on_loaded(module.__name__)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+
+class ImportHook:
+    """Calls ``on_loaded(name)`` once a watched top-level module has been imported."""
+
+    def __init__(self, watched: Iterable[str], on_loaded: Callable[[str], None]) -> None:
+        self.watched = frozenset(watched)
+        self.on_loaded = on_loaded
+
+    @property
+    def installed(self) -> bool:
+        return any(finder is self for finder in sys.meta_path)
+
+    def install(self) -> None:
+        if not self.installed:
+            sys.meta_path.insert(0, self)
+
+    def uninstall(self) -> None:
+        sys.meta_path[:] = [finder for finder in sys.meta_path if finder is not self]
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
+        if fullname not in self.watched:
+            return None
+        for finder in list(sys.meta_path):
+            find_spec = getattr(finder, "find_spec", None)
+            if finder is self or find_spec is None:
+                continue
+            spec = find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _NotifyingLoader(spec.loader, self.on_loaded)
+        return spec
+
+    def invalidate_caches(self) -> None:
+        pass

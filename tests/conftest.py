@@ -1,0 +1,100 @@
+"""Fixtures: a real IPython shell with seedmagic loaded, and a fresh interpreter for import-time behaviour."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from seedmagic.engine import ENGINE
+
+
+@pytest.fixture(autouse=True)
+def fresh_session():
+    """Every test starts with no session seed, deterministic mode off and the environment as it was."""
+    environ = dict(os.environ)
+    ENGINE.reset()
+    yield ENGINE
+    ENGINE.reset()
+    os.environ.clear()
+    os.environ.update(environ)
+
+
+@pytest.fixture
+def ip():
+    """The real InteractiveShell with ``%load_ext seedmagic`` run, unloaded afterwards."""
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "seedmagic")
+    yield shell
+    shell.run_line_magic("unload_ext", "seedmagic")
+
+
+def run_ok(shell, source: str):
+    """Run a cell as a user would; fail the test if the cell fails. Returns the cell's result (its Out value)."""
+    result = shell.run_cell(source, store_history=True)
+    result.raise_error()
+    return result.result
+
+
+def run_failing(shell, source: str) -> BaseException:
+    """Run a cell that must fail; return the exception the user saw."""
+    result = shell.run_cell(source, store_history=True)
+    error = result.error_before_exec or result.error_in_exec
+    assert error is not None, f"cell should have failed: {source!r}"
+    return error
+
+
+@pytest.fixture
+def fresh_python():
+    """Run code in a new interpreter (nothing imported yet) with an InteractiveShell; returns what it prints as JSON.
+
+    The code runs in a function with ``shell`` (seedmagic loaded) and ``cell(source)`` (runs a cell, returns its
+    result) defined, and must end with ``emit(value)``.
+    """
+
+    def run(body: str, env: dict[str, str] | None = None):
+        program = textwrap.dedent(
+            """
+            import json, sys
+            from IPython.core.interactiveshell import InteractiveShell
+            shell = InteractiveShell.instance()
+            def cell(source):
+                result = shell.run_cell(source, store_history=True)
+                result.raise_error()
+                return result.result
+            def emit(value):
+                print("@@" + json.dumps(value))
+            """
+        ) + textwrap.dedent(body)
+        done = subprocess.run(
+            [sys.executable, "-c", program],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, **(env or {})},
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        lines = [line for line in done.stdout.splitlines() if line.startswith("@@")]
+        assert lines, done.stdout + done.stderr
+        return json.loads(lines[-1][2:])
+
+    return run
+
+
+def pytest_collection_modifyitems(config, items):
+    try:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    except ImportError:
+        has_cuda = False
+    if not has_cuda:
+        skip = pytest.mark.skip(reason="needs a CUDA GPU")
+        for item in items:
+            if "cuda" in item.keywords:
+                item.add_marker(skip)
