@@ -35,9 +35,9 @@ class DeterminismSwitch:
         changed = []
         for source in self.sources:
             for var, value in source.deterministic_env.items():
-                if var in os.environ:
+                if os.environ.get(var):
                     continue
-                self._saved_env[var] = None
+                self._saved_env[var] = os.environ.get(var)
                 os.environ[var] = value
                 changed.append(f"{var}={value}")
                 if source.device_started():
@@ -95,7 +95,10 @@ class DeterminismSwitch:
                 if var in self._late_env:
                     ok, note = False, "set after the GPU started: takes effect only in a new process"
                 elif current is None:
-                    ok, note = (False if source.device_started() else None), f"unset: cuBLAS may be nondeterministic (use {value})"
+                    ok, note = (
+                        (False if source.device_started() else None),
+                        f"unset: cuBLAS may be nondeterministic (use {value})",
+                    )
                 else:
                     ok, note = True, "read when the GPU starts"
                 flags.append(Flag(var, current if current is not None else "unset", ok, note))

@@ -174,7 +174,9 @@ class Status:
         rows = [(lib.name, lib.version or "", lib.state, lib.fingerprint or lib.note) for lib in self.libraries]
         lines += _table(("library", "version", "state", "fingerprint"), rows)
         verdict = {True: "ok", False: "NOT DETERMINISTIC", None: "-"}
-        lines += _table(("flag", "value", "verdict", "why"), [(f.name, str(f.value), verdict[f.ok], f.note) for f in self.flags])
+        lines += _table(
+            ("flag", "value", "verdict", "why"), [(f.name, str(f.value), verdict[f.ok], f.note) for f in self.flags]
+        )
         return "\n".join(lines)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
@@ -183,7 +185,10 @@ class Status:
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
-    return ["  ".join([*(cell.ljust(w) for cell, w in zip(row, widths)), row[-1]]).rstrip() for row in [header, *rows]]
+    return [
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]).rstrip()
+        for row in [header, *rows]
+    ]
 
 
 class Engine:
@@ -316,11 +321,13 @@ class Engine:
         if not self.hook.installed:
             return ()
         return tuple(
-            s.name for s in self.sources if not s.imported() and self._seed_for_import(s.name) is not None and s.installed()
+            s.name
+            for s in self.sources
+            if not s.imported() and self._seed_for_import(s.name) is not None and s.installed()
         )
 
     def reset(self) -> None:
-        """Forget the session seed and what was seeded, and put back the determinism flags; generators stay as they are."""
+        """Forget the session seed and what was seeded; put back the determinism flags. Generators stay as they are."""
         self.determinism.disable()
         self.seed, self.selection, self._cell = None, frozenset(NAMES), None
         self.seedings.clear()

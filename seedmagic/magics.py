@@ -23,7 +23,9 @@ def _usage(call: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _libraries_argument(option: str, verb: str) -> argument:
-    return argument(option, metavar="LIBS", help=f"comma-separated libraries to {verb} (random, numpy, torch, tensorflow)")
+    return argument(
+        option, metavar="LIBS", help=f"comma-separated libraries to {verb} (random, numpy, torch, tensorflow)"
+    )
 
 
 @magics_class

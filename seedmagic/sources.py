@@ -273,7 +273,9 @@ class Torch(Source):
                 "torch.backends.cudnn.deterministic",
                 cudnn.deterministic,
                 bool(cudnn.deterministic),
-                "cuDNN uses deterministic convolutions" if cudnn.deterministic else "cuDNN may pick nondeterministic convolutions",
+                "cuDNN uses deterministic convolutions"
+                if cudnn.deterministic
+                else "cuDNN may pick nondeterministic convolutions",
             ),
             Flag(
                 "torch.backends.cudnn.benchmark",

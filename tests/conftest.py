@@ -51,10 +51,10 @@ def run_failing(shell, source: str) -> BaseException:
 
 @pytest.fixture
 def fresh_python():
-    """Run code in a new interpreter (nothing imported yet) with an InteractiveShell; returns what it prints as JSON.
+    """Run code in a new interpreter (nothing imported yet); returns the value it passes to ``emit`` (as JSON).
 
-    The code runs in a function with ``shell`` (seedmagic loaded) and ``cell(source)`` (runs a cell, returns its
-    result) defined, and must end with ``emit(value)``.
+    The code runs at module level with ``shell`` (a real InteractiveShell), ``cell(source)`` (runs a cell, fails on
+    an error, returns the cell's result) and ``emit(value)`` defined.
     """
 
     def run(body: str, env: dict[str, str] | None = None):

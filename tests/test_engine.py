@@ -1,0 +1,231 @@
+"""The Python API: seed_all, current_seed, seeded, snapshot/restore, isolated, status, derive_seed."""
+
+from __future__ import annotations
+
+import random
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import seedmagic
+from seedmagic.engine import Engine, parse_seed
+from seedmagic.sources import SOURCES, Source
+
+
+def draws() -> tuple[float, float, torch.Tensor]:
+    return random.random(), float(np.random.rand()), torch.rand(2)
+
+
+def own_calls(seed: int) -> tuple[float, float, torch.Tensor]:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return draws()
+
+
+def same(a, b) -> bool:
+    return a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2023, 2**31, 2**32 - 1])
+def test_seed_all_equals_the_libraries_own_calls(seed):
+    report = seedmagic.seed_all(seed)
+    got = draws()
+    assert same(got, own_calls(seed))
+    assert report.seed == seed
+    assert set(report.seeded) >= {"random", "numpy", "torch"}
+    assert seedmagic.current_seed() == seed
+
+
+def test_seed_all_accepts_numpy_integers():
+    seedmagic.seed_all(np.uint32(5))
+    assert seedmagic.current_seed() == 5
+    assert type(seedmagic.current_seed()) is int
+
+
+@pytest.mark.parametrize(
+    ("seed", "error"),
+    [("1", TypeError), (1.5, TypeError), (True, TypeError), (None, TypeError), (-1, ValueError), (2**32, ValueError)],
+)
+def test_seed_all_rejects_bad_seeds_before_touching_anything(seed, error):
+    seedmagic.seed_all(3)
+    state = random.getstate(), torch.get_rng_state()
+    with pytest.raises(error, match="seed must be"):
+        seedmagic.seed_all(seed)
+    assert random.getstate() == state[0]
+    assert torch.equal(torch.get_rng_state(), state[1])
+    assert seedmagic.current_seed() == 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"only": "torch,nope"}, "unknown library 'nope'"),
+        ({"skip": ["random", "x"]}, "unknown library 'x'"),
+        ({"only": ""}, "at least one"),
+        ({"only": "torch", "skip": "numpy"}, "not both"),
+        ({"deterministic": "yes"}, "True, False or None"),
+        ({"warn_only": True}, "warn_only"),
+    ],
+)
+def test_seed_all_rejects_bad_options_before_touching_anything(kwargs, message):
+    state = random.getstate()
+    with pytest.raises((ValueError, TypeError), match=message):
+        seedmagic.seed_all(1, **kwargs)
+    assert random.getstate() == state
+    assert seedmagic.current_seed() is None
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("2023", 2023), (" 7 ", 7), ("0x10", 16), ("1_000", 1000), ("007", 7), ("4294967295", 2**32 - 1)],
+)
+def test_parse_seed(text, value):
+    assert parse_seed(text) == value
+
+
+def test_only_accepts_lists_and_strings():
+    random.seed(1)
+    before = random.getstate()
+    report = seedmagic.seed_all(4, only=["torch", "numpy"])
+    assert random.getstate() == before
+    assert report.seeded == ("numpy", "torch")
+    report = seedmagic.seed_all(4, skip="numpy, torch")
+    assert report.seeded == ("random",)
+
+
+def test_report_text_is_one_line():
+    text = str(seedmagic.seed_all(8))
+    assert "\n" not in text
+    assert text.startswith("seedmagic: seeded random, numpy, torch with 8")
+
+
+def test_seeded_context():
+    seedmagic.seed_all(1)
+    with seedmagic.seeded(5) as report:
+        assert report.seed == 5
+        assert seedmagic.current_seed() == 5
+        inside = torch.rand(2)
+    assert seedmagic.current_seed() == 1
+    torch.manual_seed(5)
+    assert torch.equal(inside, torch.rand(2))
+
+
+def test_seeded_checks_before_changing():
+    state = torch.get_rng_state()
+    with pytest.raises(ValueError, match="no seed"):
+        seedmagic.seeded()
+    with pytest.raises(ValueError, match="unknown library"):
+        seedmagic.seeded(1, only="nope")
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_snapshot_and_restore_round_trip():
+    seedmagic.seed_all(12)
+    saved = seedmagic.snapshot()
+    expected = draws()
+    draws()
+    seedmagic.restore(saved)
+    assert same(draws(), expected)
+
+
+@pytest.mark.parametrize("exception", [RuntimeError, KeyboardInterrupt])
+def test_isolated_restores_on_exceptions(exception):
+    seedmagic.seed_all(12)
+    expected = draws()
+    seedmagic.seed_all(12)
+    with pytest.raises(exception), seedmagic.isolated():
+        random.seed(99)
+        torch.rand(10)
+        np.random.rand(10)
+        raise exception
+    assert same(draws(), expected)
+
+
+def test_isolated_names_what_it_cannot_save():
+    with seedmagic.isolated() as saved:
+        pass
+    assert {"random", "numpy", "torch"} <= set(saved.states)
+    if "tensorflow" in sys.modules:
+        assert "tensorflow" in saved.unavailable
+
+
+def test_status_is_structured():
+    seedmagic.seed_all(21)
+    status = seedmagic.status()
+    assert status.seed == 21
+    torch_row = status.library("torch")
+    assert torch_row.installed and torch_row.imported
+    assert torch_row.version == torch.__version__
+    assert torch_row.seeding.seed == 21 and torch_row.seeding.by == "session"
+    assert set(torch_row.streams) == {"cpu"}
+    assert status.library("numpy").version == np.__version__
+    names = [flag.name for flag in status.flags]
+    assert "torch.use_deterministic_algorithms" in names and "PYTHONHASHSEED" in names
+
+
+def test_fingerprints_move_with_the_stream_and_only_then():
+    seedmagic.seed_all(21)
+    first = seedmagic.status()
+    again = seedmagic.status()
+    for name in ("random", "numpy", "torch"):
+        assert first.library(name).streams == again.library(name).streams
+    draws()
+    moved = seedmagic.status()
+    for name in ("random", "numpy", "torch"):
+        assert first.library(name).streams != moved.library(name).streams
+    seedmagic.seed_all(21)
+    assert seedmagic.status().library("torch").streams == first.library("torch").streams
+
+
+def test_status_text_lists_libraries_and_flags():
+    seedmagic.seed_all(3)
+    text = str(seedmagic.status())
+    assert text.splitlines()[0] == "seedmagic: session seed 3; deterministic mode off"
+    assert "torch.backends.cudnn.benchmark" in text
+
+
+class Broken(Source):
+    """A library whose seeding and state reading fail."""
+
+    name = "random"  # stands in for a known name so that selection accepts it
+    module = "sys"
+
+    def seed(self, seed):
+        raise RuntimeError("cannot seed")
+
+    def streams(self):
+        raise RuntimeError("cannot read")
+
+
+def test_one_failing_library_leaves_the_others_seeded():
+    engine = Engine([Broken(), *SOURCES[1:]])
+    report = engine.seed_all(6)
+    assert report.failed == {"random": "RuntimeError: cannot seed"}
+    assert "numpy" in report.seeded and "torch" in report.seeded
+    assert "random FAILED (RuntimeError: cannot seed)" in str(report)
+    torch.manual_seed(6)
+    expected = torch.rand(1)
+    engine.seed_all(6)
+    assert torch.equal(torch.rand(1), expected)
+    row = engine.status().library("random")
+    assert "cannot read" in row.note
+    engine.reset()
+
+
+def test_derive_seed_is_in_range_and_distinct():
+    seeds = {seedmagic.derive_seed(0, key) for key in range(1000)}
+    assert len(seeds) == 1000
+    assert all(0 <= seed < 2**32 for seed in seeds)
+    assert seedmagic.derive_seed(1, "a") == seedmagic.derive_seed(1, "a")
+    assert seedmagic.derive_seed(1, "a") != seedmagic.derive_seed(2, "a")
+
+
+def test_derive_seed_does_not_depend_on_hash_randomization(fresh_python):
+    program = "import seedmagic\nemit([seedmagic.derive_seed(5, 'cell'), seedmagic.derive_seed(5, 7)])"
+    one = fresh_python(program, env={"PYTHONHASHSEED": "1"})
+    two = fresh_python(program, env={"PYTHONHASHSEED": "2"})
+    assert one == two == [seedmagic.derive_seed(5, "cell"), seedmagic.derive_seed(5, 7)]

@@ -1,0 +1,337 @@
+"""%seed and %%seeded in a real InteractiveShell, compared with the libraries' own seeding calls."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+
+import numpy as np
+import pytest
+import torch
+from conftest import run_failing, run_ok
+from IPython.core.error import UsageError
+
+from seedmagic.engine import ENGINE
+
+
+@pytest.fixture
+def ip(ip):
+    ip.user_ns.update(random=random, np=np, torch=torch)
+    return ip
+
+
+def torch_draws(seed: int, n: int = 3) -> torch.Tensor:
+    torch.manual_seed(seed)
+    return torch.rand(n)
+
+
+def numpy_draws(seed: int, n: int = 3) -> np.ndarray:
+    np.random.seed(seed)
+    return np.random.rand(n)
+
+
+def random_draws(seed: int, n: int = 3) -> list[float]:
+    random.seed(seed)
+    return [random.random() for _ in range(n)]
+
+
+def test_seed_gives_the_draws_of_each_librarys_own_seeding_call(ip):
+    run_ok(ip, "%seed 2023")
+    got = run_ok(ip, "import random, numpy as np, torch\n(random.random(), np.random.rand(), torch.rand(1))")
+    assert got[0] == random_draws(2023, 1)[0]
+    assert got[1] == numpy_draws(2023, 1)[0]
+    assert torch.equal(got[2], torch_draws(2023, 1))
+
+
+def test_seed_fixes_the_sequence_not_each_call(ip):
+    run_ok(ip, "%seed 0")
+    first = run_ok(ip, "torch.rand(1)")
+    second = run_ok(ip, "torch.rand(1)")
+    expected = torch_draws(0, 2)
+    assert torch.equal(first, expected[:1])
+    assert torch.equal(second, expected[1:])
+
+
+def test_seed_prints_one_line_naming_what_it_seeded(ip, capsys):
+    run_ok(ip, "%seed 7")
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    assert "seeded random, numpy, torch with 7" in out
+
+
+def test_quiet_prints_nothing(ip, capsys):
+    run_ok(ip, "%seed 7 -q")
+    run_ok(ip, "%seed 8 --quiet")
+    assert capsys.readouterr().out == ""
+    assert ENGINE.seed == 8
+
+
+def test_seed_expands_variables(ip):
+    ip.user_ns["my_seed"] = 11
+    run_ok(ip, "%seed $my_seed")
+    assert ENGINE.seed == 11
+    run_ok(ip, "%seed {my_seed + 1}")
+    assert ENGINE.seed == 12
+    assert torch.equal(run_ok(ip, "torch.rand(2)"), torch_draws(12, 2))
+
+
+def test_random_draws_a_fresh_seed_prints_it_and_seeds_with_it(ip, capsys):
+    run_ok(ip, "%seed --random")
+    seed = ENGINE.seed
+    assert seed is not None and 0 <= seed < 2**32
+    assert f"with {seed}" in capsys.readouterr().out
+    assert torch.equal(run_ok(ip, "torch.rand(2)"), torch_draws(seed, 2))
+
+
+def test_status_without_arguments(ip, capsys):
+    run_ok(ip, "%seed")
+    out = capsys.readouterr().out
+    assert "session seed none" in out
+    run_ok(ip, "%seed 5\ntorch.rand(1);")
+    capsys.readouterr()
+    run_ok(ip, "%seed")
+    out = capsys.readouterr().out
+    assert "session seed 5" in out
+    for line in ("torch", "numpy", "random"):
+        assert any(row.startswith(line) and "seeded with 5" in row for row in out.splitlines())
+    assert "torch.use_deterministic_algorithms" in out
+    assert "PYTHONHASHSEED" in out
+
+
+def test_only_and_skip(ip):
+    random.seed(99)
+    before = random.getstate()
+    run_ok(ip, "%seed 3 --only torch,numpy")
+    assert random.getstate() == before
+    assert torch.equal(torch.rand(1), torch_draws(3, 1))
+    run_ok(ip, "%seed 4 --skip torch")
+    assert random.random() == random_draws(4, 1)[0]
+    assert torch.equal(torch.rand(1), torch_draws(3, 2)[1:])
+
+
+BAD_LINES = {
+    "abc": "integer",
+    "-1": "between 0 and",
+    "4294967296": "between 0 and",
+    "1.5": "integer",
+    "2**32": "integer",
+    "0 --only foo": "unknown library 'foo'",
+    "0 --skip numpy,bar": "unknown library 'bar'",
+    "0 --only=": "at least one library",
+    "0 --bogus": "unrecognized arguments",
+    "1 2": "unrecognized arguments",
+    "0 --random": "not both",
+    "0 --deterministic --no-deterministic": "not both",
+    "0 --warn-only": "--warn-only goes with --deterministic",
+    "--only torch": "need a seed",
+    "0 --only torch --skip numpy": "not both",
+}
+
+
+@pytest.mark.parametrize("line", BAD_LINES)
+def test_bad_input_is_a_one_line_usage_error_and_changes_nothing(ip, line, capsys):
+    run_ok(ip, "%seed 42 -q")
+    torch.rand(3)
+    states = (random.getstate(), np.random.get_state()[1].copy(), torch.get_rng_state())
+    environ = dict(os.environ)
+    deterministic = torch.are_deterministic_algorithms_enabled()
+
+    error = run_failing(ip, f"%seed {line}")
+
+    assert isinstance(error, UsageError)
+    message = str(error)
+    assert "\n" not in message
+    assert BAD_LINES[line] in message
+    assert ENGINE.seed == 42
+    assert random.getstate() == states[0]
+    assert (np.random.get_state()[1] == states[1]).all()
+    assert torch.equal(torch.get_rng_state(), states[2])
+    assert dict(os.environ) == environ
+    assert torch.are_deterministic_algorithms_enabled() == deterministic
+
+
+@pytest.mark.parametrize("line", ["abc", "-3", "4294967296", "0 --only nope", "0 --frobnicate"])
+def test_seeded_bad_input_does_not_run_the_cell(ip, line):
+    ip.user_ns.pop("ran", None)
+    error = run_failing(ip, f"%%seeded {line}\nran = True")
+    assert isinstance(error, UsageError)
+    assert "ran" not in ip.user_ns
+
+
+def test_seeded_repeats_its_draws_every_run(ip):
+    cell = "%%seeded 0\nt = torch.rand(1)\nt"
+    first = run_ok(ip, cell)
+    torch.rand(5)
+    second = run_ok(ip, cell)
+    assert torch.equal(first, torch_draws(0, 1))
+    assert torch.equal(second, first)
+    assert torch.equal(ip.user_ns["t"], first)
+
+
+def test_seeded_shows_the_last_expression_as_out(ip):
+    count = ip.execution_count
+    run_ok(ip, "%%seeded 0\nx = 1\nx + 41")
+    assert ip.user_ns["Out"][count] == 42
+    assert ip.user_ns["_"] == 42
+
+
+def test_seeded_semicolon_silences_the_output(ip, capsys):
+    count = ip.execution_count
+    assert run_ok(ip, "%%seeded 0\nx = 5\nx * 2;") is None
+    assert count not in ip.user_ns["Out"]
+    assert "10" not in capsys.readouterr().out
+
+
+def test_seeded_without_seed_uses_the_session_seed(ip):
+    run_ok(ip, "%seed 9 -q")
+    assert torch.equal(run_ok(ip, "%%seeded\ntorch.rand(2)"), torch_draws(9, 2))
+
+
+def test_seeded_without_any_seed_is_a_clear_error(ip):
+    error = run_failing(ip, "%%seeded\nx = 1")
+    assert isinstance(error, UsageError)
+    assert "%seed N" in str(error)
+
+
+def test_seeded_does_not_change_the_session_seed(ip):
+    run_ok(ip, "%seed 9 -q")
+    run_ok(ip, "%%seeded 1\npass")
+    assert ENGINE.seed == 9
+    assert ENGINE.current_seed() == 9
+
+
+def test_current_seed_inside_a_seeded_cell(ip):
+    assert run_ok(ip, "%%seeded 31\nimport seedmagic\nseedmagic.current_seed()") == 31
+
+
+def test_seeded_exception_propagates_and_keeps_variables(ip):
+    error = run_failing(ip, "%%seeded 0\nbefore = torch.rand(1)\nraise ValueError('boom')\nafter = 1")
+    assert isinstance(error, ValueError)
+    assert str(error) == "boom"
+    assert torch.equal(ip.user_ns["before"], torch_draws(0, 1))
+    assert "after" not in ip.user_ns
+
+
+def test_seeded_traceback_points_at_the_users_line(ip, capsys):
+    run_failing(ip, "%%seeded 0\nx = 1\n1 / 0")
+    err = capsys.readouterr()
+    text = re.sub(r"\x1b\[[0-9;]*m", "", err.out + err.err)
+    assert "ZeroDivisionError" in text
+    assert "----> 3 1 / 0" in text
+
+
+def test_seeded_runs_magics_and_shell_lines(ip, capfd):
+    run_ok(ip, "%%seeded 0\n%time y = 3\n!echo from-the-shell\nz = y + 1")
+    assert ip.user_ns["z"] == 4
+    assert "from-the-shell" in capfd.readouterr().out
+
+
+def test_seeded_fires_cell_events_once(ip):
+    calls = []
+
+    def pre_run_cell(info):
+        calls.append(info.raw_cell)
+
+    ip.events.register("pre_run_cell", pre_run_cell)
+    try:
+        run_ok(ip, "%%seeded 0\nx = 1")
+    finally:
+        ip.events.unregister("pre_run_cell", pre_run_cell)
+    assert len(calls) == 1
+
+
+def test_isolate_puts_every_generator_back(ip):
+    run_ok(ip, "%seed 1 -q")
+    expected = (random.random(), np.random.rand(), torch.rand(1))
+    run_ok(ip, "%seed 1 -q")
+    run_ok(ip, "%%seeded 0 --isolate\na = random.random(), np.random.rand(), torch.rand(5)")
+    got = (random.random(), np.random.rand(), torch.rand(1))
+    assert got[:2] == expected[:2]
+    assert torch.equal(got[2], expected[2])
+    assert ip.user_ns["a"][0] == random_draws(0, 1)[0]
+
+
+def test_isolate_restores_when_the_cell_raises(ip):
+    run_ok(ip, "%seed 1 -q")
+    expected = torch.rand(1)
+    run_ok(ip, "%seed 1 -q")
+    run_failing(ip, "%%seeded 0 --isolate\ntorch.rand(5)\nraise RuntimeError('inside')")
+    assert torch.equal(torch.rand(1), expected)
+
+
+def test_isolate_restores_when_the_cell_is_interrupted(ip):
+    run_ok(ip, "%seed 1 -q")
+    expected = np.random.rand()
+    run_ok(ip, "%seed 1 -q")
+    error = run_failing(ip, "%%seeded 0 --isolate\nnp.random.rand(7)\nraise KeyboardInterrupt")
+    assert isinstance(error, KeyboardInterrupt)
+    assert np.random.rand() == expected
+
+
+def test_seeded_only(ip):
+    random.seed(5)
+    before = random.getstate()
+    run_ok(ip, "%%seeded 2 --only torch\nt = torch.rand(1)")
+    assert random.getstate() == before
+    assert torch.equal(ip.user_ns["t"], torch_draws(2, 1))
+
+
+def test_deterministic_switch_and_restore(ip, monkeypatch):
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    torch.backends.cudnn.benchmark = True
+    try:
+        run_ok(ip, "%seed 0 --deterministic -q")
+        assert torch.are_deterministic_algorithms_enabled()
+        assert not torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.backends.cudnn.deterministic is True
+        assert torch.backends.cudnn.benchmark is False
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+        run_ok(ip, "%seed --no-deterministic -q")
+        assert not torch.are_deterministic_algorithms_enabled()
+        assert torch.backends.cudnn.deterministic is False
+        assert torch.backends.cudnn.benchmark is True
+        assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+    finally:
+        torch.backends.cudnn.benchmark = False
+
+
+def test_deterministic_warn_only(ip):
+    run_ok(ip, "%seed --deterministic --warn-only -q")
+    assert torch.are_deterministic_algorithms_enabled()
+    assert torch.is_deterministic_algorithms_warn_only_enabled()
+    run_ok(ip, "%seed --no-deterministic -q")
+    assert not torch.is_deterministic_algorithms_warn_only_enabled()
+
+
+def test_deterministic_keeps_a_users_cublas_setting(ip, monkeypatch):
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")
+    run_ok(ip, "%seed 0 --deterministic -q")
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
+    run_ok(ip, "%seed --no-deterministic -q")
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
+
+
+def test_help_comes_from_the_docstrings(ip):
+    from seedmagic.magics import SeedMagics
+
+    seed_help = SeedMagics.seed.__doc__
+    assert "%seed [--random]" in seed_help
+    assert "--deterministic" in seed_help and "--only LIBS" in seed_help
+    assert "Seed every RNG library" in seed_help
+    seeded_help = SeedMagics.seeded.__doc__
+    assert "%seeded [--isolate]" in seeded_help or "%%seeded [--isolate]" in seeded_help
+    assert "exactly like a normal cell" in seeded_help
+    info = ip.object_inspect("%seed")
+    assert info["found"] and "Seed every RNG library" in info["docstring"]
+
+
+@pytest.mark.cuda
+def test_isolate_restores_the_cuda_generators(ip):
+    torch.zeros(1, device="cuda")
+    run_ok(ip, "%seed 1 -q")
+    expected = torch.rand(2, device="cuda")
+    run_ok(ip, "%seed 1 -q")
+    run_ok(ip, "%%seeded 0 --isolate\ntorch.rand(5, device='cuda')")
+    assert torch.equal(torch.rand(2, device="cuda"), expected)
+    assert any(key.startswith("cuda:") for key in ENGINE.status().library("torch").streams)

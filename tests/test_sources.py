@@ -1,0 +1,158 @@
+"""Each RNG unit: seeding equals the library's own call, state round-trips, the fingerprint tracks the stream."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from seedmagic.sources import NAMES, SOURCES, NumPy, PythonRandom, Torch
+
+UNITS = {
+    "random": (PythonRandom(), lambda s: random.seed(s), lambda: random.random()),
+    "numpy": (NumPy(), lambda s: np.random.seed(s), lambda: np.random.rand(4).tolist()),
+    "torch": (Torch(), lambda s: torch.manual_seed(s), lambda: torch.rand(4).tolist()),
+}
+
+
+def test_every_library_has_one_unit_with_a_distinct_name():
+    assert NAMES == ("random", "numpy", "torch", "tensorflow")
+    assert len({source.module for source in SOURCES}) == len(SOURCES)
+
+
+@pytest.mark.parametrize("name", UNITS)
+@pytest.mark.parametrize("seed", [0, 77, 2**32 - 1])
+def test_seed_equals_the_librarys_own_call(name, seed):
+    unit, own_seed, draw = UNITS[name]
+    own_seed(seed)
+    expected = [draw(), draw()]
+    unit.seed(seed)
+    assert [draw(), draw()] == expected
+
+
+@pytest.mark.parametrize("name", UNITS)
+def test_state_round_trips(name):
+    unit, own_seed, draw = UNITS[name]
+    own_seed(3)
+    draw()
+    state = unit.get_state()
+    expected = draw()
+    draw()
+    unit.set_state(state)
+    assert draw() == expected
+
+
+@pytest.mark.parametrize("name", UNITS)
+def test_fingerprint_changes_exactly_when_the_stream_moves(name):
+    unit, own_seed, draw = UNITS[name]
+    own_seed(3)
+    before = unit.streams()
+    assert before == unit.streams()
+    assert all(len(value) == 8 for value in before.values())
+    draw()
+    assert unit.streams() != before
+    own_seed(3)
+    assert unit.streams() == before
+
+
+def test_torch_reads_only_the_cpu_stream_while_no_accelerator_has_started(fresh_python):
+    streams, state_kinds, initialized, new_modules = fresh_python(
+        """
+        import torch
+        from seedmagic.sources import Torch
+        before = set(sys.modules)
+        streams = Torch().streams()
+        kinds = sorted(Torch().get_state())
+        Torch().seed(3)
+        emit([sorted(streams), kinds, torch.cuda.is_initialized(), sorted(set(sys.modules) - before)])
+        """
+    )
+    assert streams == ["cpu"]
+    assert state_kinds == ["cpu"]
+    assert initialized is False
+    assert not [m for m in new_modules if m.split(".")[0] in ("numpy", "tensorflow", "jax", "ipywidgets")]
+
+
+def test_versions_come_from_the_libraries():
+    by_name = {source.name: source for source in SOURCES}
+    assert by_name["torch"].version() == torch.__version__
+    assert by_name["numpy"].version() == np.__version__
+    import platform
+
+    assert by_name["random"].version() == platform.python_version()
+
+
+def test_tensorflow_unit(fresh_python):
+    result = fresh_python(
+        """
+        import tensorflow as tf
+        from seedmagic.sources import TensorFlow, StateUnavailable
+        unit = TensorFlow()
+        tf.random.set_seed(11)
+        expected = tf.random.uniform([3]).numpy().tolist()
+        unit.seed(11)
+        got = tf.random.uniform([3]).numpy().tolist()
+        before = unit.streams()
+        tf.random.uniform([1])
+        moved = unit.streams() != before
+        try:
+            unit.get_state()
+            unavailable = None
+        except StateUnavailable as exc:
+            unavailable = str(exc)
+        emit([got == expected, moved, unavailable, unit.version() == tf.__version__])
+        """,
+        env={"TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result[:2] == [True, True]
+    assert "cannot be saved" in result[2]
+    assert result[3] is True
+
+
+@pytest.mark.parametrize(
+    ("env", "ok", "note"),
+    [
+        ({"PYTHONHASHSEED": "0"}, True, "hash randomization is off"),
+        ({"PYTHONHASHSEED": "123"}, True, "the same in every run"),
+        ({}, False, "before the kernel starts"),
+    ],
+)
+def test_hash_seed_flag_reads_the_value_the_interpreter_started_with(fresh_python, env, ok, note):
+    import os
+
+    environ = {key: value for key, value in os.environ.items() if key != "PYTHONHASHSEED"}
+    program = """
+        import os
+        from seedmagic.sources import hash_seed_flag
+        flag = hash_seed_flag()
+        os.environ["PYTHONHASHSEED"] = "999"
+        emit([flag.ok, flag.note, hash_seed_flag().note])
+        """
+    old = os.environ.pop("PYTHONHASHSEED", None)
+    try:
+        flag_ok, flag_note, after_change = fresh_python(program, env={**environ, **env})
+    finally:
+        if old is not None:
+            os.environ["PYTHONHASHSEED"] = old
+    assert flag_ok is ok
+    assert note in flag_note
+    assert "no effect" in after_change
+
+
+@pytest.mark.cuda
+def test_torch_unit_covers_every_started_cuda_device():
+    torch.zeros(1, device="cuda")
+    unit = Torch()
+    torch.manual_seed(5)
+    expected = torch.rand(3, device="cuda")
+    unit.seed(5)
+    assert torch.equal(torch.rand(3, device="cuda"), expected)
+    streams = unit.streams()
+    assert {f"cuda:{i}" for i in range(torch.cuda.device_count())} <= set(streams)
+    state = unit.get_state()
+    expected = torch.rand(3, device="cuda")
+    torch.rand(3, device="cuda")
+    unit.set_state(state)
+    assert torch.equal(torch.rand(3, device="cuda"), expected)

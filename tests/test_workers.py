@@ -1,0 +1,103 @@
+"""Reproducible DataLoaders with worker processes: torch_generator() and worker_init_fn."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from conftest import run_ok
+from torch.utils.data import DataLoader, Dataset
+
+import seedmagic
+
+
+class Noisy(Dataset):
+    """Each item draws from torch, NumPy and random in whichever process loads it, like an augmentation would."""
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, index):
+        info = torch.utils.data.get_worker_info()
+        return index, torch.rand(1).item(), float(np.random.rand()), random.random(), info.id if info else -1
+
+
+def load(**kwargs):
+    loader = DataLoader(
+        Noisy(),
+        batch_size=2,
+        shuffle=True,
+        num_workers=2,
+        worker_init_fn=seedmagic.worker_init_fn,
+        generator=seedmagic.torch_generator(),
+        multiprocessing_context="fork",
+        **kwargs,
+    )
+    return [tuple(column.tolist() for column in batch) for batch in loader]
+
+
+def test_torch_generator_is_seeded_like_torchs_own():
+    seedmagic.seed_all(17)
+    expected = torch.rand(3, generator=torch.Generator().manual_seed(17))
+    assert torch.equal(torch.rand(3, generator=seedmagic.torch_generator()), expected)
+    assert torch.equal(
+        torch.rand(3, generator=seedmagic.torch_generator(4)), torch.rand(3, generator=torch.Generator().manual_seed(4))
+    )
+
+
+def test_torch_generator_needs_a_seed():
+    with pytest.raises(ValueError, match="no seed"):
+        seedmagic.torch_generator()
+    with pytest.raises(ValueError, match="seed must be"):
+        seedmagic.torch_generator(-1)
+
+
+def test_dataloader_with_workers_repeats_after_reseeding():
+    seedmagic.seed_all(2023)
+    first = load()
+    torch.rand(100)
+    np.random.rand(100)
+    seedmagic.seed_all(2023)
+    second = load()
+    assert first == second
+    seedmagic.seed_all(2024)
+    assert load() != first
+
+
+def test_workers_draw_different_numbers():
+    seedmagic.seed_all(5)
+    items = [item for batch in load() for item in zip(*batch, strict=True)]
+    by_worker = {}
+    for _, torch_value, numpy_value, random_value, worker in items:
+        by_worker.setdefault(worker, []).append((torch_value, numpy_value, random_value))
+    assert set(by_worker) == {0, 1}
+    first_draws = [values[0] for values in by_worker.values()]
+    for library in range(3):
+        assert first_draws[0][library] != first_draws[1][library]
+
+
+def test_worker_init_fn_moves_the_workers_session_seed(fresh_python):
+    seeds = fresh_python(
+        """
+        import torch, seedmagic
+        seedmagic.seed_all(3)
+        from torch.utils.data import DataLoader
+        class Seeds(torch.utils.data.Dataset):
+            def __len__(self): return 2
+            def __getitem__(self, i): return seedmagic.current_seed()
+        loader = DataLoader(Seeds(), batch_size=1, num_workers=2, worker_init_fn=seedmagic.worker_init_fn,
+                            generator=seedmagic.torch_generator(), multiprocessing_context="fork")
+        emit([int(batch) for batch in loader])
+        """
+    )
+    assert len(set(seeds)) == 2 and 3 not in seeds
+
+
+def test_reproducible_after_the_seed_magic(ip):
+    ip.user_ns.update(load=load)
+    run_ok(ip, "%seed 11 -q")
+    first = run_ok(ip, "load()")
+    run_ok(ip, "%seed 11 -q")
+    assert run_ok(ip, "load()") == first
