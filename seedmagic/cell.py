@@ -11,7 +11,11 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
+from dataclasses import dataclass
+from types import CodeType
 from typing import Any
+
+from IPython.core.error import UsageError
 
 
 def ends_with_semicolon(code: str) -> bool:
@@ -27,20 +31,46 @@ def ends_with_semicolon(code: str) -> bool:
     return False
 
 
-def run_cell_body(shell: Any, body: str, magic_line: str) -> Any:
-    """Execute ``body`` in the user namespace; return the value of its last expression (None after ``;``)."""
+@dataclass(frozen=True)
+class CompiledCell:
+    """A cell body compiled as IPython compiles a cell: its statements, and its trailing expression if any."""
+
+    shell: Any
+    statements: CodeType
+    last_expression: CodeType | None
+    quiet: bool
+
+    def run(self) -> Any:
+        """Execute in the user namespace; return the trailing expression's value (None after ``;``)."""
+        __tracebackhide__ = True
+        exec(self.statements, self.shell.user_global_ns, self.shell.user_ns)
+        if self.last_expression is None:
+            return None
+        value = eval(self.last_expression, self.shell.user_global_ns, self.shell.user_ns)
+        return None if self.quiet else value
+
+
+def compile_cell(shell: Any, body: str, magic_line: str) -> CompiledCell:
+    """Compile ``body``; a syntax error is raised here, before anything (a seed included) has changed."""
     __tracebackhide__ = True
     code = shell.transform_cell(body)
-    # Cache the code under this cell's name, so that a traceback reads "Cell In[N], line L" and shows the line. The
-    # first line stands for the magic line, so that L is the line number the user sees in the cell.
-    filename = shell.compile.cache(f"{magic_line}\n{code}", shell.execution_count)
-    tree = shell.transform_ast(shell.compile.ast_parse("\n" + code, filename=filename))
-    statements = list(tree.body)
-    last = statements.pop() if statements and isinstance(statements[-1], ast.Expr) else None
-    namespace, local_namespace = shell.user_global_ns, shell.user_ns
-    if statements:
-        exec(shell.compile(ast.Module(statements, type_ignores=[]), filename, "exec"), namespace, local_namespace)
-    if last is None:
-        return None
-    value = eval(shell.compile(ast.Expression(last.value), filename, "eval"), namespace, local_namespace)
-    return None if ends_with_semicolon(code) else value
+    # Cache the code under this cell's number (the one its Out[N] gets), so that a traceback reads "Cell In[N], line
+    # L" and shows the line. The first line stands for the magic line: L is the line number the user sees.
+    number = getattr(shell.displayhook, "prompt_count", shell.execution_count)
+    filename = shell.compile.cache(f"{magic_line}\n{code}", number)
+    try:
+        tree = shell.transform_ast(shell.compile.ast_parse("\n" + code, filename=filename))
+        statements = list(tree.body)
+        last = statements.pop() if statements and isinstance(statements[-1], ast.Expr) else None
+        return CompiledCell(
+            shell,
+            shell.compile(ast.Module(statements, type_ignores=[]), filename, "exec"),
+            None if last is None else shell.compile(ast.Expression(last.value), filename, "eval"),
+            ends_with_semicolon(code),
+        )
+    except SyntaxError as error:
+        if "await" in str(error.msg):
+            raise UsageError(
+                "%%seeded cannot run top-level await; in a plain cell, use `with seedmagic.seeded(N):` instead"
+            ) from None
+        raise error.with_traceback(None) from None

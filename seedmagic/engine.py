@@ -203,7 +203,8 @@ class Engine:
         self.seedings: dict[str, Seeding] = {}
         self.failures: dict[str, str] = {}
         self.determinism = DeterminismSwitch(self.sources)
-        self.hook = ImportHook(self._by_module, self._on_import)
+        self.hook = ImportHook(self._by_module, self._import_started, self._import_finished)
+        self._importing: list[Snapshot | None] = []
 
     # -- seeding ---------------------------------------------------------------------------------------------------
 
@@ -343,15 +344,27 @@ class Engine:
         else:
             self.hook.uninstall()
 
-    def _on_import(self, module: str) -> None:
+    def _import_started(self, module: str) -> None:
+        # A library's import can draw from another library's generator (TensorFlow's draws from Python's random):
+        # while a seed is in force, the outermost watched import puts the others back afterwards, so that
+        # `%seed 0` then `import tensorflow` leaves `random` exactly where `random.seed(0)` puts it.
+        outermost = not self._importing
+        in_force = self.current_seed() is not None
+        self._importing.append(self.snapshot() if outermost and in_force else None)
+
+    def _import_finished(self, module: str, loaded: bool) -> None:
+        guard = self._importing.pop()
         source = self._by_module[module]
         try:
-            seed = self._seed_for_import(source.name)
-            if seed is not None:
-                error = self._seed_one(source, seed, "import")
-                if error is not None:
-                    warnings.warn(f"seedmagic could not seed {source.name}: {error}", SeedmagicWarning, stacklevel=2)
-            self.determinism.on_import(source)
+            if loaded:
+                seed = self._seed_for_import(source.name)
+                if seed is not None:
+                    error = self._seed_one(source, seed, "import")
+                    if error is not None:
+                        warnings.warn(f"seedmagic could not seed {source.name}: {error}", SeedmagicWarning, 2)
+                self.determinism.on_import(source)
+            if guard is not None:
+                self.restore(guard)
         except Exception as exc:  # never break the user's import
             warnings.warn(f"seedmagic: {source.name} imported, but: {_error(exc)}", SeedmagicWarning, stacklevel=2)
 

@@ -1,8 +1,8 @@
-"""A call-back when a watched library finishes importing, so that a library imported after ``%seed N`` is seeded.
+"""Call-backs around the import of a watched library, so that a library imported after ``%seed N`` is seeded.
 
 The finder sits first on ``sys.meta_path`` but finds nothing itself: for a watched top-level name it asks the other
-finders for the real spec and wraps the loader, so that the call-back runs right after the library's own module
-code, in the importing cell. Every other import passes through at the cost of one set lookup.
+finders for the real spec and wraps the loader, so that the call-backs run right before and right after the
+library's own module code, in the importing cell. Every other import passes through at the cost of one set lookup.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 
 
 class _NotifyingLoader:
-    """Runs the real loader, then the call-back. The module keeps the real loader as its ``__loader__``."""
+    """Runs the real loader between the call-backs. The module keeps the real loader as its ``__loader__``."""
 
-    def __init__(self, loader: Any, on_loaded: Callable[[str], None]) -> None:
+    def __init__(self, loader: Any, hook: ImportHook) -> None:
         self._loader = loader
-        self._on_loaded = on_loaded
+        self._hook = hook
 
     def create_module(self, spec: ModuleSpec) -> ModuleType | None:
         return self._loader.create_module(spec)
@@ -30,19 +30,27 @@ class _NotifyingLoader:
         spec = getattr(module, "__spec__", None)
         if spec is not None and spec.loader is self:
             spec.loader = self._loader
-        self._loader.exec_module(module)
-        self._on_loaded(module.__name__)
+        self._hook.before(module.__name__)
+        loaded = False
+        try:
+            self._loader.exec_module(module)
+            loaded = True
+        finally:
+            self._hook.after(module.__name__, loaded)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._loader, name)
 
 
 class ImportHook:
-    """Calls ``on_loaded(name)`` once a watched top-level module has been imported."""
+    """Calls ``before(name)`` when a watched top-level module starts importing, ``after(name, loaded)`` when done."""
 
-    def __init__(self, watched: Iterable[str], on_loaded: Callable[[str], None]) -> None:
+    def __init__(
+        self, watched: Iterable[str], before: Callable[[str], None], after: Callable[[str, bool], None]
+    ) -> None:
         self.watched = frozenset(watched)
-        self.on_loaded = on_loaded
+        self.before = before
+        self.after = after
 
     @property
     def installed(self) -> bool:
@@ -68,7 +76,7 @@ class ImportHook:
         else:
             return None
         if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = _NotifyingLoader(spec.loader, self.on_loaded)
+            spec.loader = _NotifyingLoader(spec.loader, self)
         return spec
 
     def invalidate_caches(self) -> None:

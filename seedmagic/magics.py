@@ -10,7 +10,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from .cell import run_cell_body
+from .cell import compile_cell
 from .engine import ENGINE, SEED_LIMIT, Engine, parse_seed
 
 
@@ -130,5 +130,6 @@ class SeedMagics(Magics):
         args = parse_argstring(self.seeded, line)
         seed = None if args.seed is None else _usage(parse_seed, args.seed)
         scope = _usage(self.engine.seeded, seed, only=args.only, skip=args.skip, isolate=args.isolate)
+        body = compile_cell(self.shell, cell, f"%%seeded {line}".rstrip())
         with scope:
-            return run_cell_body(self.shell, cell, f"%%seeded {line}".rstrip())
+            return body.run()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import run_failing, run_ok
+from IPython.core.error import UsageError
 
 from seedmagic.cell import ends_with_semicolon
 
@@ -40,9 +43,30 @@ def test_body_of_only_a_comment_still_seeds(ip):
     assert torch.equal(torch.rand(1), expected)
 
 
-def test_syntax_error_names_the_cell_line(ip):
+def test_syntax_error_names_the_cell_line_and_changes_nothing(ip):
+    import torch
+
+    ip.user_ns.pop("x", None)
+    state = torch.get_rng_state()
     error = run_failing(ip, "%%seeded 0\nx = 1\ny = (\n")
     assert isinstance(error, SyntaxError)
+    assert error.lineno == 3
+    assert "x" not in ip.user_ns
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_top_level_await_is_a_clear_usage_error(ip):
+    error = run_failing(ip, "%%seeded 0\nimport asyncio\nawait asyncio.sleep(0)")
+    assert isinstance(error, UsageError)
+    assert "seedmagic.seeded" in str(error)
+
+
+def test_traceback_names_the_cell_it_ran_in(ip, capsys):
+    count = ip.execution_count
+    run_failing(ip, "%%seeded 0\nx = 1\n1 / 0")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
+    assert f"Cell In[{count}], line 3" in text
+    assert f"In[{count + 1}]" not in text
 
 
 def test_definitions_and_closures_land_in_the_user_namespace(ip):

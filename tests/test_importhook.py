@@ -28,23 +28,28 @@ def package(tmp_path, monkeypatch):
 
 def test_callback_runs_once_the_module_is_complete(package):
     seen = []
-    hook = ImportHook(
-        {package}, lambda name: seen.append((name, sys.modules[name].ready, "watchedpkg.sub" in sys.modules))
-    )
+
+    def before(name):
+        seen.append(("before", name, hasattr(sys.modules[name], "ready")))
+
+    def after(name, loaded):
+        seen.append(("after", name, loaded, sys.modules[name].ready, "watchedpkg.sub" in sys.modules))
+
+    hook = ImportHook({package}, before, after)
     hook.install()
     try:
         import otherpkg  # noqa: F401
         import watchedpkg
     finally:
         hook.uninstall()
-    assert seen == [("watchedpkg", True, True)]
+    assert seen == [("before", "watchedpkg", False), ("after", "watchedpkg", True, True, True)]
     # The module keeps its real loader.
     assert type(watchedpkg.__loader__).__name__ == "SourceFileLoader"
     assert watchedpkg.__spec__.loader is watchedpkg.__loader__
 
 
 def test_install_is_idempotent_and_uninstall_removes_it():
-    hook = ImportHook({"x"}, print)
+    hook = ImportHook({"x"}, print, print)
     hook.install()
     hook.install()
     assert sum(finder is hook for finder in sys.meta_path) == 1
@@ -57,7 +62,7 @@ def test_import_errors_propagate_unchanged(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
     seen = []
-    hook = ImportHook({"brokenpkg"}, seen.append)
+    hook = ImportHook({"brokenpkg"}, seen.append, lambda name, loaded: seen.append(loaded))
     hook.install()
     try:
         with pytest.raises(ImportError, match="no such thing"):
@@ -65,7 +70,7 @@ def test_import_errors_propagate_unchanged(tmp_path, monkeypatch):
     finally:
         hook.uninstall()
         sys.modules.pop("brokenpkg", None)
-    assert seen == []
+    assert seen == ["brokenpkg", False]
 
 
 def test_import_seedmagic_and_load_ext_import_no_framework(fresh_python):
@@ -171,6 +176,32 @@ def test_tensorflow_imported_after_seed_matches_tf_set_seed(fresh_python):
         env={"TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert got == expected
+
+
+def test_an_import_does_not_move_the_other_generators_while_a_seed_is_in_force(fresh_python):
+    # TensorFlow's import draws from Python's random (through a dependency); after `%seed 0` the draws must still be
+    # those of random.seed(0), and a %%seeded cell importing TensorFlow must repeat from its first run on.
+    after_seed, expected = fresh_python(
+        """
+        cell("%load_ext seedmagic")
+        cell("%seed 0")
+        after_seed = cell("import random, tensorflow\\n[random.random(), random.random()]")
+        python = __import__("random").Random(0)
+        emit([after_seed, [python.random(), python.random()]])
+        """,
+        env={"TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert after_seed == expected
+    first_run, second_run = fresh_python(
+        """
+        cell("%load_ext seedmagic")
+        draw = "%%seeded 1\\nimport random, tensorflow as tf\\n"
+        draw += "[random.random(), tf.random.uniform([2]).numpy().tolist()]"
+        emit([cell(draw), cell(draw)])
+        """,
+        env={"TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert first_run == second_run
 
 
 def test_deterministic_before_import_applies_at_import(fresh_python):

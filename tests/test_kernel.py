@@ -177,11 +177,6 @@ def test_seeded_cell_that_raises_fails_like_a_cell_and_keeps_what_it_assigned(fa
     assert later.value == [random.Random(0).random(), False]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="seedmagic bug: cell.run_cell_body caches the body under shell.execution_count, which IPython has "
-    "already advanced to the next cell's number while the cell runs, so the traceback names In[N+1]",
-)
 def test_seeded_cell_traceback_names_the_cell_it_ran_in(failing_seeded_cell):
     _, failed, _ = failing_seeded_cell
     [error] = failed.errors
