@@ -22,8 +22,10 @@ test: $(VENV)/.test-installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m ruff check seedmagic tests
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
 
+# JupyterLab prints the URL to open; it refuses to run as root unless told.
 demo: $(VENV)/.demo-installed
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.ip=127.0.0.1
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.ip=127.0.0.1 \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: $(VENV)/.test-installed
 	$(BIN)/python -m ruff check seedmagic tests

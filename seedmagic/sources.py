@@ -393,7 +393,7 @@ def hash_seed_flag() -> Flag:
     if fixed:
         note = "hash randomization is off" if value == "0" else "str/bytes hashes are the same in every run"
     else:
-        note = "set iteration order differs between processes; set it before the kernel starts"
+        note = "str hashes (and set order) differ between processes; a running process cannot change that"
     if os.environ.get("PYTHONHASHSEED") != value:
         note += "; changing it in a running process has no effect"
     return Flag("PYTHONHASHSEED", value if value is not None else "unset", fixed, note)

@@ -116,7 +116,7 @@ def test_tensorflow_unit(fresh_python):
     [
         ({"PYTHONHASHSEED": "0"}, True, "hash randomization is off"),
         ({"PYTHONHASHSEED": "123"}, True, "the same in every run"),
-        ({}, False, "before the kernel starts"),
+        ({}, False, "a running process cannot change"),
     ],
 )
 def test_hash_seed_flag_reads_the_value_the_interpreter_started_with(fresh_python, env, ok, note):
