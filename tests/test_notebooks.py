@@ -1,0 +1,58 @@
+"""The teaching notebooks: every one is run and compared by nbval in `make test`, and none hides its outputs."""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def code_cells(path: pathlib.Path) -> list:
+    return [cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS
+
+
+def test_every_notebook_is_collected_by_the_default_nbval_run():
+    assert "--nbval-lax" not in (ROOT / "pyproject.toml").read_text()
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
+    for path in NOTEBOOKS:
+        assert f"notebooks/{path.name}::Cell 0" in collected, path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_notebook_is_saved_executed_with_clean_metadata(path):
+    notebook = nbformat.read(path, as_version=4)
+    assert notebook.metadata.kernelspec.name == "python3"
+    cells = code_cells(path)
+    assert cells
+    for cell in cells:
+        assert cell.execution_count is not None, cell.source
+        assert "execution" not in cell.metadata, "timing metadata varies from run to run"
+    counts = [cell.execution_count for cell in cells]
+    assert counts == list(range(1, len(cells) + 1)), "run top to bottom in a fresh kernel"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_notebook_compares_most_of_its_outputs(path):
+    cells = code_cells(path)
+    sources = [cell.source for cell in cells]
+    ignored = [source for source in sources if "NBVAL_IGNORE_OUTPUT" in source]
+    assert not any("NBVAL_SKIP" in source or "NBVAL_CHECK_OUTPUT" in source for source in sources)
+    assert len(ignored) * 2 < len(cells), f"{len(ignored)} of {len(cells)} cells ignore their output"
+    with_output = [cell for cell in cells if cell.outputs and "NBVAL_IGNORE_OUTPUT" not in cell.source]
+    assert with_output, "nbval would compare nothing"
