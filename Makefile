@@ -18,8 +18,7 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[demo]"
 	touch $@
 
-test: $(VENV)/.test-installed
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m ruff check seedmagic tests
+test: lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
 
 # JupyterLab prints the URL to open; it refuses to run as root unless told.
