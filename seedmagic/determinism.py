@@ -43,7 +43,8 @@ class DeterminismSwitch:
                 if source.device_started():
                     self._late_env.add(var)
                     warnings.warn(
-                        f"{var} was set after {source.name} started its GPU: it takes effect only in a new process "
+                        f"{var} was set after {source.name} started its GPU, too late to be sure it takes effect: "
+                        f"it is certain only in a new process "
                         f"(restart the kernel and run %seed --deterministic before the first GPU operation)",
                         SeedmagicWarning,
                         stacklevel=2,
@@ -93,14 +94,14 @@ class DeterminismSwitch:
                 if current is None and not source.imported():
                     continue
                 if var in self._late_env:
-                    ok, note = False, "set after the GPU started: takes effect only in a new process"
+                    ok, note = False, "set after the GPU started: certain to take effect only in a new process"
                 elif current is None:
                     ok, note = (
                         (False if source.device_started() else None),
                         f"unset: cuBLAS may be nondeterministic (use {value})",
                     )
                 else:
-                    ok, note = True, "read when the GPU starts"
+                    ok, note = True, "cuBLAS reads it when it starts"
                 flags.append(Flag(var, current if current is not None else "unset", ok, note))
         flags.append(hash_seed_flag())
         return flags

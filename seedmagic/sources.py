@@ -281,7 +281,7 @@ class Torch(Source):
                 "torch.backends.cudnn.benchmark",
                 cudnn.benchmark,
                 not cudnn.benchmark,
-                "benchmarking can pick a different (nondeterministic) kernel each run"
+                "kernels are chosen by timing, so the choice (and its rounding) can change from run to run"
                 if cudnn.benchmark
                 else "kernel choice does not depend on timing",
             ),

@@ -97,7 +97,7 @@ def test_tensorflow_op_determinism_on_and_off(fresh_python):
 def test_cublas_set_after_cuda_started_warns_and_is_reported(monkeypatch):
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
     torch.zeros(1, device="cuda")
-    with pytest.warns(SeedmagicWarning, match="takes effect only in a new process"):
+    with pytest.warns(SeedmagicWarning, match="certain only in a new process"):
         seedmagic.set_deterministic(True)
     flag = next(f for f in seedmagic.status().flags if f.name == "CUBLAS_WORKSPACE_CONFIG")
     assert flag.ok is False and "new process" in flag.note
