@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from .sources import Flag, Source, hash_seed_flag
@@ -29,8 +30,31 @@ class DeterminismSwitch:
         self._saved_env: dict[str, str | None] = {}
         self._late_env: set[str] = set()
 
+    @contextmanager
+    def _all_or_nothing(self) -> Iterator[None]:
+        """If switching fails part-way, put every flag, variable and record back as it was before the switch."""
+        flags = {source: source.flag_state() for source in self.sources if source.has_flags and source.imported()}
+        environ = {var: os.environ.get(var) for source in self.sources for var in source.deterministic_env}
+        records = (self.enabled, self.warn_only, dict(self._saved_flags), dict(self._saved_env), set(self._late_env))
+        try:
+            yield
+        except BaseException:
+            for source, state in flags.items():
+                source.set_flag_state(state)
+            for var, value in environ.items():
+                if value is None:
+                    os.environ.pop(var, None)
+                else:
+                    os.environ[var] = value
+            self.enabled, self.warn_only, self._saved_flags, self._saved_env, self._late_env = records
+            raise
+
     def enable(self, warn_only: bool = False) -> list[str]:
         """Switch deterministic algorithms on in every imported library (and in the others at import)."""
+        with self._all_or_nothing():
+            return self._enable(warn_only)
+
+    def _enable(self, warn_only: bool) -> list[str]:
         self.enabled, self.warn_only = True, warn_only
         changed = []
         for source in self.sources:
@@ -66,6 +90,10 @@ class DeterminismSwitch:
 
     def disable(self) -> list[str]:
         """Put back the settings and environment variables from before ``enable``."""
+        with self._all_or_nothing():
+            return self._disable()
+
+    def _disable(self) -> list[str]:
         restored = []
         for source in self.sources:
             if source.name in self._saved_flags and source.imported():

@@ -226,9 +226,10 @@ class Engine:
         seed = validate_seed(seed)
         selection = resolve_selection(only, skip)
         self._check_deterministic(deterministic, warn_only)
+        # The switch goes first: it is all or nothing, so if it fails, nothing at all has changed.
+        flags_changed = self._switch(deterministic, warn_only)
         self.seed, self.selection = seed, selection if selection is not None else frozenset(NAMES)
         seeded, failed = self._seed_imported(seed, self.selection, by="session")
-        flags_changed = self._switch(deterministic, warn_only)
         self.refresh_hook()
         return SeedReport(seed, seeded, self._on_import_names(), failed, deterministic, tuple(flags_changed))
 

@@ -9,6 +9,8 @@ import torch
 
 import seedmagic
 from seedmagic.determinism import SeedmagicWarning
+from seedmagic.engine import Engine
+from seedmagic.sources import SOURCES, Source
 
 
 def torch_flags():
@@ -101,3 +103,30 @@ def test_cublas_set_after_cuda_started_warns_and_is_reported(monkeypatch):
         seedmagic.set_deterministic(True)
     flag = next(f for f in seedmagic.status().flags if f.name == "CUBLAS_WORKSPACE_CONFIG")
     assert flag.ok is False and "new process" in flag.note
+
+
+class FailingSwitch(Source):
+    """A library whose deterministic switch fails, after torch's has already been switched."""
+
+    name = "tensorflow"
+    module = "sys"
+    has_flags = True
+
+    def flag_state(self):
+        return False
+
+    def set_deterministic(self, warn_only):
+        raise RuntimeError("cannot switch")
+
+
+def test_a_failing_switch_changes_nothing(user_flags, monkeypatch):
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    engine = Engine([*SOURCES[:3], FailingSwitch()])
+    state = torch.get_rng_state()
+    with pytest.raises(RuntimeError, match="cannot switch"):
+        engine.seed_all(3, deterministic=True)
+    assert torch_flags() == user_flags
+    assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+    assert torch.equal(torch.get_rng_state(), state)
+    assert engine.seed is None and not engine.determinism.enabled
+    engine.reset()
