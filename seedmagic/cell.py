@@ -36,18 +36,34 @@ class CompiledCell:
     """A cell body compiled as IPython compiles a cell: its statements, and its trailing expression if any."""
 
     shell: Any
-    statements: CodeType
+    statements: tuple[CodeType, ...]
     last_expression: CodeType | None
     quiet: bool
 
     def run(self) -> Any:
         """Execute in the user namespace; return the trailing expression's value (None after ``;``)."""
         __tracebackhide__ = True
-        exec(self.statements, self.shell.user_global_ns, self.shell.user_ns)
+        for code in self.statements:
+            exec(code, self.shell.user_global_ns, self.shell.user_ns)
         if self.last_expression is None:
             return None
         value = eval(self.last_expression, self.shell.user_global_ns, self.shell.user_ns)
         return None if self.quiet else value
+
+
+def _with_assigned_name(statements: list[ast.stmt]) -> list[ast.stmt]:
+    """For ``ast_node_interactivity = "last_expr_or_assign"``: show the value a trailing ``x = ...`` assigned."""
+    last = statements[-1] if statements else None
+    if isinstance(last, ast.Assign) and len(last.targets) == 1:
+        target = last.targets[0]
+    elif isinstance(last, (ast.AugAssign, ast.AnnAssign)):
+        target = last.target
+    else:
+        return statements
+    if not isinstance(target, ast.Name):
+        return statements
+    shown = ast.Expr(ast.Name(target.id, ast.Load()))
+    return [*statements, ast.fix_missing_locations(ast.copy_location(shown, last))]
 
 
 def compile_cell(shell: Any, body: str, magic_line: str) -> CompiledCell:
@@ -58,13 +74,20 @@ def compile_cell(shell: Any, body: str, magic_line: str) -> CompiledCell:
     # L" and shows the line. The first line stands for the magic line: L is the line number the user sees.
     number = getattr(shell.displayhook, "prompt_count", shell.execution_count)
     filename = shell.compile.cache(f"{magic_line}\n{code}", number)
+    interactivity = shell.ast_node_interactivity
     try:
-        tree = shell.transform_ast(shell.compile.ast_parse("\n" + code, filename=filename))
-        statements = list(tree.body)
+        statements = list(shell.transform_ast(shell.compile.ast_parse("\n" + code, filename=filename)).body)
+        if interactivity == "last_expr_or_assign":
+            statements = _with_assigned_name(statements)
         last = statements.pop() if statements and isinstance(statements[-1], ast.Expr) else None
+        if interactivity == "all":
+            # Every statement runs as at the prompt, so that each expression's value is shown, as in a plain cell.
+            compiled = tuple(shell.compile(ast.Interactive([node]), filename, "single") for node in statements)
+        else:
+            compiled = (shell.compile(ast.Module(statements, type_ignores=[]), filename, "exec"),)
         return CompiledCell(
             shell,
-            shell.compile(ast.Module(statements, type_ignores=[]), filename, "exec"),
+            compiled,
             None if last is None else shell.compile(ast.Expression(last.value), filename, "eval"),
             ends_with_semicolon(code),
         )

@@ -89,3 +89,19 @@ def test_ast_transformers_apply(ip):
         assert run_ok(ip, "%%seeded 0\n21") == 42
     finally:
         ip.ast_transformers.remove(transformer)
+
+
+@pytest.mark.parametrize("interactivity", ["last_expr", "all", "last_expr_or_assign", "none"])
+def test_shows_what_a_plain_cell_shows_under_every_interactivity_setting(ip, interactivity, capsys):
+    body = "a = 6\na * 2\nb = a * 3"
+    previous = ip.ast_node_interactivity
+    ip.ast_node_interactivity = interactivity
+    try:
+        run_ok(ip, body)
+        plain = re.findall(r"Out\[\d+\]: (.*)", capsys.readouterr().out)
+        run_ok(ip, "%%seeded 0\n" + body)
+        seeded = re.findall(r"Out\[\d+\]: (.*)", capsys.readouterr().out)
+    finally:
+        ip.ast_node_interactivity = previous
+    assert seeded == plain
+    assert plain == {"all": ["12"], "last_expr_or_assign": ["18"]}.get(interactivity, [])
