@@ -30,23 +30,35 @@ class DeterminismSwitch:
         self._saved_env: dict[str, str | None] = {}
         self._late_env: set[str] = set()
 
+    def save(self) -> Any:
+        """Every flag and variable the switch governs, as they are now, and the switch's own records."""
+        flags = {source.name: source.flag_state() for source in self.sources if source.has_flags and source.imported()}
+        environ = {var: os.environ.get(var) for source in self.sources for var in source.deterministic_env}
+        records = (self.enabled, self.warn_only, dict(self._saved_flags), dict(self._saved_env), set(self._late_env))
+        return flags, environ, records
+
+    def load(self, saved: Any) -> None:
+        """Put back what ``save`` read."""
+        flags, environ, records = saved
+        for source in self.sources:
+            if source.name in flags and source.imported():
+                source.set_flag_state(flags[source.name])
+        for var, value in environ.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+        self.enabled, self.warn_only, saved_flags, saved_env, late_env = records
+        self._saved_flags, self._saved_env, self._late_env = dict(saved_flags), dict(saved_env), set(late_env)
+
     @contextmanager
     def _all_or_nothing(self) -> Iterator[None]:
         """If switching fails part-way, put every flag, variable and record back as it was before the switch."""
-        flags = {source: source.flag_state() for source in self.sources if source.has_flags and source.imported()}
-        environ = {var: os.environ.get(var) for source in self.sources for var in source.deterministic_env}
-        records = (self.enabled, self.warn_only, dict(self._saved_flags), dict(self._saved_env), set(self._late_env))
+        saved = self.save()
         try:
             yield
         except BaseException:
-            for source, state in flags.items():
-                source.set_flag_state(state)
-            for var, value in environ.items():
-                if value is None:
-                    os.environ.pop(var, None)
-                else:
-                    os.environ[var] = value
-            self.enabled, self.warn_only, self._saved_flags, self._saved_env, self._late_env = records
+            self.load(saved)
             raise
 
     def enable(self, warn_only: bool = False) -> list[str]:

@@ -123,10 +123,14 @@ class SeedReport:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The states of the imported libraries' generators, for ``restore``."""
+    """Everything about randomness that ``restore`` puts back: the imported libraries' generator states, the
+    determinism flags, and the session (seed, selection, what was seeded). ``unavailable`` names the libraries whose
+    state cannot be saved, and why."""
 
     states: dict[str, Any]
     unavailable: dict[str, str]
+    session: tuple[int | None, frozenset[str], dict[str, Seeding]]
+    determinism: Any
 
 
 @dataclass(frozen=True)
@@ -204,7 +208,7 @@ class Engine:
         self.failures: dict[str, str] = {}
         self.determinism = DeterminismSwitch(self.sources)
         self.hook = ImportHook(self._by_module, self._import_started, self._import_finished)
-        self._importing: list[Snapshot | None] = []
+        self._importing: list[dict[str, Any] | None] = []
 
     # -- seeding ---------------------------------------------------------------------------------------------------
 
@@ -351,7 +355,7 @@ class Engine:
         # `%seed 0` then `import tensorflow` leaves `random` exactly where `random.seed(0)` puts it.
         outermost = not self._importing
         in_force = self.current_seed() is not None
-        self._importing.append(self.snapshot() if outermost and in_force else None)
+        self._importing.append(self._save_generators()[0] if outermost and in_force else None)
 
     def _import_finished(self, module: str, loaded: bool) -> None:
         guard = self._importing.pop()
@@ -365,14 +369,29 @@ class Engine:
                         warnings.warn(f"seedmagic could not seed {source.name}: {error}", SeedmagicWarning, 2)
                 self.determinism.on_import(source)
             if guard is not None:
-                self.restore(guard)
+                self._restore_generators(guard)
         except Exception as exc:  # never break the user's import
             warnings.warn(f"seedmagic: {source.name} imported, but: {_error(exc)}", SeedmagicWarning, stacklevel=2)
 
     # -- snapshots -------------------------------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        """The current state of every imported library's generators (accelerators only once initialized)."""
+        """Every imported library's generators (accelerators only once initialized), the flags and the session."""
+        states, unavailable = self._save_generators()
+        session = (self.seed, self.selection, dict(self.seedings))
+        return Snapshot(states, unavailable, session, self.determinism.save())
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Put back everything ``snapshot`` saved; a generator that fails does not stop the others."""
+        self.seed, self.selection, seedings = snapshot.session
+        # A library first imported after the snapshot keeps its record: its generator is not put back either.
+        kept = {name: seeding for name, seeding in self.seedings.items() if name not in snapshot.states}
+        self.seedings = {**kept, **{name: s for name, s in seedings.items() if name in snapshot.states}}
+        self.determinism.load(snapshot.determinism)
+        self.refresh_hook()
+        self._restore_generators(snapshot.states)
+
+    def _save_generators(self) -> tuple[dict[str, Any], dict[str, str]]:
         states, unavailable = {}, {}
         for source in self.sources:
             if not source.imported():
@@ -383,15 +402,14 @@ class Engine:
                 unavailable[source.name] = str(exc)
             except Exception as exc:
                 unavailable[source.name] = _error(exc)
-        return Snapshot(states, unavailable)
+        return states, unavailable
 
-    def restore(self, snapshot: Snapshot) -> None:
-        """Put every generator saved in ``snapshot`` back; one that fails does not stop the others."""
+    def _restore_generators(self, states: dict[str, Any]) -> None:
         failed = {}
         for source in self.sources:
-            if source.name in snapshot.states:
+            if source.name in states:
                 try:
-                    source.set_state(snapshot.states[source.name])
+                    source.set_state(states[source.name])
                 except Exception as exc:
                     failed[source.name] = _error(exc)
         if failed:
@@ -400,7 +418,7 @@ class Engine:
 
     @contextmanager
     def isolated(self) -> Iterator[Snapshot]:
-        """Run the block, then put every generator back where it was, also when the block raises or is interrupted."""
+        """Run the block, then put back every generator, flag and the session seed, even if it raises or is stopped."""
         __tracebackhide__ = True
         saved = self.snapshot()
         try:

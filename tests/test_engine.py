@@ -229,3 +229,17 @@ def test_derive_seed_does_not_depend_on_hash_randomization(fresh_python):
     one = fresh_python(program, env={"PYTHONHASHSEED": "1"})
     two = fresh_python(program, env={"PYTHONHASHSEED": "2"})
     assert one == two == [seedmagic.derive_seed(5, "cell"), seedmagic.derive_seed(5, 7)]
+
+
+def test_isolated_puts_back_the_flags_and_the_session_too():
+    seedmagic.seed_all(12)
+    flags = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark
+    with pytest.raises(KeyboardInterrupt), seedmagic.isolated():
+        seedmagic.seed_all(99, deterministic=True, only="torch")
+        torch.backends.cudnn.benchmark = True
+        raise KeyboardInterrupt
+    assert (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark) == flags
+    status = seedmagic.status()
+    assert status.seed == 12 and not status.deterministic
+    assert status.library("torch").seeding.seed == 12
+    assert seedmagic.seed_all(12).seeded == ("random", "numpy", "torch")
