@@ -161,8 +161,15 @@ class LibraryStatus:
 
 @dataclass(frozen=True)
 class Status:
+    """What ``%seed`` shows and the panel draws: the session, each library, each flag."""
+
     seed: int | None
+    #: ``none`` (no seed), ``manual`` (%seed N) or ``auto`` (%seed N --auto: every cell reseeded).
+    mode: str
+    #: The seed of the cell running now (inside %%seeded or an auto cell), else None.
     cell_seed: int | None
+    #: The seed the last seeded cell got (from %%seeded or auto mode).
+    last_cell_seed: int | None
     deterministic: bool
     warn_only: bool
     libraries: tuple[LibraryStatus, ...]
@@ -173,8 +180,9 @@ class Status:
 
     def __str__(self) -> str:
         seed = "none (use %seed N)" if self.seed is None else str(self.seed)
-        mode = "on" + (" (warn only)" if self.warn_only else "") if self.deterministic else "off"
-        lines = [f"seedmagic: session seed {seed}; deterministic mode {mode}"]
+        last = "" if self.last_cell_seed is None else f", last cell got {self.last_cell_seed}"
+        deterministic = "on" + (" (warn only)" if self.warn_only else "") if self.deterministic else "off"
+        lines = [f"seedmagic: session seed {seed}; mode {self.mode}{last}; deterministic mode {deterministic}"]
         rows = [(lib.name, lib.version or "", lib.state, lib.fingerprint or lib.note) for lib in self.libraries]
         lines += _table(("library", "version", "state", "fingerprint"), rows)
         verdict = {True: "ok", False: "NOT DETERMINISTIC", None: "-"}
@@ -204,6 +212,8 @@ class Engine:
         self.seed: int | None = None
         self.selection: frozenset[str] = frozenset(NAMES)
         self._cell: tuple[int, frozenset[str]] | None = None
+        self.auto = False
+        self.last_cell_seed: int | None = None
         self.seedings: dict[str, Seeding] = {}
         self.failures: dict[str, str] = {}
         self.determinism = DeterminismSwitch(self.sources)
@@ -271,6 +281,7 @@ class Engine:
         outer = self._cell
         try:
             self._cell = (seed, selection)
+            self.last_cell_seed = seed
             self.refresh_hook()
             seeded, failed = self._seed_imported(seed, selection, by="cell")
             for name, error in failed.items():
@@ -336,6 +347,7 @@ class Engine:
         """Forget the session seed and what was seeded; put back the determinism flags. Generators stay as they are."""
         self.determinism.disable()
         self.seed, self.selection, self._cell = None, frozenset(NAMES), None
+        self.auto, self.last_cell_seed = False, None
         self.seedings.clear()
         self.failures.clear()
         self.refresh_hook()
@@ -458,7 +470,9 @@ class Engine:
             flags = (Flag("flags", "unreadable", None, _error(exc)),)
         return Status(
             seed=self.seed,
+            mode="auto" if self.auto else "manual" if self.seed is not None else "none",
             cell_seed=self._cell[0] if self._cell is not None else None,
+            last_cell_seed=self.last_cell_seed,
             deterministic=self.determinism.enabled,
             warn_only=self.determinism.warn_only,
             libraries=tuple(libraries),

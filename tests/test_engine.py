@@ -184,7 +184,7 @@ def test_fingerprints_move_with_the_stream_and_only_then():
 def test_status_text_lists_libraries_and_flags():
     seedmagic.seed_all(3)
     text = str(seedmagic.status())
-    assert text.splitlines()[0] == "seedmagic: session seed 3; deterministic mode off"
+    assert text.splitlines()[0] == "seedmagic: session seed 3; mode manual; deterministic mode off"
     assert "torch.backends.cudnn.benchmark" in text
 
 
