@@ -5,13 +5,17 @@ BIN := $(VENV)/bin
 # torch's CPU build: an unpinned torch would pull a CUDA build of several GB.
 TORCH := torch==2.13.0
 
-.PHONY: test demo lint clean
+.PHONY: test demo bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[test]"
+	touch $@
+
+$(VENV)/.bench-installed: $(VENV)/.test-installed
+	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[test,bench]"
 	touch $@
 
 $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
@@ -26,9 +30,13 @@ demo: $(VENV)/.demo-installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.ip=127.0.0.1 \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
 
+# Measured overhead, as ratios against the raw seeding calls in one process (not part of `make test`).
+bench: $(VENV)/.bench-installed
+	$(BIN)/python benchmarks/bench.py
+
 lint: $(VENV)/.test-installed
-	$(BIN)/python -m ruff check seedmagic tests
-	$(BIN)/python -m ruff format --check seedmagic tests
+	$(BIN)/python -m ruff check seedmagic tests benchmarks
+	$(BIN)/python -m ruff format --check seedmagic tests benchmarks
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -22,6 +22,7 @@ Importing seedmagic imports no framework; a library is only ever touched once th
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from .determinism import SeedmagicWarning
@@ -76,3 +77,6 @@ def unload_ipython_extension(ipython: Any) -> None:
                 if getattr(manager.magics[kind].get(name), "__self__", None) is magics:
                     del manager.magics[kind][name]
     ENGINE.hook.uninstall()
+    panel = sys.modules.get("seedmagic.panel")
+    if panel is not None:
+        panel.close_all(ipython)

@@ -133,3 +133,15 @@ class SeedMagics(Magics):
         body = compile_cell(self.shell, cell, f"%%seeded {line}".rstrip())
         with scope:
             return body.run()
+
+    @line_magic
+    def seedpanel(self, line: str) -> None:
+        """Show a live panel of the RNG states and determinism flags; it refreshes after every cell.
+
+        Without a widget front end (terminal IPython), it prints the same content as a text table.
+        """
+        if line.strip():
+            raise UsageError(f"%seedpanel takes no arguments, got {line.strip()!r}")
+        from .panel import show
+
+        show(self.shell, self.engine)
