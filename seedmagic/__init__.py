@@ -27,7 +27,7 @@ from typing import Any
 
 from .determinism import SeedmagicWarning
 from .engine import ENGINE, SeedReport, Snapshot, Status, derive_seed
-from .workers import torch_generator, worker_init_fn
+from .generators import rng, torch_generator, worker_init_fn
 
 __version__ = "0.1.0"
 
@@ -49,6 +49,7 @@ __all__ = [
     "derive_seed",
     "isolated",
     "restore",
+    "rng",
     "seed_all",
     "seeded",
     "set_deterministic",
@@ -63,7 +64,9 @@ def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext seedmagic``: register ``%seed`` and ``%%seeded``."""
     from .magics import SeedMagics
 
-    ipython.register_magics(SeedMagics(ipython, ENGINE))
+    magics = SeedMagics(ipython, ENGINE)
+    ipython.register_magics(magics)
+    magics.start()
     ENGINE.refresh_hook()
 
 
@@ -72,6 +75,7 @@ def unload_ipython_extension(ipython: Any) -> None:
     manager = ipython.magics_manager
     magics = manager.registry.pop("SeedMagics", None)
     if magics is not None:
+        magics.stop()
         for kind, names in magics.magics.items():
             for name in names:
                 if getattr(manager.magics[kind].get(name), "__self__", None) is magics:

@@ -43,12 +43,17 @@ class CompiledCell:
     def run(self) -> Any:
         """Execute in the user namespace; return the trailing expression's value (None after ``;``)."""
         __tracebackhide__ = True
+        value = self.evaluate()
+        return None if self.quiet else value
+
+    def evaluate(self) -> Any:
+        """Execute in the user namespace; return the trailing expression's value, even after ``;``."""
+        __tracebackhide__ = True
         for code in self.statements:
             exec(code, self.shell.user_global_ns, self.shell.user_ns)
         if self.last_expression is None:
             return None
-        value = eval(self.last_expression, self.shell.user_global_ns, self.shell.user_ns)
-        return None if self.quiet else value
+        return eval(self.last_expression, self.shell.user_global_ns, self.shell.user_ns)
 
 
 def _with_assigned_name(statements: list[ast.stmt]) -> list[ast.stmt]:

@@ -99,6 +99,7 @@ class SeedReport:
     failed: dict[str, str] = field(default_factory=dict)
     deterministic: bool | None = None
     flags_changed: tuple[str, ...] = ()
+    auto: bool | None = None
 
     def __str__(self) -> str:
         parts = []
@@ -113,6 +114,10 @@ class SeedReport:
         elif self.deterministic is False:
             restored = ", ".join(self.flags_changed) or "nothing to restore"
             parts.append(f"deterministic mode off (restored {restored})")
+        if self.auto is True:
+            parts.append("auto mode on: every cell is reseeded with a seed derived from the session seed and the cell")
+        elif self.auto is False:
+            parts.append("auto mode off")
         for name, error in self.failed.items():
             parts.append(f"{name} FAILED ({error})")
         return "seedmagic: " + "; ".join(parts)
@@ -230,29 +235,81 @@ class Engine:
         warn_only: bool = False,
         only: Selection = None,
         skip: Selection = None,
+        auto: bool | None = None,
     ) -> SeedReport:
         """Seed every selected library now, and each one imported later, with ``seed``; make it the session seed.
 
         ``only``/``skip`` name libraries (a list or a comma-separated string). ``deterministic=True`` also switches
         deterministic algorithms on (``warn_only`` makes torch warn instead of raise); ``False`` restores the flags
-        from before. Returns a report of what was seeded; a library whose seeding failed is named there.
+        from before. ``auto=True`` reseeds every cell (see ``begin_cell``), ``False`` stops it. Returns a report of
+        what was seeded; a library whose seeding failed is named there.
         """
         seed = validate_seed(seed)
         selection = resolve_selection(only, skip)
         self._check_deterministic(deterministic, warn_only)
+        self._check_auto(auto)
         # The switch goes first: it is all or nothing, so if it fails, nothing at all has changed.
         flags_changed = self._switch(deterministic, warn_only)
         self.seed, self.selection = seed, selection if selection is not None else frozenset(NAMES)
+        if auto is not None:
+            self.auto = auto
         seeded, failed = self._seed_imported(seed, self.selection, by="session")
         self.refresh_hook()
-        return SeedReport(seed, seeded, self._on_import_names(), failed, deterministic, tuple(flags_changed))
+        return SeedReport(seed, seeded, self._on_import_names(), failed, deterministic, tuple(flags_changed), auto)
+
+    def _check_auto(self, auto: bool | None) -> None:
+        if auto not in (True, False, None):
+            raise TypeError(f"auto must be True, False or None, got {auto!r}")
+
+    def begin_cell(self, key: str) -> int | None:
+        """In auto mode, seed for the cell that ``key`` names (its id, or its source): the same seed whenever that
+        cell runs, in any order, and a different one for every other cell. Returns the cell's seed (None if off)."""
+        if not self.auto or self.seed is None:
+            return None
+        seed = derive_seed(self.seed, key)
+        self._cell = (seed, self.selection)
+        self.last_cell_seed = seed
+        self.refresh_hook()
+        _, failed = self._seed_imported(seed, self.selection, by="auto")
+        for name, error in failed.items():
+            warnings.warn(f"seedmagic could not seed {name}: {error}", SeedmagicWarning, stacklevel=2)
+        return seed
+
+    def end_cell(self) -> None:
+        """The cell that ``begin_cell`` seeded has finished."""
+        if self._cell is not None:
+            self._cell = None
+            self.refresh_hook()
+
+    def reseed(self) -> None:
+        """Seed again with the seed in force (the cell's, else the session's), as at the start of the cell."""
+        if self._cell is not None:
+            seed, selection = self._cell
+            self._seed_imported(seed, selection, by="cell")
+        elif self.seed is not None:
+            self._seed_imported(self.seed, self.selection, by="session")
 
     def set_deterministic(self, enabled: bool, *, warn_only: bool = False) -> SeedReport:
         """Switch deterministic algorithms on (in libraries imported later too), or restore the flags from before."""
-        self._check_deterministic(enabled, warn_only)
-        flags_changed = self._switch(enabled, warn_only)
+        return self.set_modes(deterministic=enabled, warn_only=warn_only)
+
+    def set_auto(self, enabled: bool) -> SeedReport:
+        """Reseed before every cell (with a seed derived from the session seed and the cell), or stop doing so."""
+        return self.set_modes(auto=enabled)
+
+    def set_modes(
+        self, *, deterministic: bool | None = None, warn_only: bool = False, auto: bool | None = None
+    ) -> SeedReport:
+        """Change the deterministic switch and auto mode together, without seeding; None leaves one as it is."""
+        self._check_deterministic(deterministic, warn_only)
+        self._check_auto(auto)
+        if auto and self.seed is None:
+            raise ValueError("auto mode needs a session seed: %seed N --auto")
+        flags_changed = self._switch(deterministic, warn_only)
+        if auto is not None:
+            self.auto = auto
         self.refresh_hook()
-        return SeedReport(None, deterministic=enabled, flags_changed=tuple(flags_changed))
+        return SeedReport(None, deterministic=deterministic, flags_changed=tuple(flags_changed), auto=auto)
 
     def current_seed(self) -> int | None:
         """The seed in force: the cell's inside ``%%seeded``/``seeded()``, else the session seed (None if unset)."""

@@ -1,17 +1,25 @@
-"""The IPython magics: they parse their arguments and hand them to the engine."""
+"""The IPython connection: the magics parse their arguments and hand them to the engine; the cell events tell the
+engine when a cell starts and ends (for auto mode); the profile options seed a session when the extension loads."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
+import warnings
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Bool, Integer
 
 from .cell import compile_cell
+from .check import run_twice
+from .determinism import SeedmagicWarning
 from .engine import ENGINE, SEED_LIMIT, Engine, parse_seed
+
+ENVIRONMENT_SEED = "SEEDMAGIC_SEED"
 
 
 def _usage(call: Any, *args: Any, **kwargs: Any) -> Any:
@@ -28,17 +36,90 @@ def _libraries_argument(option: str, verb: str) -> argument:
     )
 
 
+def _either(args: Any, on: str, off: str) -> bool | None:
+    """True for ``--on``, False for ``--no-on``, None for neither."""
+    if getattr(args, on) and getattr(args, off):
+        raise UsageError(f"give --{on.replace('_', '-')} or --{off.replace('_', '-')}, not both")
+    return True if getattr(args, on) else False if getattr(args, off) else None
+
+
+def cell_key(info: Any) -> str:
+    """What identifies a cell across runs: the notebook's cell id where the front end sends one, else its source."""
+    cell_id = getattr(info, "cell_id", None)
+    return f"cell-id:{cell_id}" if cell_id else f"source:{info.raw_cell.strip()}"
+
+
 @magics_class
 class SeedMagics(Magics):
-    """``%seed`` and ``%%seeded``."""
+    """``%seed``, ``%%seeded`` and ``%seedpanel``. Set the options below in ``ipython_config.py`` to seed every
+    session when the extension loads: ``c.SeedMagics.seed = 0``, ``c.SeedMagics.auto = True``."""
 
-    def __init__(self, shell: Any = None, engine: Engine = ENGINE) -> None:
-        super().__init__(shell)
+    seed = Integer(
+        None,
+        allow_none=True,
+        help="Seed every session with this seed when the extension loads, as %seed N does. "
+        f"The environment variable {ENVIRONMENT_SEED} overrides it.",
+    ).tag(config=True)
+    auto = Bool(False, help="With a seed: reseed before every cell, as %seed N --auto does.").tag(config=True)
+    deterministic = Bool(
+        False, help="Switch deterministic algorithms on when the extension loads, as %seed --deterministic does."
+    ).tag(config=True)
+
+    def __init__(self, shell: Any = None, engine: Engine = ENGINE, **kwargs: Any) -> None:
+        super().__init__(shell, **kwargs)
         self.engine = engine
 
-    @magic_arguments()
+    # -- loading ---------------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Listen to the cell events, and apply the profile options or SEEDMAGIC_SEED to a session with no seed."""
+        self.shell.events.register("pre_run_cell", self.pre_run_cell)
+        self.shell.events.register("post_run_cell", self.post_run_cell)
+        if self.engine.seed is not None:  # %reload_ext: the session keeps its seed
+            return
+        seed, source = self.seed, "c.SeedMagics.seed"
+        if os.environ.get(ENVIRONMENT_SEED, "").strip():
+            seed, source = os.environ[ENVIRONMENT_SEED], ENVIRONMENT_SEED
+        try:
+            if seed is not None:
+                seed = parse_seed(seed) if isinstance(seed, str) else seed
+                self.engine.seed_all(seed, deterministic=self.deterministic or None, auto=self.auto or None)
+            elif self.deterministic:
+                self.engine.set_deterministic(True)
+        except (ValueError, TypeError) as exc:
+            warnings.warn(f"seedmagic ignored {source}: {exc}", SeedmagicWarning, stacklevel=2)
+
+    def stop(self) -> None:
+        """Stop listening to the cell events."""
+        for event, callback in (("pre_run_cell", self.pre_run_cell), ("post_run_cell", self.post_run_cell)):
+            if callback in self.shell.events.callbacks[event]:
+                self.shell.events.unregister(event, callback)
+        self.engine.end_cell()
+
+    def pre_run_cell(self, info: Any) -> None:
+        if not self.engine.auto or not info.raw_cell.strip():
+            return
+        try:
+            self.engine.begin_cell(cell_key(info))
+        except Exception as exc:  # never break the user's cell
+            warnings.warn(f"seedmagic could not reseed the cell: {exc}", SeedmagicWarning, stacklevel=2)
+
+    def post_run_cell(self, result: Any) -> None:
+        self.engine.end_cell()
+
+    # -- magics ----------------------------------------------------------------------------------------------------
+
+    @magic_arguments("seed")
     @argument("seed", nargs="?", help=f"an integer, 0 <= seed < 2**32 (= {SEED_LIMIT}); $var and {{expr}} work")
     @argument("--random", action="store_true", help="draw a fresh seed from OS entropy, print it and seed with it")
+    @argument(
+        "--auto",
+        action="store_true",
+        help="from now on, reseed before every cell with a seed derived from the session seed and the cell "
+        "(its id in JupyterLab, Notebook 7 and VS Code, else its source), so that each cell gets the same numbers "
+        "in any order",
+    )
+    @argument("--no-auto", action="store_true", help="stop reseeding before every cell")
     @argument(
         "--deterministic",
         action="store_true",
@@ -51,43 +132,46 @@ class SeedMagics(Magics):
     @_libraries_argument("--only", "seed, leaving the others alone")
     @_libraries_argument("--skip", "leave alone")
     @argument("-q", "--quiet", action="store_true", help="print nothing unless something failed")
-    @line_magic
-    def seed(self, line: str) -> None:
+    @line_magic("seed")
+    def seed_magic(self, line: str) -> None:
         """Seed every RNG library this session uses: random, NumPy, torch (CPU and all GPUs), TensorFlow.
 
         %seed N seeds the libraries imported now, exactly as their own calls (random.seed, np.random.seed,
         torch.manual_seed, tf.random.set_seed) would, and each library imported later, at import, with the same N.
         It prints one line saying what it seeded. CUDA is never started: torch seeds each GPU when it starts.
 
-        %seed alone shows the session seed, each library's state (seeded with what, a fingerprint of its generator
-        state that changes when the stream advances) and the determinism flags, PYTHONHASHSEED included (which a
-        running process cannot change: set it before the kernel starts).
+        %seed N --auto also reseeds before every cell, so that a notebook's cells get the same random numbers
+        whatever order they run in; an explicit %%seeded wins for its cell.
+
+        %seed alone shows the session seed and mode, each library's state (seeded with what, a fingerprint of its
+        generator state that changes when the stream advances) and the determinism flags, PYTHONHASHSEED included
+        (which a running process cannot change: set it before the kernel starts).
 
         Examples::
 
             %seed 2023
+            %seed 2023 --auto
             %seed 2023 --deterministic
             %seed --no-deterministic
             %seed --random
             %seed 2023 --only torch,numpy
             %seed $my_seed
         """
-        args = parse_argstring(self.seed, line)
+        args = parse_argstring(self.seed_magic, line)
         if args.seed is not None and args.random:
             raise UsageError("give a seed or --random, not both")
-        if args.deterministic and args.no_deterministic:
-            raise UsageError("give --deterministic or --no-deterministic, not both")
+        deterministic = _either(args, "deterministic", "no_deterministic")
+        auto = _either(args, "auto", "no_auto")
         if args.warn_only and not args.deterministic:
             raise UsageError("--warn-only goes with --deterministic")
-        deterministic = True if args.deterministic else False if args.no_deterministic else None
 
         if args.seed is None and not args.random:
             if args.only is not None or args.skip is not None:
                 raise UsageError("--only/--skip need a seed, e.g. %seed 0 --only torch")
-            if deterministic is None:
+            if deterministic is None and auto is None:
                 print(self.engine.status())
                 return
-            report = _usage(self.engine.set_deterministic, deterministic, warn_only=args.warn_only)
+            report = _usage(self.engine.set_modes, deterministic=deterministic, warn_only=args.warn_only, auto=auto)
         else:
             seed = secrets.randbits(32) if args.random else _usage(parse_seed, args.seed)
             report = _usage(
@@ -97,6 +181,7 @@ class SeedMagics(Magics):
                 warn_only=args.warn_only,
                 only=args.only,
                 skip=args.skip,
+                auto=auto,
             )
         if report.failed:
             print(report, file=sys.stderr)
@@ -108,7 +193,15 @@ class SeedMagics(Magics):
     @argument(
         "--isolate",
         action="store_true",
-        help="afterwards put every generator back where it was before the cell, also if the cell raises",
+        help="afterwards put every generator, flag and the session seed back as they were before the cell, "
+        "also if the cell raises",
+    )
+    @argument(
+        "--check",
+        action="store_true",
+        help="run the cell twice from the same seed and report whether every name it binds and its last "
+        "expression came out the same; the cell (and its side effects) runs twice, and the namespace "
+        "afterwards is that of the second run",
     )
     @_libraries_argument("--only", "seed (default: those %%seed seeds)")
     @_libraries_argument("--skip", "leave alone")
@@ -120,19 +213,27 @@ class SeedMagics(Magics):
         exception fails the cell as usual and a trailing ; silences the output. Libraries imported inside the
         cell are seeded at import with the cell's seed. The session seed (%seed) is not changed.
 
-        Example::
+        Examples::
 
             %%seeded 0
             import torch
             torch.rand(1)      # tensor([0.4963]), every run
+
+            %%seeded 0 --check
+            x = torch.rand(3)  # runs twice; prints whether x came out the same
         """
         __tracebackhide__ = True
         args = parse_argstring(self.seeded, line)
         seed = None if args.seed is None else _usage(parse_seed, args.seed)
         scope = _usage(self.engine.seeded, seed, only=args.only, skip=args.skip, isolate=args.isolate)
         body = compile_cell(self.shell, cell, f"%%seeded {line}".rstrip())
-        with scope:
-            return body.run()
+        if not args.check:
+            with scope:
+                return body.run()
+        with scope as started:
+            value, report = run_twice(body.evaluate, self.shell.user_ns, self.engine.reseed, started.seed)
+        print(report, file=sys.stdout if report.reproducible else sys.stderr)
+        return None if body.quiet else value
 
     @line_magic
     def seedpanel(self, line: str) -> None:

@@ -315,7 +315,7 @@ def test_deterministic_keeps_a_users_cublas_setting(ip, monkeypatch):
 def test_help_comes_from_the_docstrings(ip):
     from seedmagic.magics import SeedMagics
 
-    seed_help = SeedMagics.seed.__doc__
+    seed_help = SeedMagics.seed_magic.__doc__
     assert "%seed [--random]" in seed_help
     assert "--deterministic" in seed_help and "--only LIBS" in seed_help
     assert "Seed every RNG library" in seed_help

@@ -1,4 +1,8 @@
-"""Reproducible torch DataLoaders: a seeded ``generator=`` and a ``worker_init_fn`` for worker processes.
+"""Generators seeded from the seed in force, for code in the modern style, and DataLoader workers.
+
+Global seeding does not reach NumPy's ``default_rng()`` or a ``torch.Generator()``: ``rng()`` and
+``torch_generator()`` make such generators from the seed in force (the session seed, or the cell's inside
+``%%seeded`` and in auto mode), so that a seeded cell that uses them repeats too.
 
 A DataLoader draws each epoch's base seed (and the shuffle order) from its ``generator``; every worker then seeds
 torch, ``random`` and NumPy from that base seed plus its worker id. With ``generator=torch_generator()`` those draws
@@ -14,15 +18,26 @@ from typing import Any
 from .engine import ENGINE, derive_seed, validate_seed
 
 
-def torch_generator(seed: int | None = None, device: str = "cpu") -> Any:
-    """A new ``torch.Generator`` seeded with ``seed``, by default the seed in force (``%seed`` or the cell's)."""
-    import torch
-
+def _seed_in_force(seed: int | None) -> int:
     if seed is None:
         seed = ENGINE.current_seed()
         if seed is None:
             raise ValueError("no seed: set one with %seed N (or seedmagic.seed_all(N)), or pass seed=")
-    return torch.Generator(device=device).manual_seed(validate_seed(seed))
+    return validate_seed(seed)
+
+
+def rng(seed: int | None = None) -> Any:
+    """A new NumPy ``Generator`` (``np.random.default_rng``) seeded with ``seed``, by default the seed in force."""
+    import numpy
+
+    return numpy.random.default_rng(_seed_in_force(seed))
+
+
+def torch_generator(seed: int | None = None, device: str = "cpu") -> Any:
+    """A new ``torch.Generator`` seeded with ``seed``, by default the seed in force (``%seed`` or the cell's)."""
+    import torch
+
+    return torch.Generator(device=device).manual_seed(_seed_in_force(seed))
 
 
 def worker_init_fn(worker_id: int) -> None:

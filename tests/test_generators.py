@@ -1,4 +1,4 @@
-"""Reproducible DataLoaders with worker processes: torch_generator() and worker_init_fn."""
+"""Generators from the seed in force: rng(), torch_generator(), and DataLoader workers with worker_init_fn."""
 
 from __future__ import annotations
 
