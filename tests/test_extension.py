@@ -68,3 +68,68 @@ def test_public_api():
         "torch_generator",
     }
     assert callable(seedmagic.load_ipython_extension) and callable(seedmagic.unload_ipython_extension)
+
+
+def cell_callbacks(shell):
+    return len(shell.events.callbacks["pre_run_cell"]), len(shell.events.callbacks["post_run_cell"])
+
+
+def test_cell_callbacks_are_bound_methods_registered_once_and_removed(ip):
+    run_ok(ip, "%unload_ext seedmagic")
+    baseline = cell_callbacks(ip)
+    run_ok(ip, "%load_ext seedmagic")
+    assert cell_callbacks(ip) == (baseline[0] + 1, baseline[1] + 1)
+    for _ in range(5):
+        run_ok(ip, "%reload_ext seedmagic")
+    assert cell_callbacks(ip) == (baseline[0] + 1, baseline[1] + 1)
+    magics = ip.magics_manager.registry["SeedMagics"]
+    assert magics.pre_run_cell in ip.events.callbacks["pre_run_cell"]
+    run_ok(ip, "%unload_ext seedmagic")
+    assert cell_callbacks(ip) == baseline
+    run_ok(ip, "%load_ext seedmagic")
+
+
+def test_profile_options_seed_the_session_at_load(ip):
+    import torch
+
+    run_ok(ip, "%unload_ext seedmagic")
+    ip.config.SeedMagics.seed = 21
+    ip.config.SeedMagics.auto = True
+    ip.config.SeedMagics.deterministic = True
+    try:
+        run_ok(ip, "%load_ext seedmagic")
+        status = seedmagic.status()
+        assert (status.seed, status.mode, status.deterministic) == (21, "auto", True)
+        assert torch.are_deterministic_algorithms_enabled()
+    finally:
+        del ip.config.SeedMagics
+
+
+def test_environment_seed_overrides_the_profile(ip, monkeypatch):
+    run_ok(ip, "%unload_ext seedmagic")
+    ip.config.SeedMagics.seed = 21
+    monkeypatch.setenv("SEEDMAGIC_SEED", "33")
+    try:
+        run_ok(ip, "%load_ext seedmagic")
+        assert seedmagic.current_seed() == 33
+    finally:
+        del ip.config.SeedMagics
+
+
+def test_a_bad_environment_seed_is_a_warning_and_changes_nothing(ip, monkeypatch):
+    import pytest
+
+    from seedmagic import SeedmagicWarning
+
+    run_ok(ip, "%unload_ext seedmagic")
+    monkeypatch.setenv("SEEDMAGIC_SEED", "-5")
+    with pytest.warns(SeedmagicWarning, match="ignored SEEDMAGIC_SEED: seed must be between"):
+        run_ok(ip, "%load_ext seedmagic")
+    assert seedmagic.current_seed() is None
+
+
+def test_reload_does_not_reseed_a_seeded_session(ip, monkeypatch):
+    run_ok(ip, "%seed 4 -q")
+    monkeypatch.setenv("SEEDMAGIC_SEED", "9")
+    run_ok(ip, "%reload_ext seedmagic")
+    assert seedmagic.current_seed() == 4

@@ -101,3 +101,17 @@ def test_reproducible_after_the_seed_magic(ip):
     first = run_ok(ip, "load()")
     run_ok(ip, "%seed 11 -q")
     assert run_ok(ip, "load()") == first
+
+
+def test_rng_is_numpys_default_rng_seeded_with_the_seed_in_force(ip):
+    seedmagic.seed_all(17)
+    assert seedmagic.rng().random(3).tolist() == np.random.default_rng(17).random(3).tolist()
+    assert seedmagic.rng(4).random() == np.random.default_rng(4).random()
+    assert run_ok(ip, "%%seeded 8\nimport seedmagic\nseedmagic.rng().random()") == np.random.default_rng(8).random()
+    with pytest.raises(ValueError, match="seed must be"):
+        seedmagic.rng(2**32)
+
+
+def test_rng_needs_a_seed():
+    with pytest.raises(ValueError, match="no seed"):
+        seedmagic.rng()

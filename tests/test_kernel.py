@@ -296,3 +296,69 @@ def test_unload_removes_the_magics_and_reload_brings_them_back_once():
     assert seed.stdout.startswith("seedmagic: seeded random") and "with 3" in seed.stdout
     assert seed.stderr == ""
     assert seeded.result == repr(random.Random(3).random())
+
+
+# -- order-independent notebooks -----------------------------------------------------------------------------------
+
+AUTO_SETUP = "%load_ext seedmagic\n%seed 0 --auto -q\nimport json\nimport torch"
+CELL_A = "print(json.dumps(torch.rand(2).tolist()))  # cell A"
+CELL_B = "print(json.dumps(torch.rand(2).tolist()))  # cell B"
+
+
+def test_auto_gives_each_cell_its_numbers_whatever_the_order_in_two_fresh_kernels():
+    from seedmagic import derive_seed
+
+    _, a1, b1, a2 = run_kernel(AUTO_SETUP, CELL_A, CELL_B, CELL_A)
+    _, b2, a3 = run_kernel(AUTO_SETUP, CELL_B, CELL_A)
+    assert a1.value == a2.value == a3.value
+    assert b1.value == b2.value
+    assert a1.value != b1.value
+    # nbclient sends no cell id: the cell's source identifies it
+    assert a1.value == torch_rand(derive_seed(0, "source:" + CELL_A), 2).tolist()
+
+
+def test_check_in_a_kernel_passes_a_seeded_cell_and_names_an_unseeded_generator():
+    _, good, bad = run_kernel(
+        "%load_ext seedmagic\nimport numpy as np\nimport torch",
+        "%%seeded 0 --check\nw = torch.rand(3)\nz = np.random.rand(2)",
+        "%%seeded 0 --check\nnoise = np.random.default_rng().random(3)\nw = torch.rand(3)",
+    )
+    assert good.stdout.startswith("seedmagic: reproducible: two runs from seed 0 gave the same w, z")
+    assert "NOT reproducible" in bad.stderr
+    assert "noise: values differ" in bad.stderr
+    assert "w:" not in bad.stderr
+
+
+def test_profile_options_seed_every_session_from_its_first_cell(tmp_path, monkeypatch):
+    from seedmagic import derive_seed
+
+    profile = tmp_path / "ipython" / "profile_default"
+    profile.mkdir(parents=True)
+    (profile / "ipython_config.py").write_text(
+        'c.InteractiveShellApp.extensions = ["seedmagic"]\nc.SeedMagics.seed = 0\nc.SeedMagics.auto = True\n'
+    )
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    monkeypatch.delenv("SEEDMAGIC_SEED", raising=False)
+    first = "import json, torch\nprint(json.dumps(torch.rand(2).tolist()))"
+    drawn, mode = run_kernel(first, "import seedmagic\nprint(seedmagic.status().mode, seedmagic.status().seed)")
+    assert drawn.value == torch_rand(derive_seed(0, "source:" + first), 2).tolist()
+    assert mode.stdout.split() == ["auto", "0"]
+
+
+def test_environment_seed_seeds_the_session_at_load(monkeypatch):
+    monkeypatch.setenv("SEEDMAGIC_SEED", "7")
+    _, drawn = run_kernel("%load_ext seedmagic", "import json, torch\nprint(json.dumps(torch.rand(2).tolist()))")
+    assert drawn.value == torch_rand(7, 2).tolist()
+
+
+def test_unload_removes_the_cell_hooks_in_a_kernel():
+    _, _, first, second, hooks = run_kernel(
+        AUTO_SETUP,
+        "%unload_ext seedmagic",
+        CELL_A,
+        CELL_A,
+        "callbacks = get_ipython().events.callbacks\n"
+        "print(json.dumps([type(getattr(f, '__self__', None)).__name__ for e in callbacks for f in callbacks[e]]))",
+    )
+    assert first.value != second.value
+    assert "SeedMagics" not in hooks.value

@@ -335,3 +335,161 @@ def test_isolate_restores_the_cuda_generators(ip):
     run_ok(ip, "%%seeded 0 --isolate\ntorch.rand(5, device='cuda')")
     assert torch.equal(torch.rand(2, device="cuda"), expected)
     assert any(key.startswith("cuda:") for key in ENGINE.status().library("torch").streams)
+
+
+# -- auto mode -----------------------------------------------------------------------------------------------------
+
+CELL_A = "a = torch.rand(2)\na"
+CELL_B = "b = torch.rand(2)\nb"
+
+
+def test_auto_gives_each_cell_the_same_numbers_in_any_order(ip):
+    run_ok(ip, "%seed 5 --auto -q")
+    a1 = run_ok(ip, CELL_A)
+    b1 = run_ok(ip, CELL_B)
+    a2 = run_ok(ip, CELL_A)
+    b2 = run_ok(ip, CELL_B)
+    b3 = run_ok(ip, CELL_B)
+    assert torch.equal(a1, a2)
+    assert torch.equal(b1, b2) and torch.equal(b1, b3)
+    assert not torch.equal(a1, b1)
+    key = "source:" + CELL_A
+    assert torch.equal(a1, torch_draws(seedmagic_derive(5, key), 2))
+
+
+def seedmagic_derive(base, key):
+    from seedmagic import derive_seed
+
+    return derive_seed(base, key)
+
+
+def test_auto_uses_the_cell_id_when_the_front_end_sends_one(ip):
+    run_ok(ip, "%seed 5 --auto -q")
+    first = ip.run_cell("x = torch.rand(2)\nx", store_history=True, cell_id="cell-1").result
+    edited = ip.run_cell("y = torch.rand(2)  # edited\ny", store_history=True, cell_id="cell-1").result
+    other = ip.run_cell("x = torch.rand(2)\nx", store_history=True, cell_id="cell-2").result
+    assert torch.equal(first, edited)
+    assert not torch.equal(first, other)
+    assert torch.equal(first, torch_draws(seedmagic_derive(5, "cell-id:cell-1"), 2))
+
+
+def test_auto_status_shows_the_mode_and_the_last_cells_seed(ip, capsys):
+    run_ok(ip, "%seed 5 --auto")
+    assert "auto mode on" in capsys.readouterr().out
+    run_ok(ip, "%seed")
+    out = capsys.readouterr().out
+    expected = seedmagic_derive(5, "source:%seed")
+    assert f"mode auto, last cell got {expected}" in out.splitlines()[0]
+    status = ENGINE.status()
+    assert status.mode == "auto" and status.last_cell_seed == expected
+
+
+def test_explicit_seeded_wins_in_auto_mode(ip):
+    run_ok(ip, "%seed 5 --auto -q")
+    assert torch.equal(run_ok(ip, "%%seeded 0\ntorch.rand(2)"), torch_draws(0, 2))
+    assert ENGINE.status().last_cell_seed == 0
+
+
+def test_auto_seeds_libraries_the_cell_imports_and_the_cell_generators(ip):
+    import seedmagic
+
+    run_ok(ip, "%seed 5 --auto -q")
+    cell = "import seedmagic\nseedmagic.current_seed(), seedmagic.rng().random()"
+    seed, value = run_ok(ip, cell)
+    assert seed == seedmagic_derive(5, "source:" + cell)
+    assert value == np.random.default_rng(seed).random()
+    assert seedmagic.current_seed() == 5  # between cells, the session seed
+
+
+def test_empty_cells_do_not_reseed(ip):
+    run_ok(ip, "%seed 5 --auto -q")
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    ip.run_cell("   \n", store_history=True)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_no_auto_stops_reseeding(ip, capsys):
+    run_ok(ip, "%seed 5 --auto -q")
+    run_ok(ip, "%seed --no-auto")
+    assert "auto mode off" in capsys.readouterr().out
+    first = run_ok(ip, CELL_A)
+    assert not torch.equal(run_ok(ip, CELL_A), first)
+    assert ENGINE.status().mode == "manual"
+
+
+def test_auto_without_a_seed_is_a_usage_error_and_changes_nothing(ip):
+    error = run_failing(ip, "%seed --auto")
+    assert isinstance(error, UsageError) and "%seed N --auto" in str(error)
+    assert not ENGINE.auto
+    error = run_failing(ip, "%seed 1 --auto --no-auto")
+    assert isinstance(error, UsageError) and "not both" in str(error)
+    assert ENGINE.seed is None
+
+
+def test_auto_survives_a_failing_cell(ip):
+    run_ok(ip, "%seed 5 --auto -q")
+    run_failing(ip, "t = torch.rand(1)\nraise ValueError('x')")
+    assert ENGINE.current_seed() == 5
+    assert ENGINE.status().cell_seed is None
+
+
+# -- %%seeded --check ----------------------------------------------------------------------------------------------
+
+
+def test_check_passes_a_seeded_cell_and_shows_its_value(ip, capsys):
+    count = ip.execution_count
+    value = run_ok(ip, "%%seeded 0 --check\nx = torch.rand(3)\ny = np.random.rand(2)\nx.sum()")
+    out = capsys.readouterr().out
+    assert "seedmagic: reproducible: two runs from seed 0 gave the same x, y, Out" in out
+    assert torch.equal(value, torch_draws(0, 3).sum())
+    assert ip.user_ns["Out"][count] is value
+
+
+def test_check_names_what_differs_and_why(ip, capsys):
+    run_ok(ip, "%%seeded 0 --check\nclean = torch.rand(2)\nnoisy = np.random.default_rng().random(3)")
+    err = capsys.readouterr().err
+    assert "NOT reproducible" in err
+    assert "noisy: values differ: array([" in err
+    assert "clean" not in err.split("\n", 1)[1].split("usual causes")[0]
+    assert "default_rng()" in err  # the hint
+
+
+def test_check_compares_dtype_and_shape(ip, capsys):
+    ip.user_ns["calls"] = []
+    run_ok(
+        ip,
+        "%%seeded 0 --check\ncalls.append(1)\nt = torch.zeros(2, dtype=torch.float32 if len(calls) == 1 else torch.float64)",
+    )
+    assert "t: dtype torch.float32 vs torch.float64" in capsys.readouterr().err
+    assert ip.user_ns["calls"] == [1, 1]  # side effects happen twice
+
+
+def test_check_runs_both_times_from_the_same_namespace(ip, capsys):
+    ip.user_ns["total"] = torch.zeros(1)
+    run_ok(ip, "%%seeded 0 --check\ntotal = total + torch.rand(1)")
+    assert "reproducible" in capsys.readouterr().out
+    assert torch.equal(ip.user_ns["total"], torch_draws(0, 1))
+
+
+def test_check_notes_a_set_of_strings_without_a_fixed_hash_seed(ip, capsys, monkeypatch):
+    from seedmagic import sources
+
+    if sources.hash_seed_flag().ok:
+        pytest.skip("PYTHONHASHSEED is fixed in this process")
+    run_ok(ip, "%%seeded 0 --check\nnames = {'a', 'b', 'c'}")
+    assert "names holds a set of strings" in capsys.readouterr().out
+
+
+def test_check_with_isolate_and_an_exception(ip):
+    run_ok(ip, "%seed 1 -q")
+    expected = torch.rand(1)
+    run_ok(ip, "%seed 1 -q")
+    error = run_failing(ip, "%%seeded 0 --check --isolate\ntorch.rand(4)\nraise RuntimeError('first run fails')")
+    assert str(error) == "first run fails"
+    assert torch.equal(torch.rand(1), expected)
+
+
+def test_check_semicolon_still_compares_but_shows_nothing(ip, capsys):
+    assert run_ok(ip, "%%seeded 0 --check\nnp.random.default_rng().random();") is None
+    assert "Out: values differ" in capsys.readouterr().err
