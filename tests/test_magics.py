@@ -457,10 +457,8 @@ def test_check_names_what_differs_and_why(ip, capsys):
 
 def test_check_compares_dtype_and_shape(ip, capsys):
     ip.user_ns["calls"] = []
-    run_ok(
-        ip,
-        "%%seeded 0 --check\ncalls.append(1)\nt = torch.zeros(2, dtype=torch.float32 if len(calls) == 1 else torch.float64)",
-    )
+    dtype = "torch.float32 if len(calls) == 1 else torch.float64"
+    run_ok(ip, f"%%seeded 0 --check\ncalls.append(1)\nt = torch.zeros(2, dtype={dtype})")
     assert "t: dtype torch.float32 vs torch.float64" in capsys.readouterr().err
     assert ip.user_ns["calls"] == [1, 1]  # side effects happen twice
 
