@@ -16,6 +16,7 @@ from typing import Any
 
 from .determinism import DeterminismSwitch, SeedmagicWarning
 from .importhook import ImportHook
+from .ranks import Rank, current_rank
 from .sources import NAMES, SOURCES, Flag, Source, StateUnavailable
 
 SEED_LIMIT = 2**32
@@ -100,12 +101,17 @@ class SeedReport:
     deterministic: bool | None = None
     flags_changed: tuple[str, ...] = ()
     auto: bool | None = None
+    #: With ``per_rank``: the seed given, and the rank whose seed was derived from it.
+    per_rank: tuple[int, Rank | None] | None = None
 
     def __str__(self) -> str:
         parts = []
         if self.seed is not None:
             seeded = ", ".join(self.seeded) or "nothing imported yet"
             parts.append(f"seeded {seeded} with {self.seed}")
+        if self.per_rank is not None:
+            base, rank = self.per_rank
+            parts.append(f"derived from {base} for {rank or 'rank 0 (no parallel job found)'}")
         if self.on_import:
             verb = "is" if len(self.on_import) == 1 else "are"
             parts.append(f"{', '.join(self.on_import)} {verb} seeded on import")
@@ -134,7 +140,7 @@ class Snapshot:
 
     states: dict[str, Any]
     unavailable: dict[str, str]
-    session: tuple[int | None, frozenset[str], dict[str, Seeding]]
+    session: tuple[int | None, tuple[int, Rank | None] | None, frozenset[str], dict[str, Seeding]]
     determinism: Any
 
 
@@ -171,6 +177,8 @@ class Status:
     seed: int | None
     #: ``none`` (no seed), ``manual`` (%seed N) or ``auto`` (%seed N --auto: every cell reseeded).
     mode: str
+    #: With ``%seed N --per-rank``: N and the rank the session seed was derived for (None: no job, rank 0).
+    per_rank: tuple[int, Rank | None] | None
     #: The seed of the cell running now (inside %%seeded or an auto cell), else None.
     cell_seed: int | None
     #: The seed the last seeded cell got (from %%seeded or auto mode).
@@ -185,6 +193,9 @@ class Status:
 
     def __str__(self) -> str:
         seed = "none (use %seed N)" if self.seed is None else str(self.seed)
+        if self.per_rank is not None:
+            base, rank = self.per_rank
+            seed += f" (derived from {base} for {rank or 'rank 0: no parallel job found'})"
         last = "" if self.last_cell_seed is None else f", last cell got {self.last_cell_seed}"
         deterministic = "on" + (" (warn only)" if self.warn_only else "") if self.deterministic else "off"
         lines = [f"seedmagic: session seed {seed}; mode {self.mode}{last}; deterministic mode {deterministic}"]
@@ -215,6 +226,7 @@ class Engine:
         self.sources = tuple(sources)
         self._by_module = {source.module: source for source in self.sources}
         self.seed: int | None = None
+        self.per_rank: tuple[int, Rank | None] | None = None
         self.selection: frozenset[str] = frozenset(NAMES)
         self._cell: tuple[int, frozenset[str]] | None = None
         self.auto = False
@@ -224,6 +236,7 @@ class Engine:
         self.determinism = DeterminismSwitch(self.sources)
         self.hook = ImportHook(self._by_module, self._import_started, self._import_finished)
         self._importing: list[dict[str, Any] | None] = []
+        self._cells: list[tuple[object, tuple[int, frozenset[str]] | None]] = []
 
     # -- seeding ---------------------------------------------------------------------------------------------------
 
@@ -236,35 +249,48 @@ class Engine:
         only: Selection = None,
         skip: Selection = None,
         auto: bool | None = None,
+        per_rank: bool = False,
     ) -> SeedReport:
         """Seed every selected library now, and each one imported later, with ``seed``; make it the session seed.
 
         ``only``/``skip`` name libraries (a list or a comma-separated string). ``deterministic=True`` also switches
         deterministic algorithms on (``warn_only`` makes torch warn instead of raise); ``False`` restores the flags
-        from before. ``auto=True`` reseeds every cell (see ``begin_cell``), ``False`` stops it. Returns a report of
-        what was seeded; a library whose seeding failed is named there.
+        from before. ``auto=True`` reseeds every cell (see ``begin_cell``), ``False`` stops it. ``per_rank=True``
+        seeds this process with ``derive_seed(seed, "rank:R")`` for its rank R in a parallel job (torch.distributed,
+        torchrun's RANK, an ipyparallel engine); without it every process gets ``seed``, as DDP's identical model
+        initialisation wants. Returns a report of what was seeded; a library whose seeding failed is named there.
         """
         seed = validate_seed(seed)
+        if per_rank not in (True, False):
+            raise TypeError(f"per_rank must be True or False, got {per_rank!r}")
         selection = resolve_selection(only, skip)
         self._check_deterministic(deterministic, warn_only)
         self._check_auto(auto)
         # The switch goes first: it is all or nothing, so if it fails, nothing at all has changed.
         flags_changed = self._switch(deterministic, warn_only)
+        self.per_rank = None
+        if per_rank:
+            rank = current_rank()
+            self.per_rank = (seed, rank)
+            seed = derive_seed(seed, f"rank:{rank.rank if rank else 0}")
         self.seed, self.selection = seed, selection if selection is not None else frozenset(NAMES)
         if auto is not None:
             self.auto = auto
         seeded, failed = self._seed_imported(seed, self.selection, by="session")
         self.refresh_hook()
-        return SeedReport(seed, seeded, self._on_import_names(), failed, deterministic, tuple(flags_changed), auto)
+        on_import = self._on_import_names()
+        return SeedReport(seed, seeded, on_import, failed, deterministic, tuple(flags_changed), auto, self.per_rank)
 
     def _check_auto(self, auto: bool | None) -> None:
         if auto not in (True, False, None):
             raise TypeError(f"auto must be True, False or None, got {auto!r}")
 
-    def begin_cell(self, key: str) -> int | None:
-        """In auto mode, seed for the cell that ``key`` names (its id, or its source): the same seed whenever that
-        cell runs, in any order, and a different one for every other cell. Returns the cell's seed (None if off)."""
-        if not self.auto or self.seed is None:
+    def begin_cell(self, cell: object, key: str | None) -> int | None:
+        """A cell starts (``cell`` stands for it until ``end_cell``). In auto mode, seed it for ``key`` (its id, or
+        its source): the same seed whenever that cell runs, in any order, and a different one for every other cell;
+        None skips it. Returns the cell's seed (None if not reseeded)."""
+        self._cells.append((cell, self._cell))
+        if key is None or not self.auto or self.seed is None:
             return None
         seed = derive_seed(self.seed, key)
         self._cell = (seed, self.selection)
@@ -275,10 +301,17 @@ class Engine:
             warnings.warn(f"seedmagic could not seed {name}: {error}", SeedmagicWarning, stacklevel=2)
         return seed
 
-    def end_cell(self) -> None:
-        """The cell that ``begin_cell`` seeded has finished."""
-        if self._cell is not None:
-            self._cell = None
+    def end_cell(self, cell: object) -> None:
+        """The cell ``begin_cell`` started has finished: the seed in force is again the one from before it."""
+        if self._cells and self._cells[-1][0] is cell:
+            _, self._cell = self._cells.pop()
+            self.refresh_hook()
+
+    def end_cells(self) -> None:
+        """Forget every cell still running (the extension is unloaded inside one)."""
+        if self._cells:
+            self._cell = self._cells[0][1]
+            self._cells.clear()
             self.refresh_hook()
 
     def reseed(self) -> None:
@@ -403,8 +436,9 @@ class Engine:
     def reset(self) -> None:
         """Forget the session seed and what was seeded; put back the determinism flags. Generators stay as they are."""
         self.determinism.disable()
-        self.seed, self.selection, self._cell = None, frozenset(NAMES), None
+        self.seed, self.selection, self._cell, self.per_rank = None, frozenset(NAMES), None, None
         self.auto, self.last_cell_seed = False, None
+        self._cells.clear()
         self.seedings.clear()
         self.failures.clear()
         self.refresh_hook()
@@ -447,12 +481,12 @@ class Engine:
     def snapshot(self) -> Snapshot:
         """Every imported library's generators (accelerators only once initialized), the flags and the session."""
         states, unavailable = self._save_generators()
-        session = (self.seed, self.selection, dict(self.seedings))
+        session = (self.seed, self.per_rank, self.selection, dict(self.seedings))
         return Snapshot(states, unavailable, session, self.determinism.save())
 
     def restore(self, snapshot: Snapshot) -> None:
         """Put back everything ``snapshot`` saved; a generator that fails does not stop the others."""
-        self.seed, self.selection, seedings = snapshot.session
+        self.seed, self.per_rank, self.selection, seedings = snapshot.session
         # A library first imported after the snapshot keeps its record: its generator is not put back either.
         kept = {name: seeding for name, seeding in self.seedings.items() if name not in snapshot.states}
         self.seedings = {**kept, **{name: s for name, s in seedings.items() if name in snapshot.states}}
@@ -527,6 +561,7 @@ class Engine:
             flags = (Flag("flags", "unreadable", None, _error(exc)),)
         return Status(
             seed=self.seed,
+            per_rank=self.per_rank,
             mode="auto" if self.auto else "manual" if self.seed is not None else "none",
             cell_seed=self._cell[0] if self._cell is not None else None,
             last_cell_seed=self.last_cell_seed,

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from .engine import ENGINE, derive_seed, validate_seed
+from .ranks import current_rank
 
 
 def _seed_in_force(seed: int | None) -> int:
@@ -41,12 +42,13 @@ def torch_generator(seed: int | None = None, device: str = "cpu") -> Any:
 
 
 def worker_init_fn(worker_id: int) -> None:
-    """Seed a DataLoader worker's ``random``, NumPy and later imports from the seed torch gave this worker.
+    """Seed a DataLoader worker (torch, ``random``, NumPy, and what it imports later) from the seed torch gave
+    this worker and the process's rank, so that workers of different ranks never draw the same augmentations.
 
     Use as ``DataLoader(..., worker_init_fn=seedmagic.worker_init_fn, generator=seedmagic.torch_generator())``.
-    torch's own generator in the worker keeps the seed the DataLoader gave it.
     """
     import torch
 
-    worker_seed = derive_seed(ENGINE.current_seed() or 0, f"dataloader-worker:{torch.initial_seed()}:{worker_id}")
-    ENGINE.seed_all(worker_seed, skip="torch")
+    rank = current_rank()
+    key = f"dataloader-worker:{torch.initial_seed()}:{worker_id}:rank:{rank.rank if rank else 0}"
+    ENGINE.seed_all(derive_seed(ENGINE.current_seed() or 0, key))

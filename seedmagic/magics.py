@@ -43,8 +43,15 @@ def _either(args: Any, on: str, off: str) -> bool | None:
     return True if getattr(args, on) else False if getattr(args, off) else None
 
 
-def cell_key(info: Any) -> str:
-    """What identifies a cell across runs: the notebook's cell id where the front end sends one, else its source."""
+def cell_key(info: Any) -> str | None:
+    """What identifies a cell across runs: the notebook's cell id where the front end sends one, else its source.
+
+    None for a cell that auto mode leaves alone: an empty one, or one of seedmagic's own line magics only (``%seed``,
+    ``%seedpanel``), so that asking for the status does not reseed."""
+    lines = [line.strip() for line in info.raw_cell.splitlines()]
+    code = [line for line in lines if line and not line.startswith("#")]
+    if all(line.startswith("%seed") for line in code):
+        return None
     cell_id = getattr(info, "cell_id", None)
     return f"cell-id:{cell_id}" if cell_id else f"source:{info.raw_cell.strip()}"
 
@@ -94,18 +101,16 @@ class SeedMagics(Magics):
         for event, callback in (("pre_run_cell", self.pre_run_cell), ("post_run_cell", self.post_run_cell)):
             if callback in self.shell.events.callbacks[event]:
                 self.shell.events.unregister(event, callback)
-        self.engine.end_cell()
+        self.engine.end_cells()
 
     def pre_run_cell(self, info: Any) -> None:
-        if not self.engine.auto or not info.raw_cell.strip():
-            return
         try:
-            self.engine.begin_cell(cell_key(info))
+            self.engine.begin_cell(info, cell_key(info) if self.engine.auto else None)
         except Exception as exc:  # never break the user's cell
             warnings.warn(f"seedmagic could not reseed the cell: {exc}", SeedmagicWarning, stacklevel=2)
 
     def post_run_cell(self, result: Any) -> None:
-        self.engine.end_cell()
+        self.engine.end_cell(result.info)
 
     # -- magics ----------------------------------------------------------------------------------------------------
 
@@ -120,6 +125,13 @@ class SeedMagics(Magics):
         "in any order",
     )
     @argument("--no-auto", action="store_true", help="stop reseeding before every cell")
+    @argument(
+        "--per-rank",
+        action="store_true",
+        help="in a parallel job, seed each process with derive_seed(seed, rank), its rank taken from "
+        "torch.distributed, else RANK (torchrun), else the ipyparallel engine id; without it every process gets "
+        "the same seed (the identical model initialisation DDP wants)",
+    )
     @argument(
         "--deterministic",
         action="store_true",
@@ -155,6 +167,7 @@ class SeedMagics(Magics):
             %seed --no-deterministic
             %seed --random
             %seed 2023 --only torch,numpy
+            %seed 2023 --per-rank
             %seed $my_seed
         """
         args = parse_argstring(self.seed_magic, line)
@@ -166,8 +179,8 @@ class SeedMagics(Magics):
             raise UsageError("--warn-only goes with --deterministic")
 
         if args.seed is None and not args.random:
-            if args.only is not None or args.skip is not None:
-                raise UsageError("--only/--skip need a seed, e.g. %seed 0 --only torch")
+            if args.only is not None or args.skip is not None or args.per_rank:
+                raise UsageError("--only/--skip/--per-rank need a seed, e.g. %seed 0 --only torch")
             if deterministic is None and auto is None:
                 print(self.engine.status())
                 return
@@ -182,6 +195,7 @@ class SeedMagics(Magics):
                 only=args.only,
                 skip=args.skip,
                 auto=auto,
+                per_rank=args.per_rank,
             )
         if report.failed:
             print(report, file=sys.stderr)

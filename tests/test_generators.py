@@ -115,3 +115,16 @@ def test_rng_is_numpys_default_rng_seeded_with_the_seed_in_force(ip):
 def test_rng_needs_a_seed():
     with pytest.raises(ValueError, match="no seed"):
         seedmagic.rng()
+
+
+def test_workers_of_different_ranks_draw_different_numbers(monkeypatch):
+    monkeypatch.setenv("RANK", "0")
+    seedmagic.seed_all(5)
+    rank_0 = load()
+    seedmagic.seed_all(5)
+    assert load() == rank_0
+    monkeypatch.setenv("RANK", "1")
+    seedmagic.seed_all(5)
+    rank_1 = load()
+    assert [batch[0] for batch in rank_1] == [batch[0] for batch in rank_0]  # same shuffle: same seed, same data
+    assert [batch[1:4] for batch in rank_1] != [batch[1:4] for batch in rank_0]  # different augmentations

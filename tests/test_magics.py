@@ -376,12 +376,35 @@ def test_auto_uses_the_cell_id_when_the_front_end_sends_one(ip):
 def test_auto_status_shows_the_mode_and_the_last_cells_seed(ip, capsys):
     run_ok(ip, "%seed 5 --auto")
     assert "auto mode on" in capsys.readouterr().out
-    run_ok(ip, "%seed")
+    drawn = run_ok(ip, CELL_A)
+    capsys.readouterr()
+    state = torch.get_rng_state()
+    run_ok(ip, "%seed\n# asking for the status reseeds nothing")
     out = capsys.readouterr().out
-    expected = seedmagic_derive(5, "source:%seed")
+    expected = seedmagic_derive(5, "source:" + CELL_A)
     assert f"mode auto, last cell got {expected}" in out.splitlines()[0]
+    assert torch.equal(torch.get_rng_state(), state)
     status = ENGINE.status()
     assert status.mode == "auto" and status.last_cell_seed == expected
+    assert torch.equal(drawn, torch_draws(expected, 2))
+
+
+def test_a_cell_run_inside_a_seeded_cell_keeps_the_seed_in_force(ip):
+    nested = "import seedmagic\nbefore = seedmagic.current_seed()\nget_ipython().run_cell('pass')\n"
+    nested += "get_ipython().run_cell('')\nseeds = before, seedmagic.current_seed()"
+    run_ok(ip, "%seed 0 -q")
+    run_ok(ip, "%%seeded 5\n" + nested)
+    assert ip.user_ns["seeds"] == (5, 5)
+    run_ok(ip, "%seed 0 --auto -q")
+    run_ok(ip, nested)
+    assert ip.user_ns["seeds"] == (seedmagic_derive(0, "source:" + nested),) * 2
+
+
+def test_auto_stays_on_when_the_seed_changes(ip):
+    run_ok(ip, "%seed 5 --auto -q")
+    run_ok(ip, "%seed 6 -q")
+    assert ENGINE.status().mode == "auto"
+    assert torch.equal(run_ok(ip, CELL_A), torch_draws(seedmagic_derive(6, "source:" + CELL_A), 2))
 
 
 def test_explicit_seeded_wins_in_auto_mode(ip):
