@@ -1,0 +1,515 @@
+"""%seedpanel without a browser: the widget models of a real panel in a real InteractiveShell.
+
+A plain InteractiveShell has no kernel, so ``%seedpanel`` prints the text table there; the widget panel is built
+directly with ``SeedPanel(engine, shell)``, which refreshes after the shell's cells exactly as ``%seedpanel``'s does.
+The browser test (test_panel_browser.py) shows the same panel in JupyterLab.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import html
+import random
+import statistics
+import sys
+import time
+import weakref
+
+import numpy as np
+import pytest
+import torch
+from conftest import run_failing, run_ok
+
+from seedmagic import panel
+from seedmagic.engine import ENGINE, Engine, Status
+from seedmagic.sources import NAMES, SOURCES, Source
+
+CALLBACKS = "post_run_cell"
+
+
+@pytest.fixture
+def make_panel(ip):
+    """Build panels on the shell; every one is closed afterwards."""
+
+    def make(engine: Engine = ENGINE) -> panel.SeedPanel:
+        return panel.SeedPanel(engine, ip)
+
+    yield make
+    panel.close_all(ip)
+
+
+def fingerprints(name: str) -> dict[str, str]:
+    return ENGINE.status().library(name).streams
+
+
+def row(p: panel.SeedPanel, name: str) -> str:
+    """The HTML of the library's row in the panel."""
+    rows = p.libraries.value.split("<tr")
+    return next(r for r in rows if f"<b>{name}</b>" in r)
+
+
+def flag_row(p: panel.SeedPanel, name: str) -> str:
+    return next(r for r in p.flags.value.split("<tr") if f">{name}<" in r)
+
+
+def test_a_row_for_every_library_with_its_version_state_and_fingerprints(make_panel):
+    ENGINE.seed_all(3)
+    p = make_panel()
+    status = ENGINE.status()
+    assert [lib.name for lib in status.libraries] == list(NAMES)
+    for lib in status.libraries:
+        r = row(p, lib.name)
+        assert html.escape(lib.state) in r
+        if lib.version:
+            assert html.escape(lib.version) in r
+        for stream, value in lib.streams.items():
+            assert f">{html.escape(stream)}<" in r and f">{value}<" in r
+    assert "seeded with 3 (session)" in row(p, "torch")
+    assert ">cpu<" in row(p, "torch") and "cuda:" not in row(p, "torch")  # CUDA is not started: no cuda stream
+    assert "session seed <b>3</b>" in p.header.value and "mode <b>manual</b>" in p.header.value
+
+
+class Unreadable(Source):
+    """A library whose seeding and state reading fail."""
+
+    name = "random"  # stands in for a known name so that selection accepts it
+    module = "sys"
+
+    def seed(self, seed):
+        raise RuntimeError("cannot seed")
+
+    def streams(self):
+        raise RuntimeError("cannot read")
+
+
+def test_a_library_whose_state_cannot_be_read_shows_the_note_in_its_row(make_panel):
+    engine = Engine([Unreadable(), *SOURCES[1:]])
+    p = make_panel(engine)
+    p.seed_field.value = "6"
+    p.reseed_button.click()
+    assert "random FAILED (RuntimeError: cannot seed)" in p.notice and "error-color" in p.message.value
+    assert "state unreadable: RuntimeError: cannot read" in row(p, "random")
+    assert "error-color" in row(p, "random")
+    assert "seeded with 6 (session)" in row(p, "torch")  # the others are seeded
+    engine.reset()
+
+
+def test_fingerprints_follow_draws_and_the_moved_rows_are_highlighted(make_panel):
+    ENGINE.seed_all(3)
+    p = make_panel()
+    before = {name: fingerprints(name) for name in ("random", "numpy", "torch")}
+    assert p.moved == [] and "moved" not in p.libraries.value
+
+    torch.rand(2), np.random.rand(), random.random()
+    p.refresh()
+    assert p.moved == ["random", "numpy", "torch"]
+    for name, old in before.items():
+        now = fingerprints(name)
+        assert now != old
+        assert all(f">{value}<" in row(p, name) for value in now.values())
+        assert "moved" in row(p, name) and "warn-color" in row(p, name)
+
+    torch.rand(1)
+    p.refresh()
+    assert p.moved == ["torch"]
+    assert "moved" in row(p, "torch") and "moved" not in row(p, "numpy") and "moved" not in row(p, "random")
+
+    p.refresh()  # nothing drew since the last refresh
+    assert p.moved == [] and "moved" not in p.libraries.value
+
+    torch.rand(1)
+    p.refresh()
+    p.seed_field.value = "4"
+    p.reseed_button.click()  # the panel's own reseeding moves every stream: that is not what a cell drew
+    assert p.moved == [] and "moved" not in p.libraries.value
+    assert all(f">{value}<" in row(p, "torch") for value in fingerprints("torch").values())
+
+
+def test_flags_after_seed_deterministic(ip, make_panel):
+    p = make_panel()
+    assert "NOT" in flag_row(p, "torch.use_deterministic_algorithms")
+    assert p.deterministic_toggle.value is False
+    run_ok(ip, "%seed --deterministic")
+    assert "deterministic mode <b>on</b>" in p.header.value
+    assert p.deterministic_toggle.value is True
+    for name in ("torch.use_deterministic_algorithms", "torch.backends.cudnn.deterministic"):
+        assert ">True<" in flag_row(p, name) and ">ok<" in flag_row(p, name)
+    assert ">ok<" in flag_row(p, "torch.backends.cudnn.benchmark")
+    assert ":4096:8" in flag_row(p, "CUBLAS_WORKSPACE_CONFIG")
+    for flag in ENGINE.status().flags:  # every flag, with its verdict and its reason
+        r = flag_row(p, flag.name)
+        assert html.escape(flag.note) in r
+        assert {True: ">ok<", False: ">NOT<", None: ">-<"}[flag.ok] in r
+    names = [flag.name for flag in ENGINE.status().flags]
+    assert "torch.backends.cuda.matmul.allow_tf32" in names and "torch.backends.cudnn.allow_tf32" in names
+    assert "PYTHONHASHSEED" in names
+
+    run_ok(ip, "%seed --deterministic --warn-only")
+    assert "deterministic mode <b>on (warn only)</b>" in p.header.value
+    assert "True (warn_only)" in flag_row(p, "torch.use_deterministic_algorithms")
+
+
+def test_tf32_flags_follow_torch_and_start_no_gpu(make_panel):
+    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    try:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = True, False
+        p = make_panel()
+        assert ">True<" in flag_row(p, "torch.backends.cuda.matmul.allow_tf32")
+        assert ">NOT<" in flag_row(p, "torch.backends.cuda.matmul.allow_tf32")
+        assert "between GPU generations" in flag_row(p, "torch.backends.cuda.matmul.allow_tf32")
+        assert ">ok<" in flag_row(p, "torch.backends.cudnn.allow_tf32")
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
+    assert not torch.cuda.is_initialized()
+
+
+def test_tf32_flags_read_torchs_newer_precision_api_too(fresh_python):
+    # torch >= 2.9 refuses the legacy allow_tf32 reads once fp32_precision set a different value.
+    flags = fresh_python(
+        """
+        import torch
+        from seedmagic.sources import Torch
+        torch.backends.cuda.matmul.fp32_precision = "tf32"
+        torch.backends.cudnn.conv.fp32_precision = "ieee"
+        torch.backends.cudnn.rnn.fp32_precision = "ieee"
+        flags = {f.name: [str(f.value), f.ok, f.note] for f in Torch().flags()}
+        emit([flags, torch.cuda.is_initialized()])
+        """
+    )
+    flags, cuda_started = flags
+    assert flags["torch.backends.cuda.matmul.allow_tf32"][:2] == ["fp32_precision=tf32", False]
+    assert flags["torch.backends.cudnn.allow_tf32"][:2] == ["conv=ieee, rnn=ieee", True]
+    assert "between GPU generations" in flags["torch.backends.cuda.matmul.allow_tf32"][2]
+    assert not cuda_started
+
+
+def test_reseed_does_what_seed_n_does(make_panel):
+    p = make_panel()
+    p.seed_field.value = "7"
+    p.reseed_button.click()
+    assert ENGINE.seed == 7
+    got = torch.rand(3)
+    torch.manual_seed(7)
+    assert torch.equal(got, torch.rand(3))
+    assert p.notice.startswith("seedmagic: seeded random, numpy, torch with 7")
+    assert "session seed <b>7</b>" in p.header.value  # the panel refreshed itself
+    assert "seeded with 7 (session)" in row(p, "numpy")
+
+
+@pytest.mark.skipif("per_rank" not in Status.__dataclass_fields__, reason="no per-rank seeds in this engine")
+def test_the_header_says_when_the_seed_was_derived_for_a_rank(make_panel):
+    class RankEngine(Engine):
+        def status(self):
+            return dataclasses.replace(super().status(), seed=5, per_rank=(3, None))
+
+    p = make_panel(RankEngine())
+    assert "session seed <b>5</b> (derived from 3 for rank 0: no parallel job found)" in p.header.value
+
+
+def test_reseed_reads_seeds_as_the_magic_does(make_panel):
+    p = make_panel()
+    for text, seed in [("0x10", 16), ("1_000", 1000), (" 42 ", 42)]:
+        p.seed_field.value = text
+        p.reseed_button.click()
+        assert ENGINE.seed == seed
+
+
+@pytest.mark.parametrize("text", ["abc", "-1", "4294967296", "1.5", "", "2+3"])
+def test_an_invalid_seed_shows_the_magics_message_and_changes_nothing(ip, make_panel, text):
+    ENGINE.seed_all(3)
+    p = make_panel()
+    state = random.getstate(), np.random.get_state()[1].copy(), torch.get_rng_state()
+    p.seed_field.value = text
+    p.reseed_button.click()
+    magic = str(run_failing(ip, f"%seed {text}")) if text else "seed must be an integer, got ''"
+    assert p.notice == f"UsageError: {magic}"
+    assert html.escape(p.notice) in p.message.value and "error-color" in p.message.value
+    assert ENGINE.seed == 3
+    assert random.getstate() == state[0]
+    assert np.array_equal(np.random.get_state()[1], state[1])
+    assert torch.equal(torch.get_rng_state(), state[2])
+
+
+def test_random_seed_does_what_seed_random_does(make_panel):
+    p = make_panel()
+    p.random_button.click()
+    seed = int(p.seed_field.value)  # the drawn seed is shown, so that a run can be repeated
+    assert 0 <= seed < 2**32
+    assert ENGINE.seed == seed
+    assert p.notice.startswith(f"seedmagic: seeded random, numpy, torch with {seed}")
+    got = torch.rand(2)
+    torch.manual_seed(seed)
+    assert torch.equal(got, torch.rand(2))
+    p.random_button.click()
+    assert ENGINE.seed == int(p.seed_field.value)
+
+
+def test_the_deterministic_toggle_switches_and_restores(make_panel):
+    p = make_panel()
+    assert not torch.are_deterministic_algorithms_enabled()
+    p.deterministic_toggle.value = True
+    assert ENGINE.status().deterministic and torch.are_deterministic_algorithms_enabled()
+    assert torch.backends.cudnn.deterministic is True
+    assert p.notice.startswith("seedmagic: deterministic mode on")
+    assert p.deterministic_toggle.icon == "check"
+    assert "deterministic mode <b>on</b>" in p.header.value
+    p.deterministic_toggle.value = False
+    assert not ENGINE.status().deterministic and not torch.are_deterministic_algorithms_enabled()
+    assert p.notice.startswith("seedmagic: deterministic mode off")
+
+
+class AutoEngine(Engine):
+    """An engine with auto mode that records its calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[bool] = []
+
+    def set_auto(self, enabled: bool) -> None:
+        self.calls.append(enabled)
+        self.auto = enabled
+
+
+def test_the_auto_toggle_calls_set_auto(make_panel):
+    engine = AutoEngine()
+    engine.seed = 5
+    p = make_panel(engine)
+    assert p.auto_toggle in p.controls.children and p.auto_toggle.value is False
+    p.auto_toggle.value = True
+    assert engine.calls == [True]
+    assert "mode <b>auto</b>" in p.header.value
+    p.auto_toggle.value = False
+    assert engine.calls == [True, False]
+    assert "mode <b>manual</b>" in p.header.value
+
+
+def test_the_auto_toggle_does_what_seed_auto_does(ip, make_panel):
+    p = make_panel()
+    p.auto_toggle.value = True  # no session seed: the magic's message, and nothing changes
+    assert p.notice == f"UsageError: {run_failing(ip, '%seed --auto')}"
+    assert not ENGINE.auto and p.auto_toggle.value is False
+    run_ok(ip, "%seed 5")
+    p.auto_toggle.value = True
+    assert ENGINE.auto and "mode <b>auto</b>" in p.header.value
+    assert p.notice.startswith("seedmagic: auto mode on")
+    run_ok(ip, "import torch\nfirst = torch.rand(2)")
+    assert ip.user_ns["first"] is not None and "last cell got" in p.header.value
+    p.auto_toggle.value = False
+    assert not ENGINE.auto and "mode <b>manual</b>" in p.header.value
+
+
+def test_the_auto_toggle_is_shown_only_with_an_engine_that_has_auto_mode(make_panel):
+    p = make_panel()
+    assert (p.auto_toggle in p.controls.children) == hasattr(ENGINE, "set_auto")
+
+
+def test_panels_refresh_after_every_cell(ip, make_panel):
+    p, q = make_panel(), make_panel()
+    run_ok(ip, "%seed 11")
+    assert "session seed <b>11</b>" in p.header.value and "session seed <b>11</b>" in q.header.value
+    run_ok(ip, "import torch\ntorch.rand(1)")
+    assert p.moved == q.moved == ["torch"]
+    run_ok(ip, "%%seeded 12\nx = 1")
+    assert "last cell got <b>12</b>" in p.header.value and "last cell got <b>12</b>" in q.header.value
+
+
+def test_one_callback_per_shell_and_close_all_unregisters_it(ip, make_panel):
+    before = len(ip.events.callbacks[CALLBACKS])
+    p, q = make_panel(), make_panel()
+    assert len(ip.events.callbacks[CALLBACKS]) == before + 1
+    assert panel.panels(ip) and set(panel.panels(ip)) == {p, q}
+    panel.close_all(ip)
+    assert len(ip.events.callbacks[CALLBACKS]) == before
+    assert p.closed and q.closed and panel.panels(ip) == []
+    assert p.widget.comm is None and p.reseed_button.comm is None  # every widget of the panel is closed
+
+
+def test_the_last_panel_to_close_unregisters_the_callback(ip, make_panel):
+    before = len(ip.events.callbacks[CALLBACKS])
+    p, q = make_panel(), make_panel()
+    p.close()
+    assert len(ip.events.callbacks[CALLBACKS]) == before + 1
+    q.close()
+    assert len(ip.events.callbacks[CALLBACKS]) == before
+    r = make_panel()  # a new panel registers it again
+    assert len(ip.events.callbacks[CALLBACKS]) == before + 1
+    r.close()
+
+
+def hub_callbacks(ip) -> list:
+    return [c for c in ip.events.callbacks[CALLBACKS] if isinstance(getattr(c, "__self__", None), panel._Hub)]
+
+
+def test_unload_ext_closes_the_panels(ip, make_panel):
+    p = make_panel()
+    assert len(hub_callbacks(ip)) == 1
+    ip.run_line_magic("unload_ext", "seedmagic")
+    try:
+        assert p.closed and hub_callbacks(ip) == []
+    finally:
+        ip.run_line_magic("load_ext", "seedmagic")
+
+
+@pytest.mark.parametrize("how", ["panel.close()", "widget.close()", "comm_close from the front end"])
+def test_a_closed_panel_stops_refreshing_and_is_released(ip, make_panel, how):
+    p, q = make_panel(), make_panel()
+    if how == "panel.close()":
+        p.close()
+    elif how == "widget.close()":
+        p.widget.close()
+    else:
+        p.widget.comm.handle_close({"content": {"comm_id": p.widget.model_id, "data": {}}})
+    assert p.closed
+    header = p.header.value
+    run_ok(ip, "%seed 13")
+    assert p.header.value == header and "13" not in header
+    assert "session seed <b>13</b>" in q.header.value
+    assert panel.panels(ip) == [q]
+    released = weakref.ref(p)
+    widget = weakref.ref(p.widget)
+    del p
+    gc.collect()
+    assert released() is None and widget() is None
+
+
+def test_an_open_panel_lives_without_a_reference_of_the_users(ip, make_panel):
+    make_panel()  # as %seedpanel leaves it: displayed, not assigned
+    gc.collect()
+    assert len(panel.panels(ip)) == 1
+    run_ok(ip, "%seed 14")
+    assert "session seed <b>14</b>" in panel.panels(ip)[0].header.value
+
+
+def test_a_refresh_imports_nothing_and_updates_only_what_changed(make_panel):
+    ENGINE.seed_all(3)
+    p = make_panel()
+    tree = (p.widget, *p.widget.children, *p.controls.children)
+    changes = []
+    for w in tree:
+        if hasattr(w, "value"):
+            w.observe(changes.append, "value")
+    modules = set(sys.modules)
+    p.refresh()
+    assert set(sys.modules) == modules
+    assert changes == []  # nothing changed, nothing was set
+    torch.rand(1)
+    p.refresh()
+    assert [c["owner"] for c in changes] == [p.libraries]
+    assert (p.widget, *p.widget.children, *p.controls.children) == tree  # the tree is built once
+
+
+def test_a_refresh_is_cheap(make_panel):
+    ENGINE.seed_all(3)  # random, NumPy and torch imported and seeded
+    p = make_panel()
+
+    def median(call, n=200):
+        times = []
+        for _ in range(n):
+            start = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    status, refresh = median(ENGINE.status), median(p.refresh)
+    # The panel adds next to nothing to engine.status(), which it has to read.
+    assert refresh - status < 0.5e-3, (refresh, status)
+
+
+def test_a_refresh_in_a_fresh_interpreter_imports_no_framework(fresh_python):
+    imported = fresh_python(
+        """
+        shell.run_line_magic("load_ext", "seedmagic")
+        cell("%seed 3")
+        from seedmagic import panel
+        from seedmagic.engine import ENGINE
+        p = panel.SeedPanel(ENGINE, shell)
+        before = set(sys.modules)
+        p.refresh()
+        cell("x = 1")
+        p.reseed_button.click()
+        emit(sorted(set(sys.modules) - before) + [m for m in ("numpy", "torch", "tensorflow") if m in sys.modules])
+        """
+    )
+    assert imported == []
+
+
+class BrokenEngine(Engine):
+    """An engine whose status cannot be read once ``broken`` is set."""
+
+    broken = False
+
+    def status(self):
+        if self.broken:
+            raise RuntimeError("status exploded")
+        return super().status()
+
+
+def test_a_failing_refresh_never_fails_the_cell_and_shows_the_error(ip, make_panel):
+    engine = BrokenEngine()
+    p = make_panel(engine)
+    assert p.error.value == ""
+    engine.broken = True
+    run_ok(ip, "y = 2")  # the refresh after this cell fails: the cell does not
+    assert ip.user_ns["y"] == 2
+    assert "RuntimeError: status exploded" in p.error.value and "error-color" in p.error.value
+    p.seed_field.value = "5"
+    p.reseed_button.click()  # the control still acts; only the refresh fails
+    assert engine.seed == 5
+    assert p.widget._repr_mimebundle_()["text/plain"] == "seedmagic panel: RuntimeError: status exploded"
+    engine.broken = False
+    run_ok(ip, "y = 3")
+    assert p.error.value == "" and "session seed <b>5</b>" in p.header.value
+
+
+def test_broken_from_the_start(ip, make_panel):
+    engine = BrokenEngine()
+    engine.broken = True
+    p = make_panel(engine)
+    assert "status exploded" in p.error.value
+    run_ok(ip, "z = 1")
+
+
+def test_the_widgets_text_is_the_seed_table(make_panel):
+    ENGINE.seed_all(3)
+    p = make_panel()
+    bundle = p.widget._repr_mimebundle_()
+    assert bundle["text/plain"] == str(ENGINE.status())
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == p.widget.model_id
+    assert p._repr_mimebundle_() == bundle
+
+
+def test_seedpanel_without_a_kernel_prints_the_table(ip, capsys):
+    ENGINE.seed_all(3)
+    before = len(ip.events.callbacks[CALLBACKS])
+    run_ok(ip, "%seedpanel")
+    assert capsys.readouterr().out == str(ENGINE.status()) + "\n"
+    assert panel.panels(ip) == [] and len(ip.events.callbacks[CALLBACKS]) == before
+
+
+def test_seedpanel_with_a_kernel_displays_the_widget(ip, capsys, monkeypatch):
+    ENGINE.seed_all(3)
+    monkeypatch.setattr(ip, "kernel", object(), raising=False)
+    shown = []
+    monkeypatch.setattr(ip.display_pub, "publish", lambda data, **kwargs: shown.append(data))
+    try:
+        run_ok(ip, "%seedpanel")
+        assert capsys.readouterr().out == ""  # nothing printed besides the panel
+        [p] = panel.panels(ip)
+        [data] = shown
+        assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == p.widget.model_id
+        assert data["text/plain"] == str(ENGINE.status())
+    finally:
+        panel.close_all(ip)
+
+
+def test_seedpanel_takes_no_arguments(ip):
+    error = run_failing(ip, "%seedpanel now")
+    assert "takes no arguments" in str(error)
+
+
+def test_a_terminal_shell_gets_the_text_table():
+    from IPython.terminal.interactiveshell import TerminalInteractiveShell
+
+    terminal = TerminalInteractiveShell.__new__(TerminalInteractiveShell)
+    assert not panel._has_widget_front_end(terminal)
