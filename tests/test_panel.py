@@ -156,9 +156,11 @@ def test_tf32_flags_follow_torch_and_start_no_gpu(make_panel):
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = True, False
         p = make_panel()
         assert ">True<" in flag_row(p, "torch.backends.cuda.matmul.allow_tf32")
-        assert ">NOT<" in flag_row(p, "torch.backends.cuda.matmul.allow_tf32")
+        # No GPU has started in this process: TF32 is not in effect, so no verdict yet.
+        assert ">-<" in flag_row(p, "torch.backends.cuda.matmul.allow_tf32")
         assert "between GPU generations" in flag_row(p, "torch.backends.cuda.matmul.allow_tf32")
-        assert ">ok<" in flag_row(p, "torch.backends.cudnn.allow_tf32")
+        assert ">False<" in flag_row(p, "torch.backends.cudnn.allow_tf32")
+        assert ">-<" in flag_row(p, "torch.backends.cudnn.allow_tf32")
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
     assert not torch.cuda.is_initialized()
@@ -178,8 +180,8 @@ def test_tf32_flags_read_torchs_newer_precision_api_too(fresh_python):
         """
     )
     flags, cuda_started = flags
-    assert flags["torch.backends.cuda.matmul.allow_tf32"][:2] == ["fp32_precision=tf32", False]
-    assert flags["torch.backends.cudnn.allow_tf32"][:2] == ["conv=ieee, rnn=ieee", True]
+    assert flags["torch.backends.cuda.matmul.allow_tf32"][:2] == ["fp32_precision=tf32", None]
+    assert flags["torch.backends.cudnn.allow_tf32"][:2] == ["conv=ieee, rnn=ieee", None]
     assert "between GPU generations" in flags["torch.backends.cuda.matmul.allow_tf32"][2]
     assert not cuda_started
 
@@ -513,3 +515,20 @@ def test_a_terminal_shell_gets_the_text_table():
 
     terminal = TerminalInteractiveShell.__new__(TerminalInteractiveShell)
     assert not panel._has_widget_front_end(terminal)
+
+
+@pytest.mark.cuda
+def test_tf32_gets_a_verdict_once_the_gpu_has_started():
+    from seedmagic.sources import Torch
+
+    torch.zeros(1, device="cuda")
+    matmul = torch.backends.cuda.matmul.allow_tf32
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        flag = next(f for f in Torch().flags() if f.name == "torch.backends.cuda.matmul.allow_tf32")
+        assert flag.ok is False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        flag = next(f for f in Torch().flags() if f.name == "torch.backends.cuda.matmul.allow_tf32")
+        assert flag.ok is True
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = matmul
