@@ -27,7 +27,7 @@ from typing import Any
 
 from .determinism import SeedmagicWarning
 from .engine import ENGINE, SeedReport, Snapshot, Status, derive_seed
-from .generators import rng, torch_generator, worker_init_fn
+from .generators import jax_key, rng, torch_generator, worker_init_fn
 
 __version__ = "0.1.0"
 
@@ -48,6 +48,7 @@ __all__ = [
     "current_seed",
     "derive_seed",
     "isolated",
+    "jax_key",
     "restore",
     "rng",
     "seed_all",
@@ -76,6 +77,8 @@ def unload_ipython_extension(ipython: Any) -> None:
     magics = manager.registry.pop("SeedMagics", None)
     if magics is not None:
         magics.stop()
+        if magics in ipython.configurables:
+            ipython.configurables.remove(magics)
         for kind, names in magics.magics.items():
             for name in names:
                 if getattr(manager.magics[kind].get(name), "__self__", None) is magics:

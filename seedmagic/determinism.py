@@ -31,18 +31,30 @@ class DeterminismSwitch:
         self._late_env: set[str] = set()
 
     def save(self) -> Any:
-        """Every flag and variable the switch governs, as they are now, and the switch's own records."""
-        flags = {source.name: source.flag_state() for source in self.sources if source.has_flags and source.imported()}
+        """Every flag and variable the switch governs, as they are now, and the switch's own records.
+
+        A library whose flags cannot be read is left out (and so cannot be put back); the others are saved."""
+        flags = {}
+        for source in self.sources:
+            if source.has_flags and source.imported():
+                try:
+                    flags[source.name] = source.flag_state()
+                except Exception:  # that library's flags stay as they will be; the rest is saved
+                    continue
         environ = {var: os.environ.get(var) for source in self.sources for var in source.deterministic_env}
         records = (self.enabled, self.warn_only, dict(self._saved_flags), dict(self._saved_env), set(self._late_env))
         return flags, environ, records
 
     def load(self, saved: Any) -> None:
-        """Put back what ``save`` read."""
+        """Put back what ``save`` read; a library whose flags cannot be set does not stop the others."""
         flags, environ, records = saved
+        failed = {}
         for source in self.sources:
             if source.name in flags and source.imported():
-                source.set_flag_state(flags[source.name])
+                try:
+                    source.set_flag_state(flags[source.name])
+                except Exception as exc:
+                    failed[source.name] = f"{type(exc).__name__}: {exc}".splitlines()[0]
         for var, value in environ.items():
             if value is None:
                 os.environ.pop(var, None)
@@ -50,6 +62,9 @@ class DeterminismSwitch:
                 os.environ[var] = value
         self.enabled, self.warn_only, saved_flags, saved_env, late_env = records
         self._saved_flags, self._saved_env, self._late_env = dict(saved_flags), dict(saved_env), set(late_env)
+        if failed:
+            detail = "; ".join(f"{name}: {error}" for name, error in failed.items())
+            warnings.warn(f"seedmagic could not put back the flags of {detail}", SeedmagicWarning, stacklevel=2)
 
     @contextmanager
     def _all_or_nothing(self) -> Iterator[None]:
@@ -58,7 +73,7 @@ class DeterminismSwitch:
         try:
             yield
         except BaseException:
-            self.load(saved)
+            self.load(saved)  # never raises: the user sees the error that stopped the switch
             raise
 
     def enable(self, warn_only: bool = False) -> list[str]:
@@ -128,7 +143,11 @@ class DeterminismSwitch:
         flags: list[Flag] = []
         for source in self.sources:
             if source.imported():
-                flags.extend(source.flags())
+                try:
+                    flags.extend(source.flags())
+                except Exception as exc:  # one library's unreadable flags hide no other flag
+                    error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                    flags.append(Flag(f"{source.name} flags", "unreadable", None, error))
             for var, value in source.deterministic_env.items():
                 current = os.environ.get(var)
                 if current is None and not source.imported():

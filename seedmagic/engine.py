@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
+import re
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -23,32 +24,42 @@ SEED_LIMIT = 2**32
 """Seeds are integers in ``[0, 2**32)``, the range every library accepts (NumPy's legacy seed is the narrowest)."""
 
 Selection = str | Iterable[str] | None
+_SEED_TEXT = re.compile(r"[+-]?(0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)", re.ASCII)
+
+
+class InvalidArgument(ValueError):
+    """A seed, library name or option seedmagic refuses. Raised before anything is changed."""
+
+
+class InvalidArgumentType(InvalidArgument, TypeError):
+    """An argument of the wrong type."""
 
 
 def validate_seed(seed: Any) -> int:
     """Return ``seed`` as an int, or raise TypeError/ValueError naming what is wrong with it."""
     if isinstance(seed, bool):
-        raise TypeError(f"seed must be an integer, got {seed!r}")
+        raise InvalidArgumentType(f"seed must be an integer, got {seed!r}")
     try:
         value = operator.index(seed)
     except TypeError:
-        raise TypeError(f"seed must be an integer, got {seed!r}") from None
+        raise InvalidArgumentType(f"seed must be an integer, got {seed!r}") from None
     if not 0 <= value < SEED_LIMIT:
-        raise ValueError(f"seed must be between 0 and 2**32 - 1 = {SEED_LIMIT - 1}, got {value}")
+        raise InvalidArgument(f"seed must be between 0 and 2**32 - 1 = {SEED_LIMIT - 1}, got {value}")
     return value
 
 
 def parse_seed(text: str) -> int:
-    """A seed written as text (``2023``, ``0x7e7``, ``1_000``), validated."""
+    """A seed written as text: decimal (``2023``, ``1_000``) or hex (``0x7e7``), validated."""
     text = text.strip()
-    for base in (10, 0):
+    if _SEED_TEXT.fullmatch(text):
         try:
-            return validate_seed(int(text, base))
-        except ValueError as error:
-            if "between" in str(error):
-                raise
+            return validate_seed(int(text, 16 if text.lstrip("+-")[:2] in ("0x", "0X") else 10))
+        except InvalidArgument:
+            raise
+        except ValueError:  # misplaced underscores
+            pass
     hint = " (write {expression} to have IPython evaluate it)" if any(op in text for op in "+-*/") else ""
-    raise ValueError(f"seed must be an integer, got {text!r}{hint}")
+    raise InvalidArgument(f"seed must be an integer, got {text!r}{hint}")
 
 
 def derive_seed(base: int, key: int | str) -> int:
@@ -58,23 +69,27 @@ def derive_seed(base: int, key: int | str) -> int:
 
 
 def _names(value: Selection, option: str) -> list[str]:
-    names = [name.strip() for name in value.split(",")] if isinstance(value, str) else [str(n).strip() for n in value]
+    parts = [value] if isinstance(value, str) else [str(part) for part in value]
+    names = [name.strip() for part in parts for name in part.split(",")]
     if not any(names):
-        raise ValueError(f"{option} needs at least one library name (known: {', '.join(NAMES)})")
+        raise InvalidArgument(f"{option} needs at least one library name (known: {', '.join(NAMES)})")
     unknown = [name for name in names if name not in NAMES]
     if unknown:
-        raise ValueError(f"{option}: unknown library {unknown[0]!r} (known: {', '.join(NAMES)})")
+        raise InvalidArgument(f"{option}: unknown library {unknown[0]!r} (known: {', '.join(NAMES)})")
     return names
 
 
 def resolve_selection(only: Selection = None, skip: Selection = None) -> frozenset[str] | None:
     """The library names ``only``/``skip`` select, or None when neither is given."""
     if only is not None and skip is not None:
-        raise ValueError("give only or skip, not both")
+        raise InvalidArgument("give only or skip, not both")
     if only is not None:
         return frozenset(_names(only, "only"))
     if skip is not None:
-        return frozenset(NAMES) - frozenset(_names(skip, "skip"))
+        selection = frozenset(NAMES) - frozenset(_names(skip, "skip"))
+        if not selection:
+            raise InvalidArgument("skip leaves no library to seed")
+        return selection
     return None
 
 
@@ -140,7 +155,7 @@ class Snapshot:
 
     states: dict[str, Any]
     unavailable: dict[str, str]
-    session: tuple[int | None, tuple[int, Rank | None] | None, frozenset[str], dict[str, Seeding]]
+    session: tuple[int | None, tuple[int, Rank | None] | None, frozenset[str], bool, dict[str, Seeding]]
     determinism: Any
 
 
@@ -153,7 +168,15 @@ class LibraryStatus:
     seeding: Seeding | None
     on_import: bool
     streams: dict[str, str]
+    #: A remark about the library (e.g. that it has no global generator).
     note: str = ""
+    #: Why its last seeding failed, and why its state could not be read.
+    seed_error: str = ""
+    state_error: str = ""
+
+    @property
+    def error(self) -> str:
+        return "; ".join(error for error in (self.seed_error, self.state_error) if error)
 
     @property
     def state(self) -> str:
@@ -162,7 +185,7 @@ class LibraryStatus:
         if not self.imported:
             return "seeded on import" if self.on_import else "not imported"
         if self.seeding is None:
-            return "unseeded"
+            return "seeding FAILED" if self.seed_error else "unseeded"
         return f"seeded with {self.seeding.seed} ({self.seeding.by})"
 
     @property
@@ -199,7 +222,10 @@ class Status:
         last = "" if self.last_cell_seed is None else f", last cell got {self.last_cell_seed}"
         deterministic = "on" + (" (warn only)" if self.warn_only else "") if self.deterministic else "off"
         lines = [f"seedmagic: session seed {seed}; mode {self.mode}{last}; deterministic mode {deterministic}"]
-        rows = [(lib.name, lib.version or "", lib.state, lib.fingerprint or lib.note) for lib in self.libraries]
+        rows = [
+            (lib.name, lib.version or "", lib.state, "  ".join(t for t in (lib.fingerprint, lib.note, lib.error) if t))
+            for lib in self.libraries
+        ]
         lines += _table(("library", "version", "state", "fingerprint"), rows)
         verdict = {True: "ok", False: "NOT DETERMINISTIC", None: "-"}
         lines += _table(
@@ -262,7 +288,7 @@ class Engine:
         """
         seed = validate_seed(seed)
         if per_rank not in (True, False):
-            raise TypeError(f"per_rank must be True or False, got {per_rank!r}")
+            raise InvalidArgumentType(f"per_rank must be True or False, got {per_rank!r}")
         selection = resolve_selection(only, skip)
         self._check_deterministic(deterministic, warn_only)
         self._check_auto(auto)
@@ -283,7 +309,7 @@ class Engine:
 
     def _check_auto(self, auto: bool | None) -> None:
         if auto not in (True, False, None):
-            raise TypeError(f"auto must be True, False or None, got {auto!r}")
+            raise InvalidArgumentType(f"auto must be True, False or None, got {auto!r}")
 
     def begin_cell(self, cell: object, key: str | None) -> int | None:
         """A cell starts (``cell`` stands for it until ``end_cell``). In auto mode, seed it for ``key`` (its id, or
@@ -337,7 +363,7 @@ class Engine:
         self._check_deterministic(deterministic, warn_only)
         self._check_auto(auto)
         if auto and self.seed is None:
-            raise ValueError("auto mode needs a session seed: %seed N --auto")
+            raise InvalidArgument("auto mode needs a session seed: %seed N --auto")
         flags_changed = self._switch(deterministic, warn_only)
         if auto is not None:
             self.auto = auto
@@ -358,7 +384,7 @@ class Engine:
         """
         if seed is None:
             if self.seed is None:
-                raise ValueError("no seed: give one (e.g. %%seeded 0) or set the session seed first with %seed N")
+                raise InvalidArgument("no seed: give one (e.g. %%seeded 0) or set the session seed first with %seed N")
             seed = self.seed
         seed = validate_seed(seed)
         selection = resolve_selection(only, skip)
@@ -385,9 +411,9 @@ class Engine:
 
     def _check_deterministic(self, deterministic: bool | None, warn_only: bool) -> None:
         if deterministic not in (True, False, None):
-            raise TypeError(f"deterministic must be True, False or None, got {deterministic!r}")
+            raise InvalidArgumentType(f"deterministic must be True, False or None, got {deterministic!r}")
         if warn_only and deterministic is not True:
-            raise ValueError("warn_only applies only when switching deterministic mode on")
+            raise InvalidArgument("warn_only applies only when switching deterministic mode on")
 
     def _switch(self, deterministic: bool | None, warn_only: bool) -> list[str]:
         if deterministic is True:
@@ -481,18 +507,18 @@ class Engine:
     def snapshot(self) -> Snapshot:
         """Every imported library's generators (accelerators only once initialized), the flags and the session."""
         states, unavailable = self._save_generators()
-        session = (self.seed, self.per_rank, self.selection, dict(self.seedings))
+        session = (self.seed, self.per_rank, self.selection, self.auto, dict(self.seedings))
         return Snapshot(states, unavailable, session, self.determinism.save())
 
     def restore(self, snapshot: Snapshot) -> None:
-        """Put back everything ``snapshot`` saved; a generator that fails does not stop the others."""
-        self.seed, self.per_rank, self.selection, seedings = snapshot.session
+        """Put back everything ``snapshot`` saved; a generator or flag that fails does not stop the others."""
+        self._restore_generators(snapshot.states)
+        self.seed, self.per_rank, self.selection, self.auto, seedings = snapshot.session
         # A library first imported after the snapshot keeps its record: its generator is not put back either.
         kept = {name: seeding for name, seeding in self.seedings.items() if name not in snapshot.states}
         self.seedings = {**kept, **{name: s for name, s in seedings.items() if name in snapshot.states}}
         self.determinism.load(snapshot.determinism)
         self.refresh_hook()
-        self._restore_generators(snapshot.states)
 
     def _save_generators(self) -> tuple[dict[str, Any], dict[str, str]]:
         states, unavailable = {}, {}
@@ -537,12 +563,13 @@ class Engine:
         libraries = []
         for source in self.sources:
             imported = source.imported()
-            streams, note = {}, self.failures.get(source.name, "")
+            streams, state_error = {}, ""
+            seed_error = self.failures.get(source.name, "")
             if imported:
                 try:
                     streams = source.streams()
                 except Exception as exc:
-                    note = f"state unreadable: {_error(exc)}"
+                    state_error = f"state unreadable: {_error(exc)}"
             libraries.append(
                 LibraryStatus(
                     name=source.name,
@@ -552,7 +579,8 @@ class Engine:
                     seeding=self.seedings.get(source.name) if imported else None,
                     on_import=source.name in on_import,
                     streams=streams,
-                    note=note,
+                    seed_error=f"seeding failed: {seed_error}" if seed_error else "",
+                    state_error=state_error,
                 )
             )
         try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .engine import ENGINE, derive_seed, validate_seed
+from .engine import ENGINE, InvalidArgument, derive_seed, validate_seed
 from .ranks import current_rank
 
 
@@ -23,7 +23,7 @@ def _seed_in_force(seed: int | None) -> int:
     if seed is None:
         seed = ENGINE.current_seed()
         if seed is None:
-            raise ValueError("no seed: set one with %seed N (or seedmagic.seed_all(N)), or pass seed=")
+            raise InvalidArgument("no seed: set one with %seed N (or seedmagic.seed_all(N)), or pass seed=")
     return validate_seed(seed)
 
 
@@ -39,6 +39,14 @@ def torch_generator(seed: int | None = None, device: str = "cpu") -> Any:
     import torch
 
     return torch.Generator(device=device).manual_seed(_seed_in_force(seed))
+
+
+def jax_key(seed: int | None = None) -> Any:
+    """``jax.random.key(seed)``, by default with the seed in force: JAX has no global generator to seed, so a seeded
+    cell that draws from this key (and keys split from it) repeats."""
+    import jax
+
+    return jax.random.key(_seed_in_force(seed))
 
 
 def worker_init_fn(worker_id: int) -> None:

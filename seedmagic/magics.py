@@ -17,22 +17,26 @@ from traitlets import Bool, Integer
 from .cell import compile_cell
 from .check import run_twice
 from .determinism import SeedmagicWarning
-from .engine import ENGINE, SEED_LIMIT, Engine, parse_seed
+from .engine import ENGINE, SEED_LIMIT, Engine, InvalidArgument, parse_seed
+from .sources import NAMES
 
 ENVIRONMENT_SEED = "SEEDMAGIC_SEED"
 
 
 def _usage(call: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call the engine; its ValueError/TypeError about the arguments becomes IPython's one-line UsageError."""
+    """Call the engine; its refusal of an argument becomes IPython's one-line UsageError (and changed nothing)."""
     try:
         return call(*args, **kwargs)
-    except (ValueError, TypeError) as exc:
+    except InvalidArgument as exc:
         raise UsageError(str(exc)) from None
 
 
 def _libraries_argument(option: str, verb: str) -> argument:
     return argument(
-        option, metavar="LIBS", help=f"comma-separated libraries to {verb} (random, numpy, torch, tensorflow)"
+        option,
+        metavar="LIBS",
+        action="append",
+        help=f"comma-separated libraries to {verb} ({', '.join(NAMES)})",
     )
 
 
@@ -93,7 +97,7 @@ class SeedMagics(Magics):
                 self.engine.seed_all(seed, deterministic=self.deterministic or None, auto=self.auto or None)
             elif self.deterministic:
                 self.engine.set_deterministic(True)
-        except (ValueError, TypeError) as exc:
+        except InvalidArgument as exc:
             warnings.warn(f"seedmagic ignored {source}: {exc}", SeedmagicWarning, stacklevel=2)
 
     def stop(self) -> None:

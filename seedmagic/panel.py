@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import html
-import re
 import secrets
 import sys
 import warnings
@@ -34,8 +33,6 @@ _MOVED_ROW = "background: color-mix(in srgb, var(--jp-warn-color1) 22%, transpar
 _CELL = "padding: 2px 10px 2px 0; text-align: left; vertical-align: top; border: none"
 _HEAD = f"{_CELL}; {_DIM}; font-weight: normal; border-bottom: 1px solid var(--jp-border-color2)"
 _VERDICTS = {True: ("ok", _OK), False: ("NOT", _BAD), None: ("-", _DIM)}
-#: A library's note that reports a failure (unreadable state, failed seeding: ``TypeError: ...``), not a remark.
-_FAILURE = re.compile(r"state unreadable|\w+(Error|Exception|Warning)\b:")
 
 
 def _e(value: Any) -> str:
@@ -92,9 +89,9 @@ def _libraries(status: Status, previous: dict[str, dict[str, str]]) -> tuple[str
         if changed:
             moved.append(lib.name)
             streams += f' <span style="{_MOVED}">&#9679; moved</span>'
-        if lib.note:
-            style = "color: var(--jp-error-color1)" if _FAILURE.match(lib.note) else f"{_DIM}; font-style: italic"
-            streams += f'{"<br>" if streams else ""}<span style="{style}">{_e(lib.note)}</span>'
+        for text, style in ((lib.note, f"{_DIM}; font-style: italic"), (lib.error, "color: var(--jp-error-color1)")):
+            if text:
+                streams += f'{"<br>" if streams else ""}<span style="{style}">{_e(text)}</span>'
         name = f'<b>{_e(lib.name)}</b> <span style="{_DIM}">{_e(lib.version or "")}</span>'
         state = _e(lib.state) if lib.imported or lib.on_import else f'<span style="{_DIM}">{_e(lib.state)}</span>'
         rows.append((_MOVED_ROW if changed else "", (name, state, streams)))

@@ -212,7 +212,8 @@ def test_one_failing_library_leaves_the_others_seeded():
     engine.seed_all(6)
     assert torch.equal(torch.rand(1), expected)
     row = engine.status().library("random")
-    assert "cannot read" in row.note
+    assert row.state == "seeding FAILED"
+    assert row.error == "seeding failed: RuntimeError: cannot seed; state unreadable: RuntimeError: cannot read"
     engine.reset()
 
 
