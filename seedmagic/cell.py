@@ -94,7 +94,7 @@ def compile_cell(shell: Any, body: str, magic_line: str) -> CompiledCell:
             shell,
             compiled,
             None if last is None else shell.compile(ast.Expression(last.value), filename, "eval"),
-            ends_with_semicolon(code),
+            ";" in code and ends_with_semicolon(code),
         )
     except SyntaxError as error:
         if "await" in str(error.msg):

@@ -6,7 +6,6 @@ raises ``ValueError``/``TypeError`` and leaves every generator and flag as it wa
 
 from __future__ import annotations
 
-import hashlib
 import operator
 import re
 import warnings
@@ -62,9 +61,18 @@ def parse_seed(text: str) -> int:
     raise InvalidArgument(f"seed must be an integer, got {text!r}{hint}")
 
 
+def random_seed() -> int:
+    """A fresh seed from OS entropy, for ``%seed --random``."""
+    import secrets
+
+    return secrets.randbits(SEED_LIMIT.bit_length() - 1)
+
+
 def derive_seed(base: int, key: int | str) -> int:
     """A seed in ``[0, 2**32)`` derived from ``base`` and ``key``, the same on every platform and Python version."""
-    digest = hashlib.blake2b(f"seedmagic:{validate_seed(base)}:{key}".encode(), digest_size=4).digest()
+    from hashlib import blake2b
+
+    digest = blake2b(f"seedmagic:{validate_seed(base)}:{key}".encode(), digest_size=4).digest()
     return int.from_bytes(digest, "big")
 
 
@@ -91,6 +99,12 @@ def resolve_selection(only: Selection = None, skip: Selection = None) -> frozens
             raise InvalidArgument("skip leaves no library to seed")
         return selection
     return None
+
+
+def _warn_failed(failed: dict[str, str]) -> None:
+    """Say which libraries could not be seeded where no report is printed (a cell, an import)."""
+    for name, error in failed.items():
+        warnings.warn(f"seedmagic could not seed {name}: {error}", SeedmagicWarning, stacklevel=3)
 
 
 def _error(exc: BaseException) -> str:
@@ -323,8 +337,7 @@ class Engine:
         self.last_cell_seed = seed
         self.refresh_hook()
         _, failed = self._seed_imported(seed, self.selection, by="auto")
-        for name, error in failed.items():
-            warnings.warn(f"seedmagic could not seed {name}: {error}", SeedmagicWarning, stacklevel=2)
+        _warn_failed(failed)
         return seed
 
     def end_cell(self, cell: object) -> None:
@@ -400,8 +413,7 @@ class Engine:
             self.last_cell_seed = seed
             self.refresh_hook()
             seeded, failed = self._seed_imported(seed, selection, by="cell")
-            for name, error in failed.items():
-                warnings.warn(f"seedmagic could not seed {name}: {error}", SeedmagicWarning, stacklevel=3)
+            _warn_failed(failed)
             yield SeedReport(seed, seeded, self._on_import_names(), failed)
         finally:
             self._cell = outer
@@ -426,22 +438,16 @@ class Engine:
         seeded, failed = [], {}
         for source in self.sources:
             if source.name in selection and source.imported():
-                error = self._seed_one(source, seed, by)
-                if error is None:
-                    seeded.append(source.name)
-                else:
-                    failed[source.name] = error
+                # Called right here, not through a helper: torch.manual_seed formats the whole call stack.
+                try:
+                    source.seed(seed)
+                except Exception as exc:  # one library failing must leave the others seeded
+                    failed[source.name] = self.failures[source.name] = _error(exc)
+                    continue
+                self.failures.pop(source.name, None)
+                self.seedings[source.name] = Seeding(seed, by)
+                seeded.append(source.name)
         return tuple(seeded), failed
-
-    def _seed_one(self, source: Source, seed: int, by: str) -> str | None:
-        try:
-            source.seed(seed)
-        except Exception as exc:  # one library failing must leave the others seeded
-            self.failures[source.name] = _error(exc)
-            return self.failures[source.name]
-        self.failures.pop(source.name, None)
-        self.seedings[source.name] = Seeding(seed, by)
-        return None
 
     def _seed_for_import(self, name: str) -> int | None:
         if self._cell is not None and name in self._cell[1]:
@@ -493,9 +499,7 @@ class Engine:
             if loaded:
                 seed = self._seed_for_import(source.name)
                 if seed is not None:
-                    error = self._seed_one(source, seed, "import")
-                    if error is not None:
-                        warnings.warn(f"seedmagic could not seed {source.name}: {error}", SeedmagicWarning, 2)
+                    _warn_failed(self._seed_imported(seed, frozenset({source.name}), by="import")[1])
                 self.determinism.on_import(source)
             if guard is not None:
                 self._restore_generators(guard)

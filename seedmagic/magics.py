@@ -3,8 +3,8 @@ engine when a cell starts and ends (for auto mode); the profile options seed a s
 
 from __future__ import annotations
 
+import functools
 import os
-import secrets
 import sys
 import warnings
 from typing import Any
@@ -15,9 +15,8 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, Integer
 
 from .cell import compile_cell
-from .check import run_twice
 from .determinism import SeedmagicWarning
-from .engine import ENGINE, SEED_LIMIT, Engine, InvalidArgument, parse_seed
+from .engine import ENGINE, SEED_LIMIT, Engine, InvalidArgument, parse_seed, random_seed
 from .sources import NAMES
 
 ENVIRONMENT_SEED = "SEEDMAGIC_SEED"
@@ -38,6 +37,12 @@ def _libraries_argument(option: str, verb: str) -> argument:
         action="append",
         help=f"comma-separated libraries to {verb} ({', '.join(NAMES)})",
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(magic: Any, line: str) -> Any:
+    """``parse_argstring``, remembered: the same line always parses the same way, and a notebook repeats its lines."""
+    return parse_argstring(magic, line)
 
 
 def _either(args: Any, on: str, off: str) -> bool | None:
@@ -174,7 +179,7 @@ class SeedMagics(Magics):
             %seed 2023 --per-rank
             %seed $my_seed
         """
-        args = parse_argstring(self.seed_magic, line)
+        args = _parse(SeedMagics.seed_magic, line)
         if args.seed is not None and args.random:
             raise UsageError("give a seed or --random, not both")
         deterministic = _either(args, "deterministic", "no_deterministic")
@@ -190,7 +195,7 @@ class SeedMagics(Magics):
                 return
             report = _usage(self.engine.set_modes, deterministic=deterministic, warn_only=args.warn_only, auto=auto)
         else:
-            seed = secrets.randbits(32) if args.random else _usage(parse_seed, args.seed)
+            seed = random_seed() if args.random else _usage(parse_seed, args.seed)
             report = _usage(
                 self.engine.seed_all,
                 seed,
@@ -241,13 +246,15 @@ class SeedMagics(Magics):
             x = torch.rand(3)  # runs twice; prints whether x came out the same
         """
         __tracebackhide__ = True
-        args = parse_argstring(self.seeded, line)
+        args = _parse(SeedMagics.seeded, line)
         seed = None if args.seed is None else _usage(parse_seed, args.seed)
         scope = _usage(self.engine.seeded, seed, only=args.only, skip=args.skip, isolate=args.isolate)
         body = compile_cell(self.shell, cell, f"%%seeded {line}".rstrip())
         if not args.check:
             with scope:
                 return body.run()
+        from .check import run_twice
+
         with scope as started:
             value, report = run_twice(body.evaluate, self.shell.user_ns, self.engine.reseed, started.seed)
         print(report, file=sys.stdout if report.reproducible else sys.stderr)

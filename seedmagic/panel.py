@@ -13,14 +13,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import html
-import secrets
 import sys
 import warnings
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .engine import Engine, Status, parse_seed
+from .engine import Engine, Status, parse_seed, random_seed
 
 #: Inline styles only use JupyterLab's theme variables, so that the panel reads well in light and dark themes.
 _FONT = "font-family: var(--jp-ui-font-family); font-size: var(--jp-ui-font-size1); color: var(--jp-ui-font-color1)"
@@ -278,7 +277,7 @@ class SeedPanel:
 
     def _random(self, _button: Any = None) -> None:
         """``%seed --random``."""
-        seed = secrets.randbits(32)
+        seed = random_seed()
         self._set(self.seed_field, str(seed))
         self._act(lambda: self.engine.seed_all(seed))
 
