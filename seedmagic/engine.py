@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .determinism import DeterminismSwitch, SeedmagicWarning
 from .importhook import ImportHook
@@ -23,6 +23,7 @@ SEED_LIMIT = 2**32
 """Seeds are integers in ``[0, 2**32)``, the range every library accepts (NumPy's legacy seed is the narrowest)."""
 
 Selection = str | Iterable[str] | None
+ALL = frozenset(NAMES)
 _SEED_TEXT = re.compile(r"[+-]?(0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)", re.ASCII)
 
 
@@ -94,7 +95,7 @@ def resolve_selection(only: Selection = None, skip: Selection = None) -> frozens
     if only is not None:
         return frozenset(_names(only, "only"))
     if skip is not None:
-        selection = frozenset(NAMES) - frozenset(_names(skip, "skip"))
+        selection = ALL - frozenset(_names(skip, "skip"))
         if not selection:
             raise InvalidArgument("skip leaves no library to seed")
         return selection
@@ -111,9 +112,8 @@ def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
-@dataclass(frozen=True)
-class Seeding:
-    """The last seeding of one library: with what seed, and by what (``seed``, ``cell`` or ``import``)."""
+class Seeding(NamedTuple):
+    """The last seeding of one library: with what seed, and by what (``session``, ``cell``, ``auto``, ``import``)."""
 
     seed: int
     by: str
@@ -267,7 +267,7 @@ class Engine:
         self._by_module = {source.module: source for source in self.sources}
         self.seed: int | None = None
         self.per_rank: tuple[int, Rank | None] | None = None
-        self.selection: frozenset[str] = frozenset(NAMES)
+        self.selection: frozenset[str] = ALL
         self._cell: tuple[int, frozenset[str]] | None = None
         self.auto = False
         self.last_cell_seed: int | None = None
@@ -313,7 +313,7 @@ class Engine:
             rank = current_rank()
             self.per_rank = (seed, rank)
             seed = derive_seed(seed, f"rank:{rank.rank if rank else 0}")
-        self.seed, self.selection = seed, selection if selection is not None else frozenset(NAMES)
+        self.seed, self.selection = seed, selection if selection is not None else ALL
         if auto is not None:
             self.auto = auto
         seeded, failed = self._seed_imported(seed, self.selection, by="session")
@@ -468,7 +468,7 @@ class Engine:
     def reset(self) -> None:
         """Forget the session seed and what was seeded; put back the determinism flags. Generators stay as they are."""
         self.determinism.disable()
-        self.seed, self.selection, self._cell, self.per_rank = None, frozenset(NAMES), None, None
+        self.seed, self.selection, self._cell, self.per_rank = None, ALL, None, None
         self.auto, self.last_cell_seed = False, None
         self._cells.clear()
         self.seedings.clear()

@@ -3,10 +3,12 @@ engine when a cell starts and ends (for auto mode); the profile options seed a s
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -22,10 +24,14 @@ from .sources import NAMES
 ENVIRONMENT_SEED = "SEEDMAGIC_SEED"
 
 
-def _usage(call: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call the engine; its refusal of an argument becomes IPython's one-line UsageError (and changed nothing)."""
+@contextlib.contextmanager
+def _usage() -> Iterator[None]:
+    """The engine's refusal of an argument becomes IPython's one-line UsageError (and nothing was changed).
+
+    A ``with`` block rather than a wrapper function: torch.manual_seed formats the call stack, so every frame
+    between the magic and it costs."""
     try:
-        return call(*args, **kwargs)
+        yield
     except InvalidArgument as exc:
         raise UsageError(str(exc)) from None
 
@@ -193,19 +199,20 @@ class SeedMagics(Magics):
             if deterministic is None and auto is None:
                 print(self.engine.status())
                 return
-            report = _usage(self.engine.set_modes, deterministic=deterministic, warn_only=args.warn_only, auto=auto)
+            with _usage():
+                report = self.engine.set_modes(deterministic=deterministic, warn_only=args.warn_only, auto=auto)
         else:
-            seed = random_seed() if args.random else _usage(parse_seed, args.seed)
-            report = _usage(
-                self.engine.seed_all,
-                seed,
-                deterministic=deterministic,
-                warn_only=args.warn_only,
-                only=args.only,
-                skip=args.skip,
-                auto=auto,
-                per_rank=args.per_rank,
-            )
+            with _usage():
+                seed = random_seed() if args.random else parse_seed(args.seed)
+                report = self.engine.seed_all(
+                    seed,
+                    deterministic=deterministic,
+                    warn_only=args.warn_only,
+                    only=args.only,
+                    skip=args.skip,
+                    auto=auto,
+                    per_rank=args.per_rank,
+                )
         if report.failed:
             print(report, file=sys.stderr)
         elif not args.quiet:
@@ -247,8 +254,9 @@ class SeedMagics(Magics):
         """
         __tracebackhide__ = True
         args = _parse(SeedMagics.seeded, line)
-        seed = None if args.seed is None else _usage(parse_seed, args.seed)
-        scope = _usage(self.engine.seeded, seed, only=args.only, skip=args.skip, isolate=args.isolate)
+        with _usage():
+            seed = None if args.seed is None else parse_seed(args.seed)
+            scope = self.engine.seeded(seed, only=args.only, skip=args.skip, isolate=args.isolate)
         body = compile_cell(self.shell, cell, f"%%seeded {line}".rstrip())
         if not args.check:
             with scope:
