@@ -187,6 +187,8 @@ class LibraryStatus:
     #: Why its last seeding failed, and why its state could not be read.
     seed_error: str = ""
     state_error: str = ""
+    #: False for a library with no global generator (JAX): listed, never seeded.
+    seedable: bool = True
 
     @property
     def error(self) -> str:
@@ -196,6 +198,8 @@ class LibraryStatus:
     def state(self) -> str:
         if not self.installed:
             return "not installed"
+        if not self.seedable:
+            return "imported" if self.imported else "not imported"
         if not self.imported:
             return "seeded on import" if self.on_import else "not imported"
         if self.seeding is None:
@@ -437,7 +441,7 @@ class Engine:
     def _seed_imported(self, seed: int, selection: frozenset[str], by: str) -> tuple[tuple[str, ...], dict[str, str]]:
         seeded, failed = [], {}
         for source in self.sources:
-            if source.name in selection and source.imported():
+            if source.name in selection and source.seedable and source.imported():
                 # Called right here, not through a helper: torch.manual_seed formats the whole call stack.
                 try:
                     source.seed(seed)
@@ -462,7 +466,7 @@ class Engine:
         return tuple(
             s.name
             for s in self.sources
-            if not s.imported() and self._seed_for_import(s.name) is not None and s.installed()
+            if s.seedable and not s.imported() and self._seed_for_import(s.name) is not None and s.installed()
         )
 
     def reset(self) -> None:
@@ -490,7 +494,12 @@ class Engine:
         # `%seed 0` then `import tensorflow` leaves `random` exactly where `random.seed(0)` puts it.
         outermost = not self._importing
         in_force = self.current_seed() is not None
-        self._importing.append(self._save_generators()[0] if outermost and in_force else None)
+        guard = self._save_generators()[0] if outermost and in_force else None
+        if guard is not None:
+            # The library being imported is in sys.modules from the start of its import, its state not yet: what
+            # get_state reads now must not be put back over the seeding at the end of the import.
+            guard.pop(self._by_module[module].name, None)
+        self._importing.append(guard)
 
     def _import_finished(self, module: str, loaded: bool) -> None:
         guard = self._importing.pop()
@@ -535,6 +544,11 @@ class Engine:
                 unavailable[source.name] = str(exc)
             except Exception as exc:
                 unavailable[source.name] = _error(exc)
+            else:
+                # What the saved state leaves out (TensorFlow's op kernels, cuRAND): said, not pretended.
+                left_out = source.unsaved()
+                if left_out:
+                    unavailable[source.name] = left_out
         return states, unavailable
 
     def _restore_generators(self, states: dict[str, Any]) -> None:
@@ -583,6 +597,8 @@ class Engine:
                     seeding=self.seedings.get(source.name) if imported else None,
                     on_import=source.name in on_import,
                     streams=streams,
+                    note=source.note,
+                    seedable=source.seedable,
                     seed_error=f"seeding failed: {seed_error}" if seed_error else "",
                     state_error=state_error,
                 )

@@ -10,13 +10,11 @@ already in ``sys.modules``: nothing here imports a framework the user has not im
 
 from __future__ import annotations
 
-import ctypes
+# Only what IPython has imported already: `%load_ext seedmagic` must stay quick. hashlib, ctypes and
+# importlib.metadata are imported where they are first needed.
 import functools
-import hashlib
-import importlib.metadata
 import importlib.util
 import os
-import platform
 import struct
 import sys
 from dataclasses import dataclass
@@ -42,7 +40,23 @@ class StateUnavailable(Exception):
 
 def fingerprint(data: bytes) -> str:
     """A short digest of a random state: 8 hex digits that change whenever the stream advances."""
-    return hashlib.blake2b(data, digest_size=4).hexdigest()
+    from hashlib import blake2b
+
+    return blake2b(data, digest_size=4).hexdigest()
+
+
+@functools.cache
+def _distribution_version(distributions: tuple[str, ...]) -> str | None:
+    # Reading package metadata takes about a millisecond: once per process is enough for a status that is redrawn
+    # after every cell.
+    from importlib import metadata
+
+    for dist in distributions:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 @functools.cache
@@ -66,6 +80,11 @@ class Source:
     deterministic_env: dict[str, str] = {}
     #: Whether the library has deterministic-algorithm flags (``flag_state`` / ``set_deterministic``).
     has_flags: bool = False
+    #: False for a library that has no global generator to seed (JAX): the status lists it, the engine never seeds
+    #: it, and no report says it was seeded.
+    seedable: bool = True
+    #: What the status shows for the library in place of a fingerprint (e.g. why there is nothing to seed).
+    note: str = ""
 
     def imported(self) -> bool:
         return self.module in sys.modules
@@ -77,12 +96,7 @@ class Source:
         module = sys.modules.get(self.module)
         if module is not None and isinstance(getattr(module, "__version__", None), str):
             return module.__version__
-        for dist in self.distributions:
-            try:
-                return importlib.metadata.version(dist)
-            except importlib.metadata.PackageNotFoundError:
-                continue
-        return None
+        return _distribution_version(self.distributions)
 
     def seed(self, seed: int) -> None:
         """Seed the library exactly as its own seeding call does."""
@@ -94,6 +108,10 @@ class Source:
 
     def set_state(self, state: Any) -> None:
         raise NotImplementedError
+
+    def unsaved(self) -> str | None:
+        """What a successful ``get_state`` still leaves out, said in ``Snapshot.unavailable`` (None: nothing)."""
+        return None
 
     def streams(self) -> dict[str, str]:
         """A fingerprint per stream (e.g. ``cpu``, ``cuda:0``), read without starting any device."""
@@ -123,7 +141,7 @@ class PythonRandom(Source):
     module = "random"
 
     def version(self) -> str | None:
-        return platform.python_version()
+        return "{}.{}.{}".format(*sys.version_info[:3])
 
     def seed(self, seed: int) -> None:
         import random
@@ -144,7 +162,8 @@ class PythonRandom(Source):
         import random
 
         _, internal, gauss = random.getstate()
-        return {"random": fingerprint(struct.pack(f"{len(internal)}I", *internal) + repr(gauss).encode())}
+        # A tuple of ints hashes the same in every process (only str and bytes hashing is randomized), and fast.
+        return {"random": f"{hash((internal, gauss)) & 0xFFFFFFFF:08x}"}
 
 
 class NumPy(Source):
@@ -180,7 +199,9 @@ def _tensor_fingerprint(tensor: Any) -> str:
     # RNG states are contiguous CPU byte tensors; reading the bytes directly avoids Tensor.numpy(), which would
     # import NumPy into a session that has not imported it.
     tensor = tensor.contiguous()
-    return fingerprint(ctypes.string_at(tensor.data_ptr(), tensor.numel() * tensor.element_size()))
+    from ctypes import string_at
+
+    return fingerprint(string_at(tensor.data_ptr(), tensor.numel() * tensor.element_size()))
 
 
 class Torch(Source):
@@ -258,6 +279,33 @@ class Torch(Source):
         enabled = torch.are_deterministic_algorithms_enabled()
         warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
         cudnn = torch.backends.cudnn
+
+        def tf32(name: str, legacy: Any, precisions: dict[str, Any], what: str) -> Flag:
+            # These reads touch only settings: they start no GPU. torch >= 2.9 refuses the legacy read once its newer
+            # fp32_precision API has set a different value; that value is then the one in force.
+            try:
+                value = bool(legacy())
+                on: bool | None = value
+            except RuntimeError:
+                try:
+                    settings = {key: str(read()) for key, read in precisions.items()}
+                except Exception as exc:
+                    return Flag(name, "unreadable", None, f"{type(exc).__name__}: {exc}".splitlines()[0])
+                value = ", ".join(f"{key}={setting}" for key, setting in settings.items())
+                on = True if "tf32" in settings.values() else False if set(settings.values()) == {"ieee"} else None
+            if on is None:
+                note = f"{what}: precision left to the wider fp32_precision setting"
+            elif on:
+                note = (
+                    f"{what} run in TF32 on Ampere and newer GPUs: results differ from float32, "
+                    "and between GPU generations"
+                )
+            else:
+                note = f"{what} run in full float32"
+            # TF32 only matters once a GPU computes: until CUDA has started in this process, the verdict is "-".
+            applies = on is not None and torch.cuda.is_initialized()
+            return Flag(name, value, (not on) if applies else None, note)
+
         return [
             Flag(
                 "torch.use_deterministic_algorithms",
@@ -285,6 +333,18 @@ class Torch(Source):
                 if cudnn.benchmark
                 else "kernel choice does not depend on timing",
             ),
+            tf32(
+                "torch.backends.cuda.matmul.allow_tf32",
+                lambda: torch.backends.cuda.matmul.allow_tf32,
+                {"fp32_precision": lambda: torch.backends.cuda.matmul.fp32_precision},
+                "float32 matmuls",
+            ),
+            tf32(
+                "torch.backends.cudnn.allow_tf32",
+                lambda: cudnn.allow_tf32,
+                {"conv": lambda: cudnn.conv.fp32_precision, "rnn": lambda: cudnn.rnn.fp32_precision},
+                "cuDNN convolutions and RNNs",
+            ),
         ]
 
     def flag_state(self) -> Any:
@@ -309,33 +369,69 @@ class Torch(Source):
         torch.backends.cudnn.benchmark = cudnn_benchmark
 
 
+_TF_KERNELS = "TensorFlow keeps the state of its random ops inside their kernels, where it cannot be saved"
+
+
 class TensorFlow(Source):
-    """TensorFlow's global seed (``tf.random.set_seed``), from which every op without its own seed derives one."""
+    """TensorFlow's global seed (``tf.random.set_seed``), from which every op without its own seed derives one, and
+    its global ``tf.random.Generator`` once the session has made one.
+
+    The global generator is created by the first ``tf.random.get_global_generator()``, from OS entropy; this unit only
+    ever uses one that exists: creating it would make a variable, and so start TensorFlow's devices.
+    """
 
     name = "tensorflow"
     module = "tensorflow"
     distributions = ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tf-nightly")
     has_flags = True
 
+    @staticmethod
+    def _global_generator() -> Any:
+        """The global ``tf.random.Generator`` if one exists, else None; never creates it."""
+        # TensorFlow keeps it in this module variable, None until get_global_generator() or set_global_generator().
+        module = sys.modules.get("tensorflow.python.ops.stateful_random_ops")
+        return getattr(module, "global_generator", None)
+
     def seed(self, seed: int) -> None:
         import tensorflow as tf
 
         tf.random.set_seed(seed)
+        generator = self._global_generator()
+        if generator is not None:
+            # set_seed leaves the global generator alone. Reset in place: the same draws as TF's documented
+            # tf.random.set_global_generator(tf.random.Generator.from_seed(seed)) (with the generator's algorithm),
+            # and tf.functions that captured the generator see the reset too, which a new object would escape.
+            generator.reset_from_seed(seed)
 
     def get_state(self) -> Any:
-        raise StateUnavailable(
-            "TensorFlow keeps the state of its random ops inside their kernels, where it cannot be saved"
-        )
+        generator = self._global_generator()
+        if generator is None:
+            raise StateUnavailable(_TF_KERNELS)
+        # A copy: the array .numpy() returns can share memory with the variable, which the next draw changes.
+        return generator, generator.state.numpy().copy()
+
+    def set_state(self, state: Any) -> None:
+        generator, value = state
+        module = sys.modules.get("tensorflow.python.ops.stateful_random_ops")
+        if module is not None:
+            # The object too: a cell may have replaced it with tf.random.set_global_generator.
+            module.global_generator = generator
+        generator.reset(value)
+
+    def unsaved(self) -> str | None:
+        return f"{_TF_KERNELS} (its global tf.random.Generator is saved)"
 
     def streams(self) -> dict[str, str]:
         from tensorflow.python.eager import context
 
         ctx = context.context()
         seed, rng = getattr(ctx, "_seed", None), getattr(ctx, "_rng", None)
-        if rng is None:
-            return {"global seed": "unset"}
         # The op-seed sequence moves with every random op that has no seed of its own.
-        return {"global seed": fingerprint(repr((seed, rng.getstate())).encode())}
+        result = {"global seed": "unset" if rng is None else fingerprint(repr((seed, rng.getstate())).encode())}
+        generator = self._global_generator()
+        if generator is not None:
+            result["global generator"] = fingerprint(generator.state.numpy().tobytes())
+        return result
 
     def flags(self) -> list[Flag]:
         enabled = self.flag_state()
@@ -363,12 +459,166 @@ class TensorFlow(Source):
 
         if state:
             config.enable_op_determinism()
+            return
+        # TensorFlow has no public call to switch determinism off again; this is its own internal one.
+        disable = getattr(config, "disable_op_determinism", None)
+        if disable is None:
+            raise RuntimeError(f"TensorFlow {self.version()} has no call that switches op determinism off again")
+        disable()
+
+
+class Keras(Source):
+    """Keras 3's own seed state, the part of ``keras.utils.set_random_seed`` that is not random/NumPy/TF/torch.
+
+    ``set_random_seed(N)`` records N as Keras' global seed and drops the global ``SeedGenerator`` that unseeded
+    ``keras.random`` calls draw from; Keras then makes a new one from Python's ``random`` (as it makes layers' initial
+    weights), which the ``random`` unit seeds. The other libraries it seeds have units of their own.
+
+    Keras 2 (with TensorFlow <= 2.15) is listed but not seeded: only Keras 3's state is known here.
+    """
+
+    name = "keras"
+    module = "keras"
+    distributions = ("keras",)
+
+    def _is_keras2(self) -> bool:
+        major = (self.version() or "3").split(".")[0]
+        return major.isdigit() and int(major) < 3
+
+    @property  # type: ignore[override]
+    def seedable(self) -> bool:
+        return not self._is_keras2()
+
+    @property  # type: ignore[override]
+    def note(self) -> str:
+        if self._is_keras2():
+            return "Keras 2: its own seed generator is not seeded (random, NumPy and TensorFlow are)"
+        return ""
+
+    @staticmethod
+    def _modules() -> tuple[Any, Any, Any]:
+        # Keras 3 imports these with `import keras`; reading them from sys.modules imports nothing.
+        names = (
+            "keras.src.backend.common.global_state",
+            "keras.src.random.seed_generator",
+            "keras.src.utils.rng_utils",
+        )
+        modules = tuple(sys.modules.get(name) for name in names)
+        if None in modules:
+            raise RuntimeError(f"Keras {Keras().version()} is not Keras 3: seedmagic seeds Keras 3's global seed")
+        return modules  # type: ignore[return-value]
+
+    def seed(self, seed: int) -> None:
+        global_state, seed_generator, rng_utils = self._modules()
+        # Exactly what keras.utils.set_random_seed does to Keras' own state.
+        global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+        global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+
+    def _generator_state(self, generator: Any) -> Any:
+        import numpy
+        from keras.src import backend
+
+        return numpy.array(backend.convert_to_numpy(generator.state.value), copy=True)
+
+    def get_state(self) -> Any:
+        if self._is_keras2():
+            raise StateUnavailable("Keras 2's own seed generator is not saved")
+        global_state, seed_generator, rng_utils = self._modules()
+        seed = global_state.get_global_attribute(rng_utils.GLOBAL_RANDOM_SEED)
+        generator = global_state.get_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR)
+        return seed, generator, None if generator is None else self._generator_state(generator)
+
+    def set_state(self, state: Any) -> None:
+        global_state, seed_generator, rng_utils = self._modules()
+        seed, generator, value = state
+        global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+        global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, generator)
+        if generator is not None:
+            generator.state.assign(value)
+
+    def streams(self) -> dict[str, str]:
+        if self._is_keras2():
+            return {}
+        seed, _, value = self.get_state()
+        # Until the first unseeded keras.random call, there is no global SeedGenerator.
+        state = b"none" if value is None else value.tobytes()
+        return {"keras.random": fingerprint(repr(seed).encode() + state)}
+
+
+class JAX(Source):
+    """JAX has no global generator: every random function takes a key. Listed in the status, never seeded."""
+
+    name = "jax"
+    module = "jax"
+    distributions = ("jax",)
+    seedable = False
+    note = "no global generator: pass keys, e.g. seedmagic.jax_key(), which is jax.random.key(the seed in force)"
+
+    def seed(self, seed: int) -> None:
+        """Nothing to seed (the engine does not call this)."""
+
+    def get_state(self) -> Any:
+        return None  # no global random state: nothing to save
+
+    def set_state(self, state: Any) -> None:
+        pass
+
+
+class CuPy(Source):
+    """CuPy's global generator per GPU, seeded as ``cupy.random.seed`` does, without starting a GPU.
+
+    ``cupy.random.seed`` creates the current device's generator, and so starts the GPU. This unit reseeds the
+    generators that exist (every device that has drawn), and sets ``CUPY_SEED``, from which CuPy seeds the generator
+    of each device when it first draws: the same numbers as ``cupy.random.seed(N)``. cuRAND keeps the generators'
+    state where it cannot be read.
+    """
+
+    name = "cupy"
+    module = "cupy"
+    distributions = ("cupy", "cupy-cuda13x", "cupy-cuda12x", "cupy-cuda11x", "cupy-rocm-6-0", "cupy-rocm-5-0")
+    note = "cuRAND state cannot be read; devices that start later are seeded through CUPY_SEED"
+
+    @staticmethod
+    def _generators() -> Any:
+        """CuPy's module that holds the global generators (``cupy.random.generator`` before CuPy 8), or None."""
+        return sys.modules.get("cupy.random._generator") or sys.modules.get("cupy.random.generator")
+
+    def _started(self) -> dict[int, Any]:
+        """The generators that exist, by device id; reading them starts nothing."""
+        return dict(getattr(self._generators(), "_random_states", None) or {})
+
+    def seed(self, seed: int) -> None:
+        os.environ["CUPY_SEED"] = str(seed)
+        started = self._started()
+        if started:
+            import cupy
+
+            for device, generator in started.items():
+                with cupy.cuda.Device(device):
+                    generator.seed(seed)
+
+    def get_state(self) -> Any:
+        if self._generators() is None:
+            # `cupy` is in sys.modules from the moment its import starts: its state is not there yet.
+            raise StateUnavailable("CuPy is not fully imported")
+        return os.environ.get("CUPY_SEED")
+
+    def set_state(self, state: Any) -> None:
+        if state is None:
+            os.environ.pop("CUPY_SEED", None)
         else:
-            # TensorFlow has no public call to switch determinism off again; this is its own internal one.
-            config.disable_op_determinism()
+            os.environ["CUPY_SEED"] = state
+
+    def unsaved(self) -> str | None:
+        if self._started():
+            return "cuRAND keeps the state of CuPy's generators inside the GPU library, where it cannot be saved"
+        return None
+
+    def device_started(self) -> bool:
+        return bool(self._started())
 
 
-SOURCES: tuple[Source, ...] = (PythonRandom(), NumPy(), Torch(), TensorFlow())
+SOURCES: tuple[Source, ...] = (PythonRandom(), NumPy(), Torch(), TensorFlow(), Keras(), JAX(), CuPy())
 NAMES: tuple[str, ...] = tuple(source.name for source in SOURCES)
 
 

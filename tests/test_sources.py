@@ -18,7 +18,7 @@ UNITS = {
 
 
 def test_every_library_has_one_unit_with_a_distinct_name():
-    assert NAMES == ("random", "numpy", "torch", "tensorflow")
+    assert NAMES == ("random", "numpy", "torch", "tensorflow", "keras", "jax", "cupy")
     assert len({source.module for source in SOURCES}) == len(SOURCES)
 
 
