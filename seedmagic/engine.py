@@ -597,7 +597,7 @@ class Engine:
                     seeding=self.seedings.get(source.name) if imported else None,
                     on_import=source.name in on_import,
                     streams=streams,
-                    note=source.note,
+                    note=source.note if source.installed() else "",
                     seedable=source.seedable,
                     seed_error=f"seeding failed: {seed_error}" if seed_error else "",
                     state_error=state_error,
