@@ -34,8 +34,14 @@ _HEAD = f"{_CELL}; {_DIM}; font-weight: normal; border-bottom: 1px solid var(--j
 _VERDICTS = {True: ("ok", _OK), False: ("NOT", _BAD), None: ("-", _DIM)}
 
 
+@functools.lru_cache(maxsize=4096)
+def _escaped(text: str) -> str:
+    return html.escape(text)
+
+
 def _e(value: Any) -> str:
-    return html.escape(str(value))
+    # Names, versions, states and reasons repeat from one refresh to the next: escape each text once.
+    return _escaped(str(value))
 
 
 def _error(exc: BaseException) -> str:
