@@ -11,7 +11,9 @@ import textwrap
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
+import seedmagic
 from seedmagic.engine import ENGINE
+from seedmagic.sources import Source
 
 
 @pytest.fixture(autouse=True)
@@ -32,6 +34,47 @@ def ip():
     shell.run_line_magic("load_ext", "seedmagic")
     yield shell
     shell.run_line_magic("unload_ext", "seedmagic")
+
+
+def generators_and_flags() -> dict:
+    """Every generator state and setting seedmagic can change: what bad input and isolation must leave alone."""
+    import random
+
+    import numpy as np
+    import torch
+
+    name, keys, position, has_gauss, gauss = np.random.get_state()
+    status = seedmagic.status()
+    return {
+        "random": random.getstate(),
+        "numpy": (name, keys.tolist(), position, has_gauss, gauss),
+        "torch": torch.get_rng_state().tolist(),
+        "torch flags": (
+            torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled(),
+            torch.backends.cudnn.deterministic,
+            torch.backends.cudnn.benchmark,
+        ),
+        "environ": dict(os.environ),
+        "session seed": ENGINE.seed,
+        "current seed": seedmagic.current_seed(),
+        "mode": status.mode,
+        "deterministic mode": (status.deterministic, status.warn_only),
+        "import hook": ENGINE.hook.installed,
+    }
+
+
+class FailingLibrary(Source):
+    """A library whose seeding and state reading fail (it stands in for `random`, so selection accepts it)."""
+
+    name = "random"
+    module = "sys"
+
+    def seed(self, seed):
+        raise RuntimeError("cannot seed")
+
+    def streams(self):
+        raise RuntimeError("cannot read")
 
 
 def run_ok(shell, source: str):

@@ -7,15 +7,13 @@ the import hook and the shell's cell callbacks. For ``%%seeded`` the body must n
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import run_failing, run_ok
+from conftest import generators_and_flags, run_failing, run_ok
 from IPython.core.error import UsageError
 
 import seedmagic
@@ -142,26 +140,10 @@ def ip(ip):
 
 def everything(shell) -> dict:
     """All that a magic could change."""
-    name, keys, position, has_gauss, gauss = np.random.get_state()
-    status = seedmagic.status()
     return {
-        "random": random.getstate(),
-        "numpy": (name, keys.tolist(), position, has_gauss, gauss),
-        "torch": torch.get_rng_state().tolist(),
-        "session seed": ENGINE.seed,
-        "current seed": seedmagic.current_seed(),
+        **generators_and_flags(),
         "selection": ENGINE.selection,
-        "mode": status.mode,
-        "last cell seed": status.last_cell_seed,
-        "deterministic mode": (status.deterministic, status.warn_only),
-        "torch flags": (
-            torch.are_deterministic_algorithms_enabled(),
-            torch.is_deterministic_algorithms_warn_only_enabled(),
-            torch.backends.cudnn.deterministic,
-            torch.backends.cudnn.benchmark,
-        ),
-        "environ": dict(os.environ),
-        "import hook": sum(finder is ENGINE.hook for finder in sys.meta_path),
+        "last cell seed": seedmagic.status().last_cell_seed,
         "callbacks": {event: list(callbacks) for event, callbacks in shell.events.callbacks.items()},
         "seedings": dict(ENGINE.seedings),
     }

@@ -8,10 +8,11 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import FailingLibrary
 
 import seedmagic
 from seedmagic.engine import Engine, parse_seed
-from seedmagic.sources import SOURCES, Source
+from seedmagic.sources import SOURCES
 
 
 def draws() -> tuple[float, float, torch.Tensor]:
@@ -188,21 +189,8 @@ def test_status_text_lists_libraries_and_flags():
     assert "torch.backends.cudnn.benchmark" in text
 
 
-class Broken(Source):
-    """A library whose seeding and state reading fail."""
-
-    name = "random"  # stands in for a known name so that selection accepts it
-    module = "sys"
-
-    def seed(self, seed):
-        raise RuntimeError("cannot seed")
-
-    def streams(self):
-        raise RuntimeError("cannot read")
-
-
 def test_one_failing_library_leaves_the_others_seeded():
-    engine = Engine([Broken(), *SOURCES[1:]])
+    engine = Engine([FailingLibrary(), *SOURCES[1:]])
     report = engine.seed_all(6)
     assert report.failed == {"random": "RuntimeError: cannot seed"}
     assert "numpy" in report.seeded and "torch" in report.seeded

@@ -15,7 +15,7 @@ import weakref
 import numpy as np
 import pytest
 import torch
-from conftest import run_failing, run_ok
+from conftest import generators_and_flags, run_failing, run_ok
 
 import seedmagic
 from seedmagic.engine import ENGINE
@@ -262,24 +262,7 @@ def torch_flags():
 
 def world() -> dict:
     """Everything an isolated block must leave as it found it."""
-    name, keys, position, has_gauss, gauss = np.random.get_state()
-    status = seedmagic.status()
-    return {
-        "random": random.getstate(),
-        "numpy": (name, keys.tolist(), position, has_gauss, gauss),
-        "torch": torch.get_rng_state().tolist(),
-        "use_deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
-        "warn_only": torch.is_deterministic_algorithms_warn_only_enabled(),
-        "cudnn.deterministic": torch.backends.cudnn.deterministic,
-        "cudnn.benchmark": torch.backends.cudnn.benchmark,
-        "CUBLAS_WORKSPACE_CONFIG": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
-        "environ": dict(os.environ),
-        "session seed": ENGINE.seed,
-        "current seed": seedmagic.current_seed(),
-        "deterministic mode": status.deterministic,
-        "mode": status.mode,
-        "import hook": ENGINE.hook.installed,
-    }
+    return generators_and_flags()
 
 
 INNER = {

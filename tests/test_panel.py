@@ -19,11 +19,11 @@ import weakref
 import numpy as np
 import pytest
 import torch
-from conftest import run_failing, run_ok
+from conftest import FailingLibrary, run_failing, run_ok
 
 from seedmagic import panel
 from seedmagic.engine import ENGINE, Engine, Status
-from seedmagic.sources import NAMES, SOURCES, Source
+from seedmagic.sources import NAMES, SOURCES
 
 CALLBACKS = "post_run_cell"
 
@@ -70,21 +70,8 @@ def test_a_row_for_every_library_with_its_version_state_and_fingerprints(make_pa
     assert "session seed <b>3</b>" in p.header.value and "mode <b>manual</b>" in p.header.value
 
 
-class Unreadable(Source):
-    """A library whose seeding and state reading fail."""
-
-    name = "random"  # stands in for a known name so that selection accepts it
-    module = "sys"
-
-    def seed(self, seed):
-        raise RuntimeError("cannot seed")
-
-    def streams(self):
-        raise RuntimeError("cannot read")
-
-
 def test_a_library_whose_state_cannot_be_read_shows_the_note_in_its_row(make_panel):
-    engine = Engine([Unreadable(), *SOURCES[1:]])
+    engine = Engine([FailingLibrary(), *SOURCES[1:]])
     p = make_panel(engine)
     p.seed_field.value = "6"
     p.reseed_button.click()
