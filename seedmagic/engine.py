@@ -347,8 +347,10 @@ class Engine:
     def end_cell(self, cell: object) -> None:
         """The cell ``begin_cell`` started has finished: the seed in force is again the one from before it."""
         if self._cells and self._cells[-1][0] is cell:
-            _, self._cell = self._cells.pop()
-            self.refresh_hook()
+            _, before = self._cells.pop()
+            if before is not self._cell:  # most cells change nothing: keep the per-cell cost to a pop
+                self._cell = before
+                self.refresh_hook()
 
     def end_cells(self) -> None:
         """Forget every cell still running (the extension is unloaded inside one)."""

@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .engine import Engine, Status, parse_seed, random_seed
+from .engine import Engine, InvalidArgument, Status, parse_seed, random_seed
 
 #: Inline styles only use JupyterLab's theme variables, so that the panel reads well in light and dark themes.
 _FONT = "font-family: var(--jp-ui-font-family); font-size: var(--jp-ui-font-size1); color: var(--jp-ui-font-color1)"
@@ -222,8 +222,8 @@ class SeedPanel:
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
-    def refresh(self, *, highlight: bool = True) -> None:
-        """Show the engine's status now. Never raises.
+    def refresh(self, *, highlight: bool = True, status: Status | None = None) -> None:
+        """Show the engine's status now (or ``status``, already read for several panels). Never raises.
 
         With ``highlight``, mark the libraries whose state moved since the last refresh: after a cell, what the cell
         drew from. A control's own reseeding is not marked.
@@ -231,7 +231,7 @@ class SeedPanel:
         if self.closed:
             return
         try:
-            status = self.engine.status()
+            status = self.engine.status() if status is None else status
             libraries, self.moved = _libraries(status, self._shown if highlight else {})
             self._shown = {lib.name: dict(lib.streams) for lib in status.libraries}
             self._set(self.header, _header(status))
@@ -268,14 +268,13 @@ class SeedPanel:
             lines = [str(result) if result is not None else done, *(str(warning.message) for warning in caught)]
             self.notice = "\n".join(line for line in lines if line)
             failed = bool(getattr(result, "failed", None)) or bool(caught)
-        except (ValueError, TypeError) as exc:  # what the magic turns into a one-line UsageError
+        except InvalidArgument as exc:  # what the magic turns into a one-line UsageError
             self.notice, failed = f"UsageError: {exc}", True
         except Exception as exc:
             self.notice, failed = f"seedmagic: {_error(exc)}", True
         with contextlib.suppress(Exception):
             self._set(self.message, _message(self.notice, error=failed))
-        for panel in list(self._hub.panels) if self._hub is not None else [self]:
-            panel.refresh(highlight=False)
+        _refresh_all(list(self._hub.panels) if self._hub is not None else [self], highlight=False)
 
     def _reseed(self, _button: Any = None) -> None:
         """``%seed N`` with N from the seed field."""
@@ -346,12 +345,26 @@ class _Hub:
 
     def post_run_cell(self, result: Any = None) -> None:
         try:
-            for panel in list(self.panels):
-                panel.refresh()
+            _refresh_all(list(self.panels), highlight=True)
             if not self.panels:
                 self.unregister()
         except Exception:  # never into the user's cell
             pass
+
+
+def _refresh_all(panels: list[SeedPanel], *, highlight: bool) -> None:
+    """Refresh several panels, reading each engine's status once, not once per panel."""
+    statuses: dict[int, Status | None] = {}
+    for panel in panels:
+        if panel.closed:
+            continue
+        key = id(panel.engine)
+        if key not in statuses:
+            try:
+                statuses[key] = panel.engine.status()
+            except Exception:  # the panel's own refresh then shows the error
+                statuses[key] = None
+        panel.refresh(highlight=highlight, status=statuses[key])
 
 
 _HUBS: weakref.WeakKeyDictionary[Any, _Hub] = weakref.WeakKeyDictionary()

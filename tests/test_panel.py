@@ -519,3 +519,26 @@ def test_tf32_gets_a_verdict_once_the_gpu_has_started():
         assert flag.ok is True
     finally:
         torch.backends.cuda.matmul.allow_tf32 = matmul
+
+
+class CountingEngine(Engine):
+    """Counts how often the status is read."""
+
+    reads = 0
+
+    def status(self):
+        CountingEngine.reads += 1
+        return super().status()
+
+
+def test_several_panels_read_the_status_once_per_cell(ip):
+    engine = CountingEngine()
+    try:
+        panels = [panel.SeedPanel(engine, ip) for _ in range(3)]
+        CountingEngine.reads = 0
+        run_ok(ip, "x = 1")
+        assert CountingEngine.reads == 1
+        assert all(not p.closed for p in panels)
+    finally:
+        panel.close_all(ip)
+        engine.hook.uninstall()
