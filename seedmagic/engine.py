@@ -443,8 +443,7 @@ class Engine:
     def _seed_imported(self, seed: int, selection: frozenset[str], by: str) -> tuple[tuple[str, ...], dict[str, str]]:
         seeded, failed = [], {}
         for source in self.sources:
-            if source.name in selection and source.seedable and source.imported():
-                # Called right here, not through a helper: torch.manual_seed formats the whole call stack.
+            if source.imported() and source.name in selection and source.seedable:
                 try:
                     source.seed(seed)
                 except Exception as exc:  # one library failing must leave the others seeded

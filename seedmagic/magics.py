@@ -26,10 +26,7 @@ ENVIRONMENT_SEED = "SEEDMAGIC_SEED"
 
 @contextlib.contextmanager
 def _usage() -> Iterator[None]:
-    """The engine's refusal of an argument becomes IPython's one-line UsageError (and nothing was changed).
-
-    A ``with`` block rather than a wrapper function: torch.manual_seed formats the call stack, so every frame
-    between the magic and it costs."""
+    """The engine's refusal of an argument becomes IPython's one-line UsageError (and nothing was changed)."""
     try:
         yield
     except InvalidArgument as exc:

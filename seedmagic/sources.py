@@ -18,7 +18,7 @@ import os
 import struct
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -204,6 +204,93 @@ def _tensor_fingerprint(tensor: Any) -> str:
     return fingerprint(string_at(tensor.data_ptr(), tensor.numel() * tensor.element_size()))
 
 
+# torch.manual_seed(N) seeds the CPU generator and every accelerator backend torch knows (CUDA, MPS, XPU, MTIA, a
+# custom "privateuse1" device): at once where the backend has started, otherwise queued until it starts, together with
+# a formatted copy of the caller's whole Python stack (traceback.format_stack), which torch shows if the queued seeding
+# fails then. It queues so for CUDA, XPU and MTIA even in a build compiled without them, whose queue is never read
+# (their _lazy_init raises "Torch not compiled with ..." first). In a notebook the stack is deep, and those three
+# copies are 95% of what torch.manual_seed costs: about 80 µs per seeding, paid before every cell in auto mode.
+#
+# So the Torch unit does what torch.manual_seed does, in the same order, less the queueing for backends not compiled
+# in: the same generators end up with the same states, now and when a device starts. It does so only where
+# torch.manual_seed is torch's own function (or torch._dynamo's wrapper of it) and its body uses no names but those
+# below; anything else (a torch whose manual_seed seeds a backend not listed here, a torch.manual_seed someone wrapped)
+# gets torch.manual_seed itself.
+_LAZY_BACKENDS = ("cuda", "xpu", "mtia")
+_SEED_CUSTOM_DEVICE = "_seed_custom_device"
+_MANUAL_SEED_NAMES = frozenset(
+    {
+        "int",
+        "hasattr",
+        "torch",
+        "default_generator",
+        "_is_in_bad_fork",
+        "manual_seed",
+        "manual_seed_all",
+        _SEED_CUSTOM_DEVICE,
+    }
+    | {name for backend in (*_LAZY_BACKENDS, "mps") for name in (backend, f"torch.{backend}")}
+)
+
+
+class _SeedingPlan(NamedTuple):
+    """What torch.manual_seed does in this build: the backends to seed, in its order (each with its seeding
+    function), and whether it seeds a custom device."""
+
+    backends: tuple[tuple[Any, Any], ...]
+    custom_device: bool
+
+
+@functools.lru_cache(maxsize=8)  # one torch, its manual_seed and perhaps a wrapper or two
+def _manual_seed_plan(torch: Any, manual_seed: Any) -> _SeedingPlan | None:
+    """What ``manual_seed`` (the current torch.manual_seed) does in this torch build, or None where it is not torch's
+    own function with the body checked here."""
+    own = torch.random.manual_seed
+    if manual_seed is not own:
+        # Importing torch._dynamo wraps torch.manual_seed so that torch.compile does not trace into it; called outside
+        # compiled code, the wrapper just calls torch's own. Any other wrapper is called as it is.
+        compile_module = sys.modules.get("torch._compile")
+        code = getattr(manual_seed, "__code__", None)
+        if not (
+            getattr(manual_seed, "__wrapped__", None) is own
+            and code is not None
+            and code.co_filename == getattr(compile_module, "__file__", None)
+        ):
+            return None
+    code = own.__code__
+    # torch >= 2.10 keeps the body in _manual_seed_impl, called by manual_seed.
+    if code.co_names == ("_manual_seed_impl",):
+        code = getattr(getattr(torch.random, "_manual_seed_impl", None), "__code__", None)
+    return None if code is None else plan_seeding(torch, frozenset(code.co_names))
+
+
+def plan_seeding(torch: Any, names: frozenset[str]) -> _SeedingPlan | None:
+    """The plan for a torch.manual_seed whose body uses ``names``: None if it uses a name not known here (a backend
+    seedmagic has not checked), else the backends to seed, leaving out lazily started ones this build cannot start."""
+    if not names <= _MANUAL_SEED_NAMES:
+        return None
+    backends = []
+    try:
+        for name in ("cuda", "mps", "xpu", "mtia"):  # torch.manual_seed's order
+            if name not in names:
+                continue
+            backend = importlib.import_module(f"torch.{name}")
+            if name == "mps":
+                # torch.mps.manual_seed returns at once in a build without MPS.
+                if getattr(torch._C, "_has_mps", True):
+                    backends.append((backend, backend.manual_seed))
+                continue
+            is_compiled = getattr(backend, "_is_compiled", None)
+            if is_compiled is None or is_compiled():
+                backends.append((backend, backend.manual_seed_all))
+        custom_device = _SEED_CUSTOM_DEVICE in names
+        if custom_device:
+            getattr(torch.random, _SEED_CUSTOM_DEVICE)
+    except (ImportError, AttributeError):
+        return None
+    return _SeedingPlan(tuple(backends), custom_device)
+
+
 class Torch(Source):
     """torch's CPU generator and the generator of every accelerator device, seeded as ``torch.manual_seed`` does.
 
@@ -219,8 +306,16 @@ class Torch(Source):
     def seed(self, seed: int) -> None:
         import torch
 
-        # manual_seed seeds the CPU generator now and queues the seeding of every CUDA/XPU device until it starts.
-        torch.manual_seed(seed)
+        plan = _manual_seed_plan(torch, torch.manual_seed)
+        if plan is None:
+            torch.manual_seed(seed)
+            return
+        for backend, seed_all in plan.backends:
+            if not backend._is_in_bad_fork():
+                seed_all(seed)
+        if plan.custom_device:
+            torch.random._seed_custom_device(seed)
+        torch.default_generator.manual_seed(seed)
 
     @staticmethod
     def _started_accelerators() -> dict[str, Any]:
