@@ -467,7 +467,7 @@ class Engine:
         return tuple(
             s.name
             for s in self.sources
-            if s.seedable and not s.imported() and self._seed_for_import(s.name) is not None and s.installed()
+            if not s.imported() and s.seedable and self._seed_for_import(s.name) is not None and s.installed()
         )
 
     def reset(self) -> None:
