@@ -256,34 +256,36 @@ def bench_seed(shell: InteractiveShell) -> list[Row]:
         warmup=300,
     )
     raw, units = times["raw"], times["units"]
-    api_own, magic_own = times.diff("seed_all", "raw"), times.diff("magic", "noop", "raw")
-    api_books, magic_books = times.diff("seed_all", "units"), times.diff("magic", "noop", "units")
-    rows = []
-    row = Row(
-        "`seedmagic.seed_all(N)` vs the raw calls `random.seed; np.random.seed; torch.manual_seed`",
-        us(times["seed_all"]),
-        us(raw),
-        f"own cost {us(api_own)} = {against_raw(api_own, raw)}; seedmagic's bookkeeping {us(api_books)} over its "
-        f"units' seeding calls ({us(units)})",
-        f"own cost ≤ {SEED_OWN_RATIO:.0%}",
-        verdict(api_own / raw <= SEED_OWN_RATIO),
-    )
-    if row.verdict == "MISS":
-        row.profile = hotspots(seed_all, 3000)
-    rows.append(row)
-    row = Row(
-        f"`%seed N -q` (`run_line_magic`) vs the raw calls, less IPython's dispatch of a no-op line magic "
-        f"({us(times['noop'])})",
-        us(times["magic"]),
-        us(raw),
-        f"own cost {us(magic_own)} = {against_raw(magic_own, raw)}; seedmagic's bookkeeping {us(magic_books)} over "
-        f"its units' seeding calls ({us(units)})",
-        f"own cost ≤ {SEED_OWN_RATIO:.0%}",
-        verdict(magic_own / raw <= SEED_OWN_RATIO),
-    )
-    if row.verdict == "MISS":
-        row.profile = hotspots(magic, 3000)
-    rows.append(row)
+
+    def row(what: str, name: str, call: Callable[[], object], *dispatch: str) -> Row:
+        own, books = times.diff(name, *dispatch, "raw"), times.diff(name, *dispatch, "units")
+        result = Row(
+            what,
+            us(times[name]),
+            us(raw),
+            f"own cost {us(own)} = {against_raw(own, raw)}; seedmagic's bookkeeping {us(books)} over its units' "
+            f"seeding calls ({us(units)})",
+            f"own cost ≤ {SEED_OWN_RATIO:.0%}",
+            verdict(own / raw <= SEED_OWN_RATIO),
+        )
+        if result.verdict == "MISS":
+            result.profile = hotspots(call, 3000)
+        return result
+
+    rows = [
+        row(
+            "`seedmagic.seed_all(N)` vs the raw calls `random.seed; np.random.seed; torch.manual_seed`",
+            "seed_all",
+            seed_all,
+        ),
+        row(
+            "`%seed N -q` (`run_line_magic`) vs the raw calls, less IPython's dispatch of a no-op line magic "
+            f"({us(times['noop'])})",
+            "magic",
+            magic,
+            "noop",
+        ),
+    ]
     rows.append(bench_seed_cell(shell))
     return rows
 
