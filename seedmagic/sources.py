@@ -216,7 +216,7 @@ def _tensor_fingerprint(tensor: Any) -> str:
 # torch.manual_seed is torch's own function (or torch._dynamo's wrapper of it) and its body uses no names but those
 # below; anything else (a torch whose manual_seed seeds a backend not listed here, a torch.manual_seed someone wrapped)
 # gets torch.manual_seed itself.
-_LAZY_BACKENDS = ("cuda", "xpu", "mtia")
+_BACKENDS = ("cuda", "mps", "xpu", "mtia")  # in torch.manual_seed's order; all but mps start lazily
 _SEED_CUSTOM_DEVICE = "_seed_custom_device"
 _MANUAL_SEED_NAMES = frozenset(
     {
@@ -229,7 +229,7 @@ _MANUAL_SEED_NAMES = frozenset(
         "manual_seed_all",
         _SEED_CUSTOM_DEVICE,
     }
-    | {name for backend in (*_LAZY_BACKENDS, "mps") for name in (backend, f"torch.{backend}")}
+    | {name for backend in _BACKENDS for name in (backend, f"torch.{backend}")}
 )
 
 
@@ -261,17 +261,17 @@ def _manual_seed_plan(torch: Any, manual_seed: Any) -> _SeedingPlan | None:
     # torch >= 2.10 keeps the body in _manual_seed_impl, called by manual_seed.
     if code.co_names == ("_manual_seed_impl",):
         code = getattr(getattr(torch.random, "_manual_seed_impl", None), "__code__", None)
-    return None if code is None else plan_seeding(torch, frozenset(code.co_names))
+    return None if code is None else _plan_seeding(torch, frozenset(code.co_names))
 
 
-def plan_seeding(torch: Any, names: frozenset[str]) -> _SeedingPlan | None:
+def _plan_seeding(torch: Any, names: frozenset[str]) -> _SeedingPlan | None:
     """The plan for a torch.manual_seed whose body uses ``names``: None if it uses a name not known here (a backend
     seedmagic has not checked), else the backends to seed, leaving out lazily started ones this build cannot start."""
     if not names <= _MANUAL_SEED_NAMES:
         return None
     backends = []
     try:
-        for name in ("cuda", "mps", "xpu", "mtia"):  # torch.manual_seed's order
+        for name in _BACKENDS:
             if name not in names:
                 continue
             backend = importlib.import_module(f"torch.{name}")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from seedmagic.sources import NAMES, SOURCES, NumPy, PythonRandom, Torch, _manual_seed_plan, plan_seeding
+from seedmagic.sources import NAMES, SOURCES, NumPy, PythonRandom, Torch, _manual_seed_plan, _plan_seeding
 
 UNITS = {
     "random": (PythonRandom(), lambda s: random.seed(s), lambda: random.random()),
@@ -108,8 +108,8 @@ def test_the_installed_torch_gets_the_plan_and_it_skips_exactly_the_backends_not
 
 def test_a_manual_seed_that_seeds_a_backend_not_checked_here_gets_torch_manual_seed_itself():
     names = _manual_seed_names()
-    assert plan_seeding(torch, names) is not None
-    assert plan_seeding(torch, names | {"npu", "torch.npu"}) is None
+    assert _plan_seeding(torch, names) is not None
+    assert _plan_seeding(torch, names | {"npu", "torch.npu"}) is None
 
 
 def test_a_wrapped_torch_manual_seed_is_what_the_unit_calls(monkeypatch):
