@@ -1,21 +1,76 @@
-"""Run a cell body the way IPython runs a cell, from inside a cell magic.
+"""How a ``%%seeded`` cell runs.
 
-This follows IPython's ``%%time``: transform the body (so magics and ``!`` lines work), parse, apply the shell's AST
-transformers, execute every statement but a trailing expression, then evaluate that expression and return its value,
-which IPython then shows as ``Out[N]``. Exceptions propagate unchanged, so the cell fails as it would without the
-magic. ``shell.run_cell`` is not used: it would fire the cell events a second time and swallow the exception.
+A ``%%seeded ARGS`` cell is run by IPython itself, as a plain cell: ``seeded_cells``, an input transformer, turns its
+first line into the line magic ``%seeded ARGS``, which seeds and puts the rest of the cell under the seed until the
+cell ends (the engine's cell scope; ``--isolate`` restores at the cell's end). IPython then compiles and runs the
+body once, as any cell: ``Out[N]``, ``ast_node_interactivity``, top-level ``await``, tracebacks with the lines as
+written, and the history are IPython's own.
+
+``%%seeded --check`` (and a direct ``run_cell_magic("seeded", ...)``) still run the body from inside the cell magic:
+``compile_cell`` follows IPython's ``%%time``: transform the body (so magics and ``!`` lines work), parse, apply the
+shell's AST transformers, execute every statement but a trailing expression, then evaluate that expression and
+return its value, which IPython then shows as ``Out[N]``. Exceptions propagate unchanged. ``shell.run_cell`` is not
+used: it would fire the cell events a second time and swallow the exception.
 """
 
 from __future__ import annotations
 
 import ast
 import io
+import linecache
+import re
+import sys
 import tokenize
 from dataclasses import dataclass
 from types import CodeType
 from typing import Any
 
 from IPython.core.error import UsageError
+from IPython.core.inputtransformer2 import cell_magic, leading_empty_lines
+
+_SEEDED = re.compile(r"%%seeded(?=\s|$)")
+
+
+def seeded_cells(lines: list[str]) -> list[str]:
+    """IPython's input transformer for ``%%seeded`` cells: the first line becomes ``%seeded ARGS`` (as Python, on
+    the same line, so line numbers stay as written). A cell with ``--check`` stays a cell magic: it runs twice."""
+    if not lines or not _SEEDED.match(lines[0]):
+        return lines
+    arguments = lines[0][len("%%seeded") :].strip()
+    if "--check" in arguments.split():
+        return lines
+    first = f"get_ipython().run_line_magic('seeded', {arguments!r})\n"
+    # A cell magic under it (%%seeded 0, then %%time) is still one: IPython only looks for it on the first line.
+    return [first, *cell_magic(lines[1:])] if len(lines) > 1 and lines[1].startswith("%%") else [first, *lines[1:]]
+
+
+# IPython's check whether a cell is complete (the terminal's Enter) must still see a cell magic, which a blank line
+# ends: transformers with side effects are left out of that check.
+seeded_cells.has_side_effects = True  # type: ignore[attr-defined]
+
+_FIRST_LINE = "get_ipython().run_line_magic('seeded', "
+
+
+def show_as_written(raw_cell: str) -> None:
+    """Make tracebacks show the running ``%%seeded`` cell as the user wrote it.
+
+    IPython keeps the source of a cell for tracebacks in ``linecache``, as transformed (``!cmd`` as
+    ``get_ipython().system(...)``, the first line as ``seeded_cells`` made it). Called from that first line, this
+    puts the written lines there: all of them where the transformation kept them one for one, else the first."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        entry = linecache.cache.get(frame.f_code.co_filename)
+        if frame.f_lineno == 1 and entry is not None and entry[2] and entry[2][0].startswith(_FIRST_LINE):
+            break
+        frame = frame.f_back
+    else:
+        return
+    size, mtime, lines, name = entry  # type: ignore[misc]
+    written = [line + "\n" for line in leading_empty_lines(raw_cell.splitlines())]
+    if not written or not _SEEDED.match(written[0]):
+        return
+    shown = written if len(written) == len(lines) else [written[0], *lines[1:]]
+    linecache.cache[frame.f_code.co_filename] = (size, mtime, shown, name)
 
 
 def ends_with_semicolon(code: str) -> bool:

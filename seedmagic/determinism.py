@@ -115,6 +115,19 @@ class DeterminismSwitch:
         if self.enabled and source.has_flags:
             self.apply(source)
 
+    def on_restore(self, source: Source, flags_at_import: Any) -> None:
+        """A library first imported after a snapshot that was just put back: give it the flags the restored switch
+        would have given it at import (``flags_at_import`` are its own, read right after its import; None if
+        unknown)."""
+        if not source.has_flags:
+            return
+        if self.enabled:
+            if flags_at_import is not None:
+                self._saved_flags[source.name] = flags_at_import
+            self.apply(source)
+        elif flags_at_import is not None:
+            source.set_flag_state(flags_at_import)
+
     def disable(self) -> list[str]:
         """Put back the settings and environment variables from before ``enable``."""
         with self._all_or_nothing():

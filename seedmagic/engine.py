@@ -9,7 +9,7 @@ from __future__ import annotations
 import operator
 import re
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -112,6 +112,39 @@ def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
+def check_bool(name: str, value: Any, *, none: bool = False) -> None:
+    """Refuse anything but ``True`` and ``False`` (and None where ``none``): not ``1``, ``np.True_`` or ``"no"``."""
+    if isinstance(value, bool) or (none and value is None):
+        return
+    allowed = "True, False or None" if none else "True or False"
+    raise InvalidArgumentType(f"{name} must be {allowed}, got {value!r}")
+
+
+class Scope(NamedTuple):
+    """The seed a running cell is under (``%%seeded``, auto mode), and the libraries that seed reaches."""
+
+    seed: int
+    selection: frozenset[str]
+
+
+@dataclass
+class _RunningCell:
+    """A cell that has started and not yet ended: the token that stands for it, the scope from before it, and, with
+    ``--isolate``, the snapshot to put back when it ends."""
+
+    token: object
+    outer: Scope | None
+    saved: Snapshot | None = None
+
+
+class _Imported(NamedTuple):
+    """A library as it was when its import finished, before seedmagic seeded it or switched its flags: what an
+    isolated cell that imported it puts back when no session seed would have seeded it."""
+
+    state: Any
+    flags: Any
+
+
 class Seeding(NamedTuple):
     """The last seeding of one library: with what seed, and by what (``session``, ``cell``, ``auto``, ``import``)."""
 
@@ -161,6 +194,18 @@ class SeedReport:
         printer.text(str(self))
 
 
+class SessionRecord(NamedTuple):
+    """The session as a snapshot keeps it: the seed and how it was set, the mode, and what the status reports."""
+
+    seed: int | None
+    per_rank: tuple[int, Rank | None] | None
+    selection: frozenset[str]
+    auto: bool
+    last_cell_seed: int | None
+    seedings: dict[str, Seeding]
+    failures: dict[str, str]
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """Everything about randomness that ``restore`` puts back: the imported libraries' generator states, the
@@ -169,8 +214,13 @@ class Snapshot:
 
     states: dict[str, Any]
     unavailable: dict[str, str]
-    session: tuple[int | None, tuple[int, Rank | None] | None, frozenset[str], bool, dict[str, Seeding]]
+    session: SessionRecord
     determinism: Any
+
+    @property
+    def imported(self) -> frozenset[str]:
+        """The libraries that were imported when the snapshot was taken."""
+        return frozenset(self.states) | frozenset(self.unavailable)
 
 
 @dataclass(frozen=True)
@@ -272,7 +322,8 @@ class Engine:
         self.seed: int | None = None
         self.per_rank: tuple[int, Rank | None] | None = None
         self.selection: frozenset[str] = ALL
-        self._cell: tuple[int, frozenset[str]] | None = None
+        #: The scope of the cell running now (``%%seeded``, auto mode), None outside one.
+        self._cell: Scope | None = None
         self.auto = False
         self.last_cell_seed: int | None = None
         self.seedings: dict[str, Seeding] = {}
@@ -280,7 +331,8 @@ class Engine:
         self.determinism = DeterminismSwitch(self.sources)
         self.hook = ImportHook(self._by_module, self._import_started, self._import_finished)
         self._importing: list[dict[str, Any] | None] = []
-        self._cells: list[tuple[object, tuple[int, frozenset[str]] | None]] = []
+        self._running_cells: list[_RunningCell] = []
+        self._imported: dict[str, _Imported] = {}
 
     # -- seeding ---------------------------------------------------------------------------------------------------
 
@@ -305,13 +357,15 @@ class Engine:
         initialisation wants. Returns a report of what was seeded; a library whose seeding failed is named there.
         """
         seed = validate_seed(seed)
-        if per_rank not in (True, False):
-            raise InvalidArgumentType(f"per_rank must be True or False, got {per_rank!r}")
+        check_bool("per_rank", per_rank)
         selection = resolve_selection(only, skip)
         self._check_deterministic(deterministic, warn_only)
-        self._check_auto(auto)
+        check_bool("auto", auto, none=True)
         # The switch goes first: it is all or nothing, so if it fails, nothing at all has changed.
         flags_changed = self._switch(deterministic, warn_only)
+        # Inside a seeded cell, the new session seed is the seed in force for the rest of the cell: a library the
+        # cell imports next gets it, as the report says. The cell's scope comes back for nothing after the cell.
+        self._cell = None
         self.per_rank = None
         if per_rank:
             rank = current_rank()
@@ -325,45 +379,83 @@ class Engine:
         on_import = self._on_import_names()
         return SeedReport(seed, seeded, on_import, failed, deterministic, tuple(flags_changed), auto, self.per_rank)
 
-    def _check_auto(self, auto: bool | None) -> None:
-        if auto not in (True, False, None):
-            raise InvalidArgumentType(f"auto must be True, False or None, got {auto!r}")
+    # -- cells -----------------------------------------------------------------------------------------------------
 
     def begin_cell(self, cell: object, key: str | None) -> int | None:
         """A cell starts (``cell`` stands for it until ``end_cell``). In auto mode, seed it for ``key`` (its id, or
         its source): the same seed whenever that cell runs, in any order, and a different one for every other cell;
         None skips it. Returns the cell's seed (None if not reseeded)."""
-        self._cells.append((cell, self._cell))
+        self._running_cells.append(_RunningCell(cell, self._cell))
         if key is None or not self.auto or self.seed is None:
             return None
         seed = derive_seed(self.seed, key)
-        self._cell = (seed, self.selection)
-        self.last_cell_seed = seed
-        self.refresh_hook()
-        _, failed = self._seed_imported(seed, self.selection, by="auto")
-        _warn_failed(failed)
+        self._enter_scope(Scope(seed, self.selection), by="auto")
         return seed
 
+    def in_cell(self) -> bool:
+        """Whether a cell started by ``begin_cell`` is running."""
+        return bool(self._running_cells)
+
+    def innermost_cell(self) -> object | None:
+        """What stands for the innermost running cell (see ``begin_cell``), None outside cells."""
+        return self._running_cells[-1].token if self._running_cells else None
+
+    def seed_cell(
+        self, seed: int | None = None, *, only: Selection = None, skip: Selection = None, isolate: bool = False
+    ) -> SeedReport:
+        """Seed now, and run the rest of the running cell under ``seed``: what a ``%%seeded`` cell does before its
+        first line. Libraries the cell imports get the seed too. Without a seed, the session seed. With
+        ``isolate=True``, ``end_cell`` puts back every generator, flag and the session as they were before this
+        call. Checks everything before changing anything; outside a cell (see ``begin_cell``) it refuses."""
+        scope = self._cell_scope(seed, only, skip)
+        check_bool("isolate", isolate)
+        if not self._running_cells:
+            raise InvalidArgument("no cell is running: use `with seedmagic.seeded(N):` outside a cell")
+        running = self._running_cells[-1]
+        if isolate and running.saved is None:
+            running.saved = self.snapshot()
+        return self._enter_scope(scope, by="cell")
+
+    def _cell_scope(self, seed: int | None, only: Selection, skip: Selection) -> Scope:
+        if seed is None:
+            if self.seed is None:
+                raise InvalidArgument("no seed: give one (e.g. %%seeded 0) or set the session seed first with %seed N")
+            seed = self.seed
+        seed = validate_seed(seed)
+        selection = resolve_selection(only, skip)
+        return Scope(seed, selection if selection is not None else self.selection)
+
+    def _enter_scope(self, scope: Scope, by: str) -> SeedReport:
+        self._cell = scope
+        self.last_cell_seed = scope.seed
+        self.refresh_hook()
+        seeded, failed = self._seed_imported(scope.seed, scope.selection, by=by)
+        _warn_failed(failed)
+        return SeedReport(scope.seed, seeded, self._on_import_names(), failed)
+
     def end_cell(self, cell: object) -> None:
-        """The cell ``begin_cell`` started has finished: the seed in force is again the one from before it."""
-        if self._cells and self._cells[-1][0] is cell:
-            _, before = self._cells.pop()
-            if before is not self._cell:  # most cells change nothing: keep the per-cell cost to a pop
-                self._cell = before
-                self.refresh_hook()
+        """The cell ``begin_cell`` started has finished: the seed in force is again the one from before it, and an
+        isolated cell's snapshot is put back. Ends the innermost running cell where ``cell`` is None (a front end
+        that lost it, e.g. an interrupted asynchronous cell)."""
+        if not self._running_cells or (cell is not None and self._running_cells[-1].token is not cell):
+            return
+        running = self._running_cells.pop()
+        if running.saved is not None:
+            self._cell = running.outer
+            self.restore(running.saved)
+        elif running.outer is not self._cell:  # most cells change nothing: keep the per-cell cost to a pop
+            self._cell = running.outer
+            self.refresh_hook()
 
     def end_cells(self) -> None:
-        """Forget every cell still running (the extension is unloaded inside one)."""
-        if self._cells:
-            self._cell = self._cells[0][1]
-            self._cells.clear()
-            self.refresh_hook()
+        """End every cell still running, innermost first (the extension is unloaded inside one)."""
+        while self._running_cells:
+            self.end_cell(self._running_cells[-1].token)
 
     def reseed(self) -> None:
         """Seed again with the seed in force (the cell's, else the session's), as at the start of the cell."""
         if self._cell is not None:
-            seed, selection = self._cell
-            self._seed_imported(seed, selection, by="cell")
+            self._seed_imported(self._cell.seed, self._cell.selection, by="cell")
         elif self.seed is not None:
             self._seed_imported(self.seed, self.selection, by="session")
 
@@ -380,7 +472,7 @@ class Engine:
     ) -> SeedReport:
         """Change the deterministic switch and auto mode together, without seeding; None leaves one as it is."""
         self._check_deterministic(deterministic, warn_only)
-        self._check_auto(auto)
+        check_bool("auto", auto, none=True)
         if auto and self.seed is None:
             raise InvalidArgument("auto mode needs a session seed: %seed N --auto")
         flags_changed = self._switch(deterministic, warn_only)
@@ -391,45 +483,35 @@ class Engine:
 
     def current_seed(self) -> int | None:
         """The seed in force: the cell's inside ``%%seeded``/``seeded()``, else the session seed (None if unset)."""
-        return self._cell[0] if self._cell is not None else self.seed
+        return self._cell.seed if self._cell is not None else self.seed
 
     def seeded(
         self, seed: int | None = None, *, only: Selection = None, skip: Selection = None, isolate: bool = False
     ) -> AbstractContextManager[SeedReport]:
-        """Seed now and run the ``with`` block under that seed; libraries imported in the block get it too.
+        """Seed now and run the ``with`` block under that seed, as a ``%%seeded`` cell runs; libraries imported in
+        the block get it too.
 
-        Without a seed, the session seed. With ``isolate=True`` every generator is put back afterwards, also when the
-        block raises or is interrupted. The session seed is unchanged. Checks everything before changing anything.
+        Without a seed, the session seed. With ``isolate=True`` every generator, flag and the session are put back
+        afterwards, also when the block raises or is interrupted. The session seed is unchanged. Checks everything
+        before changing anything.
         """
-        if seed is None:
-            if self.seed is None:
-                raise InvalidArgument("no seed: give one (e.g. %%seeded 0) or set the session seed first with %seed N")
-            seed = self.seed
-        seed = validate_seed(seed)
-        selection = resolve_selection(only, skip)
-        return self._seeded(seed, selection if selection is not None else self.selection, isolate)
+        self._cell_scope(seed, only, skip)
+        check_bool("isolate", isolate)
+        return self._seeded(seed, only, skip, isolate)
 
     @contextmanager
-    def _seeded(self, seed: int, selection: frozenset[str], isolate: bool) -> Iterator[SeedReport]:
+    def _seeded(self, seed: int | None, only: Selection, skip: Selection, isolate: bool) -> Iterator[SeedReport]:
         __tracebackhide__ = True
-        saved = self.snapshot() if isolate else None
-        outer = self._cell
+        block = object()
+        self.begin_cell(block, None)
         try:
-            self._cell = (seed, selection)
-            self.last_cell_seed = seed
-            self.refresh_hook()
-            seeded, failed = self._seed_imported(seed, selection, by="cell")
-            _warn_failed(failed)
-            yield SeedReport(seed, seeded, self._on_import_names(), failed)
+            yield self.seed_cell(seed, only=only, skip=skip, isolate=isolate)
         finally:
-            self._cell = outer
-            self.refresh_hook()
-            if saved is not None:
-                self.restore(saved)
+            self.end_cell(block)
 
     def _check_deterministic(self, deterministic: bool | None, warn_only: bool) -> None:
-        if deterministic not in (True, False, None):
-            raise InvalidArgumentType(f"deterministic must be True, False or None, got {deterministic!r}")
+        check_bool("deterministic", deterministic, none=True)
+        check_bool("warn_only", warn_only)
         if warn_only and deterministic is not True:
             raise InvalidArgument("warn_only applies only when switching deterministic mode on")
 
@@ -455,8 +537,8 @@ class Engine:
         return tuple(seeded), failed
 
     def _seed_for_import(self, name: str) -> int | None:
-        if self._cell is not None and name in self._cell[1]:
-            return self._cell[0]
+        if self._cell is not None and name in self._cell.selection:
+            return self._cell.seed
         if self.seed is not None and name in self.selection:
             return self.seed
         return None
@@ -475,7 +557,7 @@ class Engine:
         self.determinism.disable()
         self.seed, self.selection, self._cell, self.per_rank = None, ALL, None, None
         self.auto, self.last_cell_seed = False, None
-        self._cells.clear()
+        self._running_cells.clear()
         self.seedings.clear()
         self.failures.clear()
         self.refresh_hook()
@@ -507,6 +589,7 @@ class Engine:
         source = self._by_module[module]
         try:
             if loaded:
+                self._imported[source.name] = _Imported(_read(source.get_state), _read(source.flag_state))
                 seed = self._seed_for_import(source.name)
                 if seed is not None:
                     _warn_failed(self._seed_imported(seed, frozenset({source.name}), by="import")[1])
@@ -521,18 +604,61 @@ class Engine:
     def snapshot(self) -> Snapshot:
         """Every imported library's generators (accelerators only once initialized), the flags and the session."""
         states, unavailable = self._save_generators()
-        session = (self.seed, self.per_rank, self.selection, self.auto, dict(self.seedings))
+        session = SessionRecord(
+            self.seed,
+            self.per_rank,
+            self.selection,
+            self.auto,
+            self.last_cell_seed,
+            dict(self.seedings),
+            dict(self.failures),
+        )
         return Snapshot(states, unavailable, session, self.determinism.save())
 
     def restore(self, snapshot: Snapshot) -> None:
-        """Put back everything ``snapshot`` saved; a generator or flag that fails does not stop the others."""
+        """Put back everything ``snapshot`` saved; a generator or flag that fails does not stop the others.
+
+        A library first imported after the snapshot is left as the restored session would have left it: seeded at
+        import with the session seed where there is one, else with the state and flags it had right after its
+        import, and switched to deterministic algorithms if the session's deterministic mode is on."""
         self._restore_generators(snapshot.states)
-        self.seed, self.per_rank, self.selection, self.auto, seedings = snapshot.session
-        # A library first imported after the snapshot keeps its record: its generator is not put back either.
-        kept = {name: seeding for name, seeding in self.seedings.items() if name not in snapshot.states}
-        self.seedings = {**kept, **{name: s for name, s in seedings.items() if name in snapshot.states}}
+        session = snapshot.session
+        self.seed, self.per_rank, self.selection, self.auto = (
+            session.seed,
+            session.per_rank,
+            session.selection,
+            session.auto,
+        )
+        self.last_cell_seed, self.seedings, self.failures = (
+            session.last_cell_seed,
+            dict(session.seedings),
+            dict(session.failures),
+        )
         self.determinism.load(snapshot.determinism)
+        newcomers = [s for s in self.sources if s.imported() and s.name not in snapshot.imported]
+        for source in newcomers:
+            self._as_if_imported_now(source)
         self.refresh_hook()
+
+    def _as_if_imported_now(self, source: Source) -> None:
+        """Leave a library imported inside an isolated block as its import under the current session would have."""
+        imported = self._imported.get(source.name)
+        seed = self.seed if source.name in self.selection else None
+        failed = {}
+        if seed is not None and source.seedable:
+            failed = self._seed_imported(seed, frozenset({source.name}), by="import")[1]
+        elif imported is not None and imported.state is not None:
+            try:
+                source.set_state(imported.state)
+            except Exception as exc:
+                failed[source.name] = _error(exc)
+        try:
+            self.determinism.on_restore(source, None if imported is None else imported.flags)
+        except Exception as exc:
+            failed[f"{source.name} flags"] = _error(exc)
+        if failed:
+            detail = "; ".join(f"{name}: {error}" for name, error in failed.items())
+            warnings.warn(f"seedmagic could not restore {detail}", SeedmagicWarning, stacklevel=3)
 
     def _save_generators(self) -> tuple[dict[str, Any], dict[str, str]]:
         states, unavailable = {}, {}
@@ -619,6 +745,14 @@ class Engine:
             libraries=tuple(libraries),
             flags=flags,
         )
+
+
+def _read(read: Callable[[], Any]) -> Any:
+    """What ``read()`` returns, or None where it cannot be read."""
+    try:
+        return read()
+    except Exception:
+        return None
 
 
 ENGINE = Engine()

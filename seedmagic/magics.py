@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Integer
+from traitlets import Any as AnyTrait
 
-from .cell import compile_cell
+from .cell import compile_cell, seeded_cells, show_as_written
 from .determinism import SeedmagicWarning
-from .engine import ENGINE, SEED_LIMIT, Engine, InvalidArgument, parse_seed, random_seed
+from .engine import ENGINE, SEED_LIMIT, Engine, InvalidArgument, check_bool, parse_seed, random_seed, validate_seed
 from .sources import NAMES
 
 ENVIRONMENT_SEED = "SEEDMAGIC_SEED"
@@ -42,6 +42,12 @@ def _libraries_argument(option: str, verb: str) -> argument:
     )
 
 
+def _no_abbreviations(magic: Any) -> Any:
+    """Options are spelled out: ``--deter`` is an unknown option, not ``--deterministic``."""
+    magic.parser.allow_abbrev = False
+    return magic
+
+
 @functools.lru_cache(maxsize=256)
 def _parse(magic: Any, line: str) -> Any:
     """``parse_argstring``, remembered: the same line always parses the same way, and a notebook repeats its lines."""
@@ -62,8 +68,8 @@ def cell_key(info: Any) -> str | None:
     ``%seedpanel``), so that asking for the status does not reseed."""
     lines = [line.strip() for line in info.raw_cell.splitlines()]
     code = [line for line in lines if line and not line.startswith("#")]
-    if all(line.startswith("%seed") for line in code):
-        return None
+    if all(line.startswith("%seed") for line in code) or code[0].startswith("%%seeded"):
+        return None  # a %%seeded cell seeds itself: its explicit seed wins
     cell_id = getattr(info, "cell_id", None)
     return f"cell-id:{cell_id}" if cell_id else f"source:{info.raw_cell.strip()}"
 
@@ -73,35 +79,60 @@ class SeedMagics(Magics):
     """``%seed``, ``%%seeded`` and ``%seedpanel``. Set the options below in ``ipython_config.py`` to seed every
     session when the extension loads: ``c.SeedMagics.seed = 0``, ``c.SeedMagics.auto = True``."""
 
-    seed = Integer(
+    # Checked by seedmagic when the extension loads, not by traitlets: a bad value is then a one-line warning that
+    # changes nothing, rather than an extension that fails to load (traitlets' Bool would also take 1 for True).
+    seed = AnyTrait(
         None,
-        allow_none=True,
-        help="Seed every session with this seed when the extension loads, as %seed N does. "
-        f"The environment variable {ENVIRONMENT_SEED} overrides it.",
+        help="Seed every session with this seed (an int, 0 <= seed < 2**32) when the extension loads, as %seed N "
+        f"does. The environment variable {ENVIRONMENT_SEED} overrides it.",
     ).tag(config=True)
-    auto = Bool(False, help="With a seed: reseed before every cell, as %seed N --auto does.").tag(config=True)
-    deterministic = Bool(
-        False, help="Switch deterministic algorithms on when the extension loads, as %seed --deterministic does."
+    auto = AnyTrait(False, help="True or False. With a seed: reseed before every cell, as %seed N --auto does.").tag(
+        config=True
+    )
+    deterministic = AnyTrait(
+        False,
+        help="True or False. Switch deterministic algorithms on when the extension loads, as %seed --deterministic "
+        "does.",
     ).tag(config=True)
 
     def __init__(self, shell: Any = None, engine: Engine = ENGINE, **kwargs: Any) -> None:
         super().__init__(shell, **kwargs)
         self.engine = engine
+        # How many cells are executing (pre_execute, which silent cells fire too, less post_execute), and the
+        # silent cells (no pre/post_run_cell) with a %%seeded scope, which end at post_execute.
+        self._executing = 0
+        self._silent_cells: list[object] = []
 
     # -- loading ---------------------------------------------------------------------------------------------------
 
+    def _events(self) -> tuple[tuple[str, Any], ...]:
+        return (
+            ("pre_execute", self.pre_execute),
+            ("pre_run_cell", self.pre_run_cell),
+            ("post_execute", self.post_execute),
+            ("post_run_cell", self.post_run_cell),
+        )
+
     def start(self) -> None:
-        """Listen to the cell events, and apply the profile options or SEEDMAGIC_SEED to a session with no seed."""
-        self.shell.events.register("pre_run_cell", self.pre_run_cell)
-        self.shell.events.register("post_run_cell", self.post_run_cell)
+        """Listen to the cell events, take ``%%seeded`` cells, and apply the profile options or SEEDMAGIC_SEED to a
+        session with no seed."""
+        for event, callback in self._events():
+            self.shell.events.register(event, callback)
+        if seeded_cells not in self.shell.input_transformers_cleanup:
+            self.shell.input_transformers_cleanup.append(seeded_cells)
         if self.engine.seed is not None:  # %reload_ext: the session keeps its seed
             return
-        seed, source = self.seed, "c.SeedMagics.seed"
-        if os.environ.get(ENVIRONMENT_SEED, "").strip():
-            seed, source = os.environ[ENVIRONMENT_SEED], ENVIRONMENT_SEED
+        source = "the profile options"
         try:
+            check_bool("c.SeedMagics.auto", self.auto)
+            check_bool("c.SeedMagics.deterministic", self.deterministic)
+            seed = self.seed
+            if os.environ.get(ENVIRONMENT_SEED, "").strip():
+                source = ENVIRONMENT_SEED
+                seed = parse_seed(os.environ[ENVIRONMENT_SEED])
+            elif seed is not None:
+                seed = validate_seed(seed)
             if seed is not None:
-                seed = parse_seed(seed) if isinstance(seed, str) else seed
                 self.engine.seed_all(seed, deterministic=self.deterministic or None, auto=self.auto or None)
             elif self.deterministic:
                 self.engine.set_deterministic(True)
@@ -109,10 +140,14 @@ class SeedMagics(Magics):
             warnings.warn(f"seedmagic ignored {source}: {exc}", SeedmagicWarning, stacklevel=2)
 
     def stop(self) -> None:
-        """Stop listening to the cell events."""
-        for event, callback in (("pre_run_cell", self.pre_run_cell), ("post_run_cell", self.post_run_cell)):
+        """Stop listening to the cell events and taking ``%%seeded`` cells; end the cells still running."""
+        for event, callback in self._events():
             if callback in self.shell.events.callbacks[event]:
                 self.shell.events.unregister(event, callback)
+        while seeded_cells in self.shell.input_transformers_cleanup:
+            self.shell.input_transformers_cleanup.remove(seeded_cells)
+        self._silent_cells.clear()
+        self._executing = 0
         self.engine.end_cells()
 
     def pre_run_cell(self, info: Any) -> None:
@@ -121,11 +156,22 @@ class SeedMagics(Magics):
         except Exception as exc:  # never break the user's cell
             warnings.warn(f"seedmagic could not reseed the cell: {exc}", SeedmagicWarning, stacklevel=2)
 
+    def pre_execute(self) -> None:
+        self._executing += 1
+
+    def post_execute(self) -> None:
+        self._executing = max(self._executing - 1, 0)  # an empty cell ends without having started
+        # A silent cell (no pre/post_run_cell) whose %%seeded scope began inside it ends here.
+        if self._silent_cells and self.engine.innermost_cell() is self._silent_cells[-1]:
+            self.engine.end_cell(self._silent_cells.pop())
+
     def post_run_cell(self, result: Any) -> None:
-        self.engine.end_cell(result.info)
+        # ipykernel passes None for an asynchronous cell it cancelled: the innermost cell is the one that ended.
+        self.engine.end_cell(getattr(result, "info", None))
 
     # -- magics ----------------------------------------------------------------------------------------------------
 
+    @_no_abbreviations
     @magic_arguments("seed")
     @argument("seed", nargs="?", help=f"an integer, 0 <= seed < 2**32 (= {SEED_LIMIT}); $var and {{expr}} work")
     @argument("--random", action="store_true", help="draw a fresh seed from OS entropy, print it and seed with it")
@@ -215,30 +261,33 @@ class SeedMagics(Magics):
         elif not args.quiet:
             print(report)
 
+    @_no_abbreviations
     @magic_arguments()
     @argument("seed", nargs="?", help="an integer, 0 <= seed < 2**32; without one, the session seed from %%seed")
     @argument(
         "--isolate",
         action="store_true",
-        help="afterwards put every generator, flag and the session seed back as they were before the cell, "
-        "also if the cell raises",
+        help="when the cell ends, put every generator, determinism flag, environment variable and the session "
+        "back as they were before it, also if it raises or is interrupted",
     )
     @argument(
         "--check",
         action="store_true",
-        help="run the cell twice from the same seed and report whether every name it binds and its last "
-        "expression came out the same; the cell (and its side effects) runs twice, and the namespace "
+        help="run the cell twice from the same seed and the same namespace and report whether what it binds, "
+        "changes and shows came out the same; the cell (and its side effects) runs twice, and the namespace "
         "afterwards is that of the second run",
     )
     @_libraries_argument("--only", "seed (default: those %%seed seeds)")
     @_libraries_argument("--skip", "leave alone")
-    @cell_magic
-    def seeded(self, line: str, cell: str) -> Any:
-        """Reseed, then run the cell exactly like a normal cell: the same random numbers every time it runs.
+    @line_cell_magic
+    def seeded(self, line: str, cell: str | None = None) -> Any:
+        """Reseed, then run the cell as a plain cell: the same random numbers every time it runs.
 
-        The last expression is shown as Out[N], assignments land in the notebook, magics and ! lines work, an
-        exception fails the cell as usual and a trailing ; silences the output. Libraries imported inside the
-        cell are seeded at import with the cell's seed. The session seed (%seed) is not changed.
+        IPython runs the cell itself: the last expression is shown as Out[N], assignments land in the notebook,
+        magics, ! lines and top-level await work, an exception fails the cell with its usual traceback, and a
+        trailing ; silences the output. Libraries imported inside the cell are seeded at import with the cell's
+        seed. The session seed (%seed) is not changed. (IPython runs the cell as if its first line were
+        %seeded ARGS: as a line magic, %seeded runs the rest of its cell under the seed.)
 
         Examples::
 
@@ -253,7 +302,13 @@ class SeedMagics(Magics):
         args = _parse(SeedMagics.seeded, line)
         with _usage():
             seed = None if args.seed is None else parse_seed(args.seed)
+            if cell is None:
+                if args.check:
+                    raise InvalidArgument("--check runs a whole cell twice: write it as %%seeded --check")
+                return self._seed_rest_of_cell(seed, args)
             scope = self.engine.seeded(seed, only=args.only, skip=args.skip, isolate=args.isolate)
+        # The cell form runs here only for --check, or when called directly (run_cell_magic): a %%seeded cell
+        # typed in a notebook is run by IPython itself (see seeded_cells).
         body = compile_cell(self.shell, cell, f"%%seeded {line}".rstrip())
         if not args.check:
             with scope:
@@ -264,6 +319,16 @@ class SeedMagics(Magics):
             value, report = run_twice(body.evaluate, self.shell.user_ns, self.engine.reseed, started.seed)
         print(report, file=sys.stdout if report.reproducible else sys.stderr)
         return None if body.quiet else value
+
+    def _seed_rest_of_cell(self, seed: int | None, args: Any) -> None:
+        if self._executing and not self.engine.in_cell():  # a silent cell: no cell events; it ends at post_execute
+            token = object()
+            self.engine.begin_cell(token, None)
+            self._silent_cells.append(token)
+        self.engine.seed_cell(seed, only=args.only, skip=args.skip, isolate=args.isolate)
+        raw_cell = getattr(self.engine.innermost_cell(), "raw_cell", None)
+        if isinstance(raw_cell, str):
+            show_as_written(raw_cell)
 
     @line_magic
     def seedpanel(self, line: str) -> None:

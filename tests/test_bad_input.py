@@ -87,7 +87,12 @@ SEED = [
     ("5 --foo", "unrecognized arguments: --foo"),
     ("5 --isolate", "unrecognized arguments: --isolate"),
     ("5 -h", "unrecognized arguments: -h"),
-    ("5 --no", "ambiguous option: --no"),
+    # options are never abbreviated
+    ("5 --no", "unrecognized arguments: --no"),
+    ("5 --deter", "unrecognized arguments: --deter"),
+    ("--a", "unrecognized arguments: --a"),
+    ("5 --qui", "unrecognized arguments: --qui"),
+    ("5 --on torch", "unrecognized arguments: --on torch"),
 ]
 
 # (argument line, message) for `%%seeded` after `%seed 4`.
@@ -115,6 +120,9 @@ SEEDED = [
     ("0 --deterministic", "unrecognized arguments: --deterministic"),
     ("0 -q", "unrecognized arguments: -q"),
     ("0 --foo", "unrecognized arguments: --foo"),
+    ("0 --iso", "unrecognized arguments: --iso"),
+    ("0 --che", "unrecognized arguments: --che"),
+    ("0 --sk torch", "unrecognized arguments: --sk torch"),
 ]
 
 # Cases that are wrong only because no session seed is set yet.

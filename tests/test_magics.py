@@ -321,7 +321,7 @@ def test_help_comes_from_the_docstrings(ip):
     assert "Seed every RNG library" in seed_help
     seeded_help = SeedMagics.seeded.__doc__
     assert "%seeded [--isolate]" in seeded_help or "%%seeded [--isolate]" in seeded_help
-    assert "exactly like a normal cell" in seeded_help
+    assert "run the cell as a plain cell" in seeded_help
     info = ip.object_inspect("%seed")
     assert info["found"] and "Seed every RNG library" in info["docstring"]
 
