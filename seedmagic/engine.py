@@ -461,10 +461,12 @@ class Engine:
 
     def set_deterministic(self, enabled: bool, *, warn_only: bool = False) -> SeedReport:
         """Switch deterministic algorithms on (in libraries imported later too), or restore the flags from before."""
+        check_bool("enabled", enabled)
         return self.set_modes(deterministic=enabled, warn_only=warn_only)
 
     def set_auto(self, enabled: bool) -> SeedReport:
         """Reseed before every cell (with a seed derived from the session seed and the cell), or stop doing so."""
+        check_bool("enabled", enabled)
         return self.set_modes(auto=enabled)
 
     def set_modes(

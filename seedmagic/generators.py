@@ -7,12 +7,13 @@ Global seeding does not reach NumPy's ``default_rng()`` or a ``torch.Generator()
 A DataLoader draws each epoch's base seed (and the shuffle order) from its ``generator``; every worker then seeds
 torch, ``random`` and NumPy from that base seed plus its worker id. With ``generator=torch_generator()`` those draws
 depend on the session seed only, not on how many random numbers the notebook drew before. ``worker_init_fn`` then
-makes the worker's own seedmagic session follow: libraries the worker imports later are seeded too, each worker
-differently.
+reseeds torch, ``random`` and NumPy, each from its own seed derived from the worker's, and makes the worker's own
+seedmagic session follow: libraries the worker imports later are seeded too, each worker differently.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from .engine import ENGINE, InvalidArgument, derive_seed, validate_seed
@@ -50,13 +51,26 @@ def jax_key(seed: int | None = None) -> Any:
 
 
 def worker_init_fn(worker_id: int) -> None:
-    """Seed a DataLoader worker (torch, ``random``, NumPy, and what it imports later) from the seed torch gave
-    this worker and the process's rank, so that workers of different ranks never draw the same augmentations.
+    """Seed a DataLoader worker from the seed torch gave this worker and the process's rank, so that workers (also of
+    different ranks) never draw the same augmentations.
+
+    The worker's session seed becomes S, derived from those; torch, ``random`` and NumPy are seeded with
+    ``derive_seed(S, "torch")``, ``derive_seed(S, "random")`` and ``derive_seed(S, "numpy")``: torch and NumPy seed
+    the same generator (MT19937) the same way, so one seed for both would make them draw the same words. The other
+    libraries, and any the worker imports only later (NumPy too), are seeded with S.
 
     Use as ``DataLoader(..., worker_init_fn=seedmagic.worker_init_fn, generator=seedmagic.torch_generator())``.
     """
+    import random
+
     import torch
 
     rank = current_rank()
     key = f"dataloader-worker:{torch.initial_seed()}:{worker_id}:rank:{rank.rank if rank else 0}"
-    ENGINE.seed_all(derive_seed(ENGINE.current_seed() or 0, key))
+    worker_seed = derive_seed(ENGINE.current_seed() or 0, key)
+    ENGINE.seed_all(worker_seed)
+    torch.manual_seed(derive_seed(worker_seed, "torch"))
+    random.seed(derive_seed(worker_seed, "random"))
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(derive_seed(worker_seed, "numpy"))

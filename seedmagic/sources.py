@@ -10,13 +10,15 @@ already in ``sys.modules``: nothing here imports a framework the user has not im
 
 from __future__ import annotations
 
-# Only what IPython has imported already: `%load_ext seedmagic` must stay quick. hashlib, ctypes and
+# Only what IPython has imported already: `%load_ext seedmagic` must stay quick. zlib, ctypes and
 # importlib.metadata are imported where they are first needed.
 import functools
 import importlib.util
 import os
 import struct
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -39,16 +41,89 @@ class StateUnavailable(Exception):
 
 
 def fingerprint(data: bytes) -> str:
-    """A short digest of a random state: 8 hex digits that change whenever the stream advances."""
-    from hashlib import blake2b
+    """A short digest of a random state: 8 hex digits that change whenever the stream advances.
 
-    return blake2b(data, digest_size=4).hexdigest()
+    ``data`` is the state in a fixed byte encoding (explicit widths, little-endian), so that one state has one
+    fingerprint in every process, Python version and platform.
+    """
+    # CRC-32 rather than a cryptographic hash: a few µs less per stream on a status redrawn after every cell, and a
+    # change within 32 consecutive bits (a stream whose position alone moved) always shows.
+    from zlib import crc32
+
+    return f"{crc32(data):08x}"
 
 
-@functools.cache
-def _distribution_version(distributions: tuple[str, ...]) -> str | None:
-    # Reading package metadata takes about a millisecond: once per process is enough for a status that is redrawn
-    # after every cell.
+def _array_bytes(array: Any) -> bytes:
+    """A NumPy array's elements as little-endian bytes."""
+    return array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+
+
+_MT_WORDS = struct.Struct("<625I")  # a Mersenne Twister's 624 words and its position
+
+
+def _random_state_bytes(state: tuple[Any, ...]) -> bytes:
+    """A ``random.Random`` state (what ``getstate()`` returns): its 32-bit words, then the cached ``gauss`` value."""
+    _, words, gauss = state
+    packed = _MT_WORDS.pack(*words) if len(words) == 625 else struct.pack(f"<{len(words)}I", *words)
+    return packed + (b"\0" if gauss is None else b"\1" + struct.pack("<d", gauss))
+
+
+class _SearchPath(NamedTuple):
+    """``sys.path`` as read at one moment: each entry with its inode and modification time (None where there is no
+    such directory or file), and whether all of them had been still for _SETTLED_NS."""
+
+    read_at: int  # time.monotonic_ns()
+    entries: tuple[tuple[str, int | None, int | None], ...]
+    settled: bool
+
+
+# Whether a library is installed, and its version, can change while the kernel runs (%pip install). Looking them up
+# costs about 70 µs (find_spec) and 350 µs (package metadata), too much for a status redrawn after every cell, so the
+# answers are kept while no sys.path directory changes: pip adds, removes or renames a package's directory and its
+# .dist-info, which changes the mtime of the directory that holds them. One status asks a dozen times: sys.path is
+# read (one stat per entry, 10 to 50 µs in all) at most once per _SEARCH_PATH_REUSE_NS.
+_SEARCH_PATH_REUSE_NS = 5_000_000
+# A directory changed this recently may change again within the same tick of its filesystem's clock (a few ms; HFS+
+# keeps 1 s, FAT 2 s), which its mtime would not show: answers found then are not kept past the next reading.
+_SETTLED_NS = 2_000_000_000
+_search_path: _SearchPath | None = None
+_installed_answers: dict[tuple[str, Any], Any] = {}
+
+
+def _read_search_path(read_at: int) -> _SearchPath:
+    now, settled, entries = time.time_ns(), True, []
+    for entry in sys.path:
+        try:
+            stat = os.stat(entry or ".")  # "" is the working directory
+        except (OSError, TypeError, ValueError):
+            entries.append((entry, None, None))
+            continue
+        entries.append((entry, stat.st_ino, stat.st_mtime_ns))
+        settled = settled and now - stat.st_mtime_ns > _SETTLED_NS
+    return _SearchPath(read_at, tuple(entries), settled)
+
+
+def _installed_answer(question: tuple[str, Any], answer: Callable[[Any], Any]) -> Any:
+    """``answer(argument)`` for a question ``(kind, argument)`` about installed packages: kept until a sys.path
+    directory changes."""
+    global _search_path
+    now = time.monotonic_ns()
+    previous = _search_path
+    if previous is None or now - previous.read_at > _SEARCH_PATH_REUSE_NS:
+        _search_path = _read_search_path(now)
+        if previous is not None and (_search_path.entries != previous.entries or not previous.settled):
+            # importlib keeps directory listings and package metadata too, checked against the same mtimes: make it
+            # read them again, and forget sys.path directories that did not exist.
+            importlib.invalidate_caches()
+            _installed_answers.clear()
+    try:
+        return _installed_answers[question]
+    except KeyError:
+        value = _installed_answers[question] = answer(question[1])
+        return value
+
+
+def _find_distribution_version(distributions: tuple[str, ...]) -> str | None:
     from importlib import metadata
 
     for dist in distributions:
@@ -59,12 +134,21 @@ def _distribution_version(distributions: tuple[str, ...]) -> str | None:
     return None
 
 
-@functools.cache
-def _installed(module: str) -> bool:
+def _find_module(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
+
+
+def _distribution_version(distributions: tuple[str, ...]) -> str | None:
+    """The installed version of the first of ``distributions`` that is installed, as the package metadata says now."""
+    return _installed_answer(("version", distributions), _find_distribution_version)
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported now."""
+    return _installed_answer(("module", module), _find_module)
 
 
 class Source:
@@ -161,9 +245,9 @@ class PythonRandom(Source):
     def streams(self) -> dict[str, str]:
         import random
 
-        _, internal, gauss = random.getstate()
-        # A tuple of ints hashes the same in every process (only str and bytes hashing is randomized), and fast.
-        return {"random": f"{hash((internal, gauss)) & 0xFFFFFFFF:08x}"}
+        # Not hash(): before Python 3.12 hash(None) is an address, different in every process, and tuples hash
+        # differently on 32- and 64-bit builds.
+        return {"random": fingerprint(_random_state_bytes(random.getstate()))}
 
 
 class NumPy(Source):
@@ -192,103 +276,28 @@ class NumPy(Source):
         import numpy.random
 
         _, keys, pos, has_gauss, gauss = numpy.random.get_state()
-        return {"numpy.random": fingerprint(keys.tobytes() + struct.pack("<iid", pos, has_gauss, gauss))}
+        return {"numpy.random": fingerprint(_array_bytes(keys) + struct.pack("<iid", pos, has_gauss, gauss))}
 
 
 def _tensor_fingerprint(tensor: Any) -> str:
-    # RNG states are contiguous CPU byte tensors; reading the bytes directly avoids Tensor.numpy(), which would
-    # import NumPy into a session that has not imported it.
+    # RNG states are contiguous CPU byte tensors: torch's own serialized form of a generator, the same bytes on every
+    # platform torch publishes builds for (all little-endian). Reading the bytes directly avoids Tensor.numpy(),
+    # which would import NumPy into a session that has not imported it.
+    if tensor.element_size() != 1:
+        raise TypeError(f"an RNG state is a byte tensor, not {tensor.dtype}")
     tensor = tensor.contiguous()
     from ctypes import string_at
 
     return fingerprint(string_at(tensor.data_ptr(), tensor.numel() * tensor.element_size()))
 
 
-# torch.manual_seed(N) seeds the CPU generator and every accelerator backend torch knows (CUDA, MPS, XPU, MTIA, a
-# custom "privateuse1" device): at once where the backend has started, otherwise queued until it starts, together with
-# a formatted copy of the caller's whole Python stack (traceback.format_stack), which torch shows if the queued seeding
-# fails then. It queues so for CUDA, XPU and MTIA even in a build compiled without them, whose queue is never read
-# (their _lazy_init raises "Torch not compiled with ..." first). In a notebook the stack is deep, and those three
-# copies are 95% of what torch.manual_seed costs: about 80 µs per seeding, paid before every cell in auto mode.
-#
-# So the Torch unit does what torch.manual_seed does, in the same order, less the queueing for backends not compiled
-# in: the same generators end up with the same states, now and when a device starts. It does so only where
-# torch.manual_seed is torch's own function (or torch._dynamo's wrapper of it) and its body uses no names but those
-# below; anything else (a torch whose manual_seed seeds a backend not listed here, a torch.manual_seed someone wrapped)
-# gets torch.manual_seed itself.
-_BACKENDS = ("cuda", "mps", "xpu", "mtia")  # in torch.manual_seed's order; all but mps start lazily
-_SEED_CUSTOM_DEVICE = "_seed_custom_device"
-_MANUAL_SEED_NAMES = frozenset(
-    {
-        "int",
-        "hasattr",
-        "torch",
-        "default_generator",
-        "_is_in_bad_fork",
-        "manual_seed",
-        "manual_seed_all",
-        _SEED_CUSTOM_DEVICE,
-    }
-    | {name for backend in _BACKENDS for name in (backend, f"torch.{backend}")}
-)
+class TorchState(NamedTuple):
+    """torch's generators as saved: the CPU generator, the seed torch was last seeded with, and the generators of
+    the accelerators that have started, per kind (``cuda``: one state per device)."""
 
-
-class _SeedingPlan(NamedTuple):
-    """What torch.manual_seed does in this build: the backends to seed, in its order (each with its seeding
-    function), and whether it seeds a custom device."""
-
-    backends: tuple[tuple[Any, Any], ...]
-    custom_device: bool
-
-
-@functools.lru_cache(maxsize=8)  # one torch, its manual_seed and perhaps a wrapper or two
-def _manual_seed_plan(torch: Any, manual_seed: Any) -> _SeedingPlan | None:
-    """What ``manual_seed`` (the current torch.manual_seed) does in this torch build, or None where it is not torch's
-    own function with the body checked here."""
-    own = torch.random.manual_seed
-    if manual_seed is not own:
-        # Importing torch._dynamo wraps torch.manual_seed so that torch.compile does not trace into it; called outside
-        # compiled code, the wrapper just calls torch's own. Any other wrapper is called as it is.
-        compile_module = sys.modules.get("torch._compile")
-        code = getattr(manual_seed, "__code__", None)
-        if not (
-            getattr(manual_seed, "__wrapped__", None) is own
-            and code is not None
-            and code.co_filename == getattr(compile_module, "__file__", None)
-        ):
-            return None
-    code = own.__code__
-    # torch >= 2.10 keeps the body in _manual_seed_impl, called by manual_seed.
-    if code.co_names == ("_manual_seed_impl",):
-        code = getattr(getattr(torch.random, "_manual_seed_impl", None), "__code__", None)
-    return None if code is None else _plan_seeding(torch, frozenset(code.co_names))
-
-
-def _plan_seeding(torch: Any, names: frozenset[str]) -> _SeedingPlan | None:
-    """The plan for a torch.manual_seed whose body uses ``names``: None if it uses a name not known here (a backend
-    seedmagic has not checked), else the backends to seed, leaving out lazily started ones this build cannot start."""
-    if not names <= _MANUAL_SEED_NAMES:
-        return None
-    backends = []
-    try:
-        for name in _BACKENDS:
-            if name not in names:
-                continue
-            backend = importlib.import_module(f"torch.{name}")
-            if name == "mps":
-                # torch.mps.manual_seed returns at once in a build without MPS.
-                if getattr(torch._C, "_has_mps", True):
-                    backends.append((backend, backend.manual_seed))
-                continue
-            is_compiled = getattr(backend, "_is_compiled", None)
-            if is_compiled is None or is_compiled():
-                backends.append((backend, backend.manual_seed_all))
-        custom_device = _SEED_CUSTOM_DEVICE in names
-        if custom_device:
-            getattr(torch.random, _SEED_CUSTOM_DEVICE)
-    except (ImportError, AttributeError):
-        return None
-    return _SeedingPlan(tuple(backends), custom_device)
+    cpu: Any
+    initial_seed: int
+    accelerators: dict[str, list[Any]]
 
 
 class Torch(Source):
@@ -306,16 +315,7 @@ class Torch(Source):
     def seed(self, seed: int) -> None:
         import torch
 
-        plan = _manual_seed_plan(torch, torch.manual_seed)
-        if plan is None:
-            torch.manual_seed(seed)
-            return
-        for backend, seed_all in plan.backends:
-            if not backend._is_in_bad_fork():
-                seed_all(seed)
-        if plan.custom_device:
-            torch.random._seed_custom_device(seed)
-        torch.default_generator.manual_seed(seed)
+        torch.manual_seed(seed)
 
     @staticmethod
     def _started_accelerators() -> dict[str, Any]:
@@ -333,24 +333,26 @@ class Torch(Source):
             started["mps"] = torch.mps
         return started
 
-    def get_state(self) -> Any:
+    def get_state(self) -> TorchState:
         import torch
 
-        state: dict[str, Any] = {"cpu": torch.get_rng_state()}
+        accelerators = {}
         for kind, backend in self._started_accelerators().items():
-            if kind == "mps":
-                state[kind] = [backend.get_rng_state()]
-            else:
-                state[kind] = backend.get_rng_state_all()
-        return state
+            accelerators[kind] = [backend.get_rng_state()] if kind == "mps" else backend.get_rng_state_all()
+        return TorchState(torch.get_rng_state(), torch.initial_seed(), accelerators)
 
-    def set_state(self, state: Any) -> None:
+    def set_state(self, state: TorchState) -> None:
         import torch
 
-        torch.set_rng_state(state["cpu"])
+        if torch.initial_seed() != state.initial_seed:
+            # torch was seeded since the save. torch.manual_seed queues the seeding of accelerators that have not
+            # started (CUDA, XPU, MTIA) until they start, where no state can be read or set: queue the saved seed
+            # again, through torch's own call, so that a GPU that starts later gets the seed it had before.
+            torch.manual_seed(state.initial_seed)
+        torch.set_rng_state(state.cpu)
         started = self._started_accelerators()
-        for kind, states in state.items():
-            if kind == "cpu" or kind not in started:
+        for kind, states in state.accelerators.items():
+            if kind not in started:
                 continue
             if kind == "mps":
                 started[kind].set_rng_state(states[0])
@@ -359,8 +361,8 @@ class Torch(Source):
 
     def streams(self) -> dict[str, str]:
         state = self.get_state()
-        result = {"cpu": _tensor_fingerprint(state.pop("cpu"))}
-        for kind, states in state.items():
+        result = {"cpu": _tensor_fingerprint(state.cpu)}
+        for kind, states in state.accelerators.items():
             for index, device_state in enumerate(states):
                 result[f"{kind}:{index}"] = _tensor_fingerprint(device_state)
         return result
@@ -522,10 +524,11 @@ class TensorFlow(Source):
         ctx = context.context()
         seed, rng = getattr(ctx, "_seed", None), getattr(ctx, "_rng", None)
         # The op-seed sequence moves with every random op that has no seed of its own.
-        result = {"global seed": "unset" if rng is None else fingerprint(repr((seed, rng.getstate())).encode())}
+        state = None if rng is None else repr(seed).encode() + _random_state_bytes(rng.getstate())
+        result = {"global seed": "unset" if state is None else fingerprint(state)}
         generator = self._global_generator()
         if generator is not None:
-            result["global generator"] = fingerprint(generator.state.numpy().tobytes())
+            result["global generator"] = fingerprint(_array_bytes(generator.state.numpy()))
         return result
 
     def flags(self) -> list[Flag]:
@@ -636,8 +639,8 @@ class Keras(Source):
             return {}
         seed, _, value = self.get_state()
         # Until the first unseeded keras.random call, there is no global SeedGenerator.
-        state = b"none" if value is None else value.tobytes()
-        return {"keras.random": fingerprint(repr(seed).encode() + state)}
+        state = b"none" if value is None else _array_bytes(value)
+        return {"keras.random": fingerprint(repr(seed).encode() + b"\0" + state)}
 
 
 class JAX(Source):
@@ -731,14 +734,67 @@ def _startup_hash_seed() -> str | None:
     return None
 
 
+@functools.cache
+def _interpreter_options() -> str:
+    """The one-letter options the interpreter was started with (``python -E -R ...``), from ``sys.orig_argv``."""
+    letters = []
+    arguments = iter(getattr(sys, "orig_argv", [])[1:])
+    for argument in arguments:
+        if argument in ("-", "--") or not argument.startswith("-"):
+            break  # the script: what follows is its own
+        if argument.startswith("--"):
+            if argument == "--check-hash-based-pycs":
+                next(arguments, None)
+            continue
+        for index, letter in enumerate(argument[1:], 1):
+            if letter in "cm":
+                return "".join(letters)  # -c command, -m module: the rest is theirs
+            if letter in "WX":
+                if index == len(argument) - 1:
+                    next(arguments, None)  # -W arg, -X arg
+                break
+            letters.append(letter)
+    return "".join(letters)
+
+
+def _hash_seed_number(value: str) -> int | None:
+    """The seed a PYTHONHASHSEED value fixes, as Python reads it (strtoul); None for any other value."""
+    digits = value.lstrip(" \t\n\v\f\r").removeprefix("+")
+    if digits.isascii() and digits.isdigit() and int(digits) <= 0xFFFFFFFF:
+        return int(digits)
+    return None
+
+
 def hash_seed_flag() -> Flag:
-    """Python's str/bytes hashing: fixed only when PYTHONHASHSEED was set before the interpreter started."""
+    """Python's str/bytes hashing: fixed only when the interpreter took a seed from PYTHONHASHSEED as it started.
+
+    The verdict is what the interpreter does: ``sys.flags`` (PYTHONHASHSEED=0 turns randomization off), -E and -I
+    (PYTHONHASHSEED is ignored), -R (randomization on, whatever it says), an empty value (unset) and "random".
+    """
     value = _startup_hash_seed()
-    fixed = value is not None and value != "random"
-    if fixed:
-        note = "hash randomization is off" if value == "0" else "str/bytes hashes are the same in every run"
+    randomized = "str hashes (and set order) differ between processes"
+    if not sys.flags.hash_randomization:
+        shown, fixed, note = value or "0", True, "hash randomization is off"
+    elif value is None or value == "" or value == "random":
+        shown = "unset" if value is None else "'' (empty: unset)" if value == "" else value
+        fixed, note = False, f"{randomized}; a running process cannot change that"
+    elif sys.flags.ignore_environment:
+        option = "-I" if sys.flags.isolated else "-E"
+        shown, fixed = f"{value} (ignored: {option})", False
+        note = f"Python was started with {option}, which ignores PYTHON* variables: {randomized}"
+    elif "R" in _interpreter_options():
+        shown, fixed = f"{value} (ignored: -R)", False
+        note = f"Python was started with -R, which randomizes hashes whatever PYTHONHASHSEED says: {randomized}"
+    elif _hash_seed_number(value) is None:
+        # Python refuses to start with such a value: it was set later (read from os.environ, where /proc is missing),
+        # and what the interpreter took cannot be read.
+        shown, fixed = f"{value} (invalid)", None
+        note = "not a value Python starts with (a number up to 4294967295, or random): set after the start"
+    elif _hash_seed_number(value) == 0:
+        # A 0 the interpreter took turns sys.flags.hash_randomization off.
+        shown, fixed, note = f"{value} (not in force)", False, f"{randomized}: sys.flags shows it was not taken"
     else:
-        note = "str hashes (and set order) differ between processes; a running process cannot change that"
+        shown, fixed, note = value, True, "str/bytes hashes are the same in every run"
     if os.environ.get("PYTHONHASHSEED") != value:
         note += "; changing it in a running process has no effect"
-    return Flag("PYTHONHASHSEED", value if value is not None else "unset", fixed, note)
+    return Flag("PYTHONHASHSEED", shown, fixed, note)

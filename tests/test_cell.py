@@ -62,7 +62,8 @@ def test_top_level_await_runs_as_in_a_plain_cell(ip):
 
     torch.manual_seed(0)
     expected = torch.rand(2)
-    value = run_ok(ip, "%%seeded 0\nimport asyncio, torch\nawait asyncio.sleep(0)\nx = torch.rand(2)\nawait asyncio.sleep(0)\nx")
+    cell = "%%seeded 0\nimport asyncio, torch\nawait asyncio.sleep(0)\nx = torch.rand(2)\nawait asyncio.sleep(0)\nx"
+    value = run_ok(ip, cell)
     assert torch.equal(value, expected)
 
 

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import FailingLibrary
+from conftest import FailingLibrary, generators_and_flags, run_ok
 
 import seedmagic
 from seedmagic.engine import Engine, parse_seed
@@ -232,3 +232,182 @@ def test_isolated_puts_back_the_flags_and_the_session_too():
     assert status.seed == 12 and not status.deterministic
     assert status.library("torch").seeding.seed == 12
     assert seedmagic.seed_all(12).seeded == ("random", "numpy", "torch")
+
+
+# -- booleans are booleans ------------------------------------------------------------------------------------------
+
+BAD_BOOLEANS = [1, 0, np.True_, "no", "True"]
+# Where None is the default, it means "leave as it is"; elsewhere it is refused too.
+BOOLEAN_OPTIONS = {
+    "deterministic": (lambda v: seedmagic.seed_all(1, deterministic=v), False),
+    "auto": (lambda v: seedmagic.seed_all(1, auto=v), False),
+    "per_rank": (lambda v: seedmagic.seed_all(1, per_rank=v), True),
+    "warn_only": (lambda v: seedmagic.seed_all(1, deterministic=True, warn_only=v), True),
+    "set_deterministic": (lambda v: seedmagic.set_deterministic(v), True),
+    "its warn_only": (lambda v: seedmagic.set_deterministic(True, warn_only=v), True),
+    "isolate": (lambda v: seedmagic.seeded(1, isolate=v), True),
+}
+
+
+@pytest.mark.parametrize(
+    ("call", "value"),
+    [
+        pytest.param(call, value, id=f"{name}={value!r}")
+        for name, (call, refuses_none) in BOOLEAN_OPTIONS.items()
+        for value in [*BAD_BOOLEANS, *([None] if refuses_none else [])]
+    ],
+)
+def test_boolean_options_take_true_or_false_only(call, value):
+    before = generators_and_flags()
+    with pytest.raises(TypeError, match=r"must be True or False|must be True, False or None"):
+        call(value)
+    assert generators_and_flags() == before
+
+
+# -- isolation leaves everything as it was ---------------------------------------------------------------------------
+
+
+def everything_seedmagic_shows() -> tuple:
+    return generators_and_flags(), str(seedmagic.status())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "%seed --deterministic -q\nx = torch.rand(2)",
+        "%seed 7 --deterministic --warn-only --auto --only torch -q\nx = torch.rand(2)",
+        "%seed 7 --per-rank -q\nimport os\nos.environ['CUBLAS_WORKSPACE_CONFIG'] = ':16:8'",
+        "%seed --no-deterministic -q\ntorch.backends.cudnn.benchmark = True",
+        "seedmagic.set_deterministic(True)\nraise KeyError('the cell fails')",
+        "%seed --random -q\nraise KeyboardInterrupt",
+        "import os\nos.environ.pop('CUBLAS_WORKSPACE_CONFIG', None)\ntorch.use_deterministic_algorithms(True)",
+    ],
+)
+@pytest.mark.parametrize("deterministic_before", [False, True])
+def test_an_isolated_cell_leaves_every_generator_flag_variable_and_the_status_as_they_were(
+    ip, body, deterministic_before
+):
+    run_ok(ip, "import torch, numpy, random, seedmagic")
+    run_ok(ip, f"%seed 5 {'--deterministic' if deterministic_before else ''} -q")
+    run_ok(ip, "%%seeded 3\nrandom.random(); torch.rand(1)")  # the status shows what the last cell got
+    before = everything_seedmagic_shows()
+    ip.run_cell(f"%%seeded 11 --isolate\n{body}")
+    assert everything_seedmagic_shows() == before
+    # What the status says is on, --no-deterministic undoes.
+    run_ok(ip, "%seed --no-deterministic -q")
+    assert not torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.deterministic
+
+
+def test_a_library_first_imported_in_an_isolated_cell_ends_as_the_session_seed_leaves_it(fresh_python):
+    same_state, flags, mode, undone = fresh_python(
+        """
+        cell("%load_ext seedmagic")
+        cell("%seed 4 -q")
+        cell("%%seeded 9 --isolate\\n%seed --deterministic -q\\nimport numpy as np, torch\\n"
+             "np.random.rand(3); torch.rand(2)")
+        import numpy as np, torch, seedmagic
+        numpy_state, torch_state = np.random.get_state()[1].tolist(), torch.get_rng_state()
+        np.random.seed(4); torch.manual_seed(4)
+        flags = [torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
+                 torch.backends.cudnn.benchmark]
+        status = seedmagic.status()
+        cell("%seed --no-deterministic -q")
+        emit([numpy_state == np.random.get_state()[1].tolist() and torch.equal(torch_state, torch.get_rng_state()),
+              flags, [status.deterministic, status.library("torch").state, status.library("numpy").state],
+              torch.are_deterministic_algorithms_enabled()])
+        """
+    )
+    assert same_state
+    assert flags == [False, False, False]
+    assert mode == [False, "seeded with 4 (import)", "seeded with 4 (import)"]
+    assert undone is False
+
+
+def test_a_library_first_imported_in_an_isolated_block_without_a_session_seed_gets_its_import_state(fresh_python):
+    same, deterministic = fresh_python(
+        """
+        import seedmagic
+        with seedmagic.seeded(9, isolate=True):
+            seedmagic.set_deterministic(True)
+            import torch
+            torch.rand(5)
+        # torch seeds itself at import (from OS entropy in recent versions), and has drawn nothing then.
+        at_import = torch.Generator().manual_seed(torch.initial_seed()).get_state()
+        emit([torch.initial_seed() != 9 and torch.equal(torch.get_rng_state(), at_import),
+              torch.are_deterministic_algorithms_enabled()])
+        """
+    )
+    assert same and deterministic is False
+
+
+def test_a_library_first_imported_under_deterministic_mode_in_an_isolated_cell_stays_deterministic(fresh_python):
+    flags, undone = fresh_python(
+        """
+        cell("%load_ext seedmagic")
+        cell("%seed 0 --deterministic -q")
+        cell("%%seeded 1 --isolate\\nimport torch\\ntorch.use_deterministic_algorithms(False)")
+        import torch
+        flags = [torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic]
+        cell("%seed --no-deterministic -q")
+        emit([flags, [torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic]])
+        """
+    )
+    assert flags == [True, True]
+    assert undone == [False, False]
+
+
+def _gpu_seed_when_it_starts(torch) -> int | None:
+    """The seed the first CUDA device would get from what torch has queued, run as torch runs its queue when CUDA
+    starts, with one simulated device: this build of torch queues CUDA seeding although it has no CUDA."""
+    generator = torch.Generator()
+    calls = [call for call in torch.cuda._lazy_seed_tracker.get_calls() if call]
+    original = torch.cuda.random.device_count, torch.cuda.default_generators
+    torch.cuda.random.device_count = lambda: 1
+    torch.cuda.default_generators = (generator,)
+    try:
+        for callback, _ in calls:
+            callback()
+    finally:
+        torch.cuda.random.device_count, torch.cuda.default_generators = original
+    return generator.initial_seed() if calls else None
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "%%seeded 9 --isolate\nx = torch.rand(1)",
+        "%%seeded 9 --isolate\ntorch.manual_seed(123)",
+        "%%seeded 9 --isolate\n%seed 77 -q",
+        "%%seeded 9 --isolate\nraise KeyboardInterrupt",
+    ],
+)
+def test_a_gpu_that_starts_after_an_isolated_cell_gets_the_session_seed(ip, cell):
+    run_ok(ip, "import torch")
+    run_ok(ip, "%seed 5 -q")
+    assert _gpu_seed_when_it_starts(torch) == 5  # what torch.manual_seed(5) queued
+    ip.run_cell(cell)
+    assert _gpu_seed_when_it_starts(torch) == 5
+    with seedmagic.isolated():
+        torch.manual_seed(42)
+    assert _gpu_seed_when_it_starts(torch) == 5
+
+
+# -- %seed inside a cell ---------------------------------------------------------------------------------------------
+
+
+def test_seed_then_import_in_one_auto_cell_seeds_the_library_with_the_new_seed(fresh_python):
+    said, same = fresh_python(
+        """
+        import io, contextlib
+        cell("%load_ext seedmagic")
+        cell("%seed 0 --auto -q")
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            cell("%seed 7\\nimport torch\\nx = torch.rand(3)")
+        import torch
+        torch.manual_seed(7)
+        emit([out.getvalue(), torch.equal(shell.user_ns["x"], torch.rand(3))])
+        """
+    )
+    assert "seeded on import" in said
+    assert same

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
+import pytest
 from conftest import run_failing, run_ok
 from IPython.core.error import UsageError
 
 import seedmagic
+from seedmagic.cell import seeded_cells
 from seedmagic.engine import ENGINE
 
 
@@ -15,16 +18,21 @@ def counts(shell):
     magics = shell.magics_manager.magics
     callbacks = sum(len(handlers) for handlers in shell.events.callbacks.values())
     hooks = sum(finder is ENGINE.hook for finder in sys.meta_path)
-    return "seed" in magics["line"], "seeded" in magics["cell"], callbacks, hooks
+    transformers = sum(transform is seeded_cells for transform in shell.input_transformers_cleanup)
+    return "seed" in magics["line"], "seeded" in magics["cell"], callbacks, hooks, transformers
 
 
 def test_unload_removes_magics_and_import_hook(ip):
     run_ok(ip, "%seed 1 -q")
-    assert counts(ip)[3] == 1
+    assert counts(ip)[3:] == (1, 1)
     run_ok(ip, "%unload_ext seedmagic")
-    magic_line, magic_cell, _, hooks = counts(ip)
-    assert (magic_line, magic_cell, hooks) == (False, False, 0)
+    magic_line, magic_cell, _, hooks, transformers = counts(ip)
+    assert (magic_line, magic_cell, hooks, transformers) == (False, False, 0, 0)
     assert isinstance(run_failing(ip, "%seed 2"), UsageError)
+    # A %%seeded cell is now what it is without seedmagic: an unknown cell magic, and its body does not run.
+    ip.user_ns.pop("ran", None)
+    assert isinstance(run_failing(ip, "%%seeded 0\nran = True"), UsageError)
+    assert "ran" not in ip.user_ns
     run_ok(ip, "%load_ext seedmagic")
 
 
@@ -133,3 +141,39 @@ def test_reload_does_not_reseed_a_seeded_session(ip, monkeypatch):
     monkeypatch.setenv("SEEDMAGIC_SEED", "9")
     run_ok(ip, "%reload_ext seedmagic")
     assert seedmagic.current_seed() == 4
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("auto", 1),
+        ("auto", "no"),
+        ("deterministic", np.True_),
+        ("deterministic", 0),
+        ("deterministic", "False"),
+        ("seed", 1.5),
+        ("seed", True),
+        ("seed", "7"),
+        ("seed", -1),
+    ],
+)
+def test_a_bad_profile_option_is_a_one_line_warning_and_changes_nothing(ip, option, value):
+    import torch
+
+    from seedmagic import SeedmagicWarning
+
+    run_ok(ip, "%unload_ext seedmagic")
+    ip.config.SeedMagics.seed = 21
+    ip.config.SeedMagics.deterministic = True
+    setattr(ip.config.SeedMagics, option, value)
+    before = torch.get_rng_state()
+    try:
+        with pytest.warns(SeedmagicWarning, match="seedmagic ignored the profile options: .*got") as caught:
+            run_ok(ip, "%load_ext seedmagic")
+    finally:
+        del ip.config.SeedMagics
+    assert all("\n" not in str(warning.message) for warning in caught)
+    assert seedmagic.current_seed() is None
+    assert not torch.are_deterministic_algorithms_enabled()
+    assert torch.equal(torch.get_rng_state(), before)
+    assert "SeedMagics" in ip.magics_manager.registry  # the extension loaded all the same

@@ -11,6 +11,7 @@ from conftest import run_ok
 from torch.utils.data import DataLoader, Dataset
 
 import seedmagic
+from seedmagic import derive_seed
 
 
 class Noisy(Dataset):
@@ -128,3 +129,61 @@ def test_workers_of_different_ranks_draw_different_numbers(monkeypatch):
     rank_1 = load()
     assert [batch[0] for batch in rank_1] == [batch[0] for batch in rank_0]  # same shuffle: same seed, same data
     assert [batch[1:4] for batch in rank_1] != [batch[1:4] for batch in rank_0]  # different augmentations
+
+
+class Words(Dataset):
+    """What a worker's generators hold when it loads an item, then the first 32-bit words each one draws."""
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        _, keys, position, _, _ = np.random.get_state()
+        return {
+            "session seed": seedmagic.current_seed(),
+            "torch state": torch.get_rng_state(),
+            "numpy state": (keys.tolist(), position),
+            "random state": random.getstate(),
+            "torch words": torch.randint(0, 2**32, (8,)).tolist(),
+            "numpy words": np.random.randint(0, 2**32, size=16, dtype=np.uint64).tolist(),
+            "random words": [random.getrandbits(32) for _ in range(16)],
+        }
+
+
+def as_loaded(item):
+    return item
+
+
+def first_items_of_each_worker():
+    loader = DataLoader(
+        Words(),
+        batch_size=None,
+        collate_fn=as_loaded,
+        num_workers=2,
+        worker_init_fn=seedmagic.worker_init_fn,
+        generator=seedmagic.torch_generator(),
+        multiprocessing_context="fork",
+    )
+    return list(loader)[:2]  # items 0 and 1: the first that workers 0 and 1 load
+
+
+def test_each_worker_seeds_torch_random_and_numpy_with_seeds_of_their_own():
+    seedmagic.seed_all(7)
+    items = first_items_of_each_worker()
+    for item in items:
+        seed = item["session seed"]
+        # As each library's own seeding call leaves it, with a seed derived for that library.
+        assert torch.equal(item["torch state"], torch.Generator().manual_seed(derive_seed(seed, "torch")).get_state())
+        _, keys, position, _, _ = np.random.RandomState(derive_seed(seed, "numpy")).get_state()
+        assert item["numpy state"] == (keys.tolist(), position)
+        assert item["random state"] == random.Random(derive_seed(seed, "random")).getstate()
+        # torch and NumPy seed MT19937 alike: with one seed, torch's 64-bit draws would be made of NumPy's words.
+        torch_words, numpy_words, random_words = (set(item[f"{name} words"]) for name in ("torch", "numpy", "random"))
+        assert not torch_words & numpy_words
+        assert not random_words & (torch_words | numpy_words)
+    assert items[0]["session seed"] != items[1]["session seed"]
+    assert items[0]["numpy words"] != items[1]["numpy words"]
+    seedmagic.seed_all(7)
+    again = first_items_of_each_worker()
+    assert [item["numpy words"] for item in again] == [item["numpy words"] for item in items]
+    assert [item["torch words"] for item in again] == [item["torch words"] for item in items]

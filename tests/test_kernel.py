@@ -362,3 +362,21 @@ def test_unload_removes_the_cell_hooks_in_a_kernel():
     )
     assert first.value != second.value
     assert "SeedMagics" not in hooks.value
+
+
+def test_a_seeded_cell_with_top_level_await_is_seeded_and_isolated_in_a_kernel():
+    ran = run_kernel(
+        "%load_ext seedmagic",
+        "import asyncio, torch",
+        "%seed 5 -q",
+        "%%seeded 9 --isolate\nawait asyncio.sleep(0)\nx = torch.rand(2)\nawait asyncio.sleep(0)\nx.tolist()",
+        "torch.rand(2).tolist()",
+        raises("%%seeded 9 --isolate\nawait asyncio.sleep(0)\ny = torch.rand(9)\nraise KeyError('after await')"),
+        "torch.rand(2).tolist()",
+    )
+    assert ran[3].result == repr(torch_rand(9, 2).tolist())
+    after = torch_rand(5, 4).tolist()
+    assert ran[4].result == repr(after[:2])  # the isolated cell left the session's stream where it was
+    assert ran[5].errors[0]["ename"] == "KeyError"
+    assert "seedmagic" not in ANSI.sub("", "".join(ran[5].errors[0]["traceback"]))
+    assert ran[6].result == repr(after[2:])
