@@ -414,7 +414,8 @@ class Engine:
         running = self._running_cells[-1]
         if isolate and running.saved is None:
             running.saved = self.snapshot()
-        return self._enter_scope(scope, by="cell")
+        seeded, failed = self._enter_scope(scope, by="cell")
+        return SeedReport(scope.seed, seeded, self._on_import_names(), failed)
 
     def _cell_scope(self, seed: int | None, only: Selection, skip: Selection) -> Scope:
         if seed is None:
@@ -425,13 +426,13 @@ class Engine:
         selection = resolve_selection(only, skip)
         return Scope(seed, selection if selection is not None else self.selection)
 
-    def _enter_scope(self, scope: Scope, by: str) -> SeedReport:
+    def _enter_scope(self, scope: Scope, by: str) -> tuple[tuple[str, ...], dict[str, str]]:
         self._cell = scope
         self.last_cell_seed = scope.seed
         self.refresh_hook()
         seeded, failed = self._seed_imported(scope.seed, scope.selection, by=by)
         _warn_failed(failed)
-        return SeedReport(scope.seed, seeded, self._on_import_names(), failed)
+        return seeded, failed
 
     def end_cell(self, cell: object) -> None:
         """The cell ``begin_cell`` started has finished: the seed in force is again the one from before it, and an

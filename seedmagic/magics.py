@@ -273,9 +273,10 @@ class SeedMagics(Magics):
     @argument(
         "--check",
         action="store_true",
-        help="run the cell twice from the same seed and the same namespace and report whether what it binds, "
-        "changes and shows came out the same; the cell (and its side effects) runs twice, and the namespace "
-        "afterwards is that of the second run",
+        help="run the cell twice from the same seed, both times from the same namespace (what the cell reads is "
+        "copied first), and report whether every name it binds, deletes or changes in place, and its last "
+        "expression, came out the same, and what it cannot compare; what the cell does outside the namespace "
+        "(prints, files) happens twice, and the namespace afterwards is that of the second run",
     )
     @_libraries_argument("--only", "seed (default: those %%seed seeds)")
     @_libraries_argument("--skip", "leave alone")
@@ -316,8 +317,9 @@ class SeedMagics(Magics):
         from .check import run_twice
 
         with scope as started:
-            value, report = run_twice(body.evaluate, self.shell.user_ns, self.engine.reseed, started.seed)
-        print(report, file=sys.stdout if report.reproducible else sys.stderr)
+            code = [*body.statements, *([body.last_expression] if body.last_expression is not None else [])]
+            value, report = run_twice(body.evaluate, self.shell.user_ns, self.engine.reseed, started.seed, code=code)
+        print(report, file=sys.stdout if report.proven else sys.stderr)
         return None if body.quiet else value
 
     def _seed_rest_of_cell(self, seed: int | None, args: Any) -> None:

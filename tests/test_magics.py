@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import re
@@ -479,11 +480,11 @@ def test_check_names_what_differs_and_why(ip, capsys):
 
 
 def test_check_compares_dtype_and_shape(ip, capsys):
-    ip.user_ns["calls"] = []
-    dtype = "torch.float32 if len(calls) == 1 else torch.float64"
-    run_ok(ip, f"%%seeded 0 --check\ncalls.append(1)\nt = torch.zeros(2, dtype={dtype})")
+    runs = itertools.count()
+    ip.user_ns["next_run"] = lambda: next(runs)  # lives outside the namespace, as the clock does
+    run_ok(ip, "%%seeded 0 --check\nt = torch.zeros(2, dtype=torch.float32 if next_run() == 0 else torch.float64)")
     assert "t: dtype torch.float32 vs torch.float64" in capsys.readouterr().err
-    assert ip.user_ns["calls"] == [1, 1]  # side effects happen twice
+    assert next(runs) == 2  # the cell ran twice
 
 
 def test_check_runs_both_times_from_the_same_namespace(ip, capsys):
