@@ -1,28 +1,28 @@
 """seedmagic's overhead, measured side by side with what it replaces, in one process (``make bench``).
 
 Every figure is a ratio or a difference between variants measured in the same process, interleaved batch by batch
-(the order rotates every round), after a warm-up, as the median over many batches timed with
-``time.perf_counter_ns``; a difference is the median of the per-round differences. The table goes to stdout and to
-``benchmarks/results.md``; a target that is missed gets its hot spots underneath (cProfile, or ``-X importtime``).
+(the order rotates every round), after a warm-up, gc disabled while timing, as the median over many rounds timed with
+``time.perf_counter_ns``; a ratio or a difference is the median of the per-round ones. The table goes to stdout and
+to ``benchmarks/results.md``; a target that is missed gets its hot spots underneath (cProfile, or ``-X importtime``).
 
-The seeding rows compare with the raw calls a user would make instead (``random.seed; np.random.seed;
-torch.manual_seed``), called from the same place. seedmagic leaves torch's generators exactly as ``torch.manual_seed``
-leaves them but without its stack formatting for backends this build of torch lacks (see ``seedmagic/sources.py``),
-so it can take less time than the raw calls; the table also gives seedmagic's bookkeeping alone: its time beyond its
-units' seeding calls (for ``%seed`` also beyond IPython's dispatch of a no-op line magic given the same line).
+``torch.manual_seed`` formats the caller's whole stack to queue the seeding of devices that have not started; that
+cost grows with the depth of the call and is torch's. Each variant is therefore timed twice in the same interleaved
+run: with ``traceback.format_stack`` stubbed (for seedmagic and the baseline alike; the targets are judged on these
+figures) and as torch ships (beside them). See ``measuring.py``.
+
+The baselines are what a user would write instead: the raw calls ``random.seed; np.random.seed; torch.manual_seed``,
+Lightning's ``seed_everything``, a ``pre_run_cell`` callback that reseeds every cell.
 """
 
 from __future__ import annotations
 
 import contextlib
-import cProfile
 import gc
 import io
 import json
 import logging
 import os
 import platform
-import pstats
 import random
 import statistics
 import subprocess
@@ -32,161 +32,86 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
+from IPython.core.magic import no_var_expand
+from measuring import (
+    SHIPPED,
+    STACK,
+    STUBBED,
+    Both,
+    Timings,
+    at_depth_of,
+    compare,
+    flush_history,
+    hotspots,
+    probe,
+    run_cells,
+)
 from traitlets.config import Config
 
 import seedmagic
-from seedmagic.cell import compile_cell
-from seedmagic.sources import SOURCES, _manual_seed_plan
+from seedmagic.engine import derive_seed
 
 RESULTS = Path(__file__).with_name("results.md")
+# `bench.py --quick`: a tenth of the rounds, to try the bench out (the figures are then rough).
+QUICK = "--quick" in sys.argv[1:]
 SEED = 2023
 # The RNG libraries seedmagic seeds: `%load_ext seedmagic` must import none of them.
 FRAMEWORKS = ("numpy", "torch", "tensorflow", "keras", "jax", "cupy")
 
-# Targets: own cost of %seed / seed_all, extra time per %%seeded cell, %load_ext, auto mode with a live panel.
-SEED_OWN_RATIO = 0.20
-SEEDED_CELL_US = 150.0
+# Targets, judged with torch's stack formatting stubbed.
+SEED_RATIO = 1.25  # %seed N against the raw calls, and against Lightning's seed_everything
+SEEDED_CELL_US = 25.0  # a %%seeded cell over the same cell with the raw calls inline
+AUTO_CELL_US = 10.0  # auto mode over a hand-written pre_run_cell hook, per cell
 LOAD_EXT_MS = 25.0
-AUTO_PANEL_US = 300.0
+AUTO_PANEL_US = 300.0  # auto mode and a live panel over no seedmagic, per cell
+PANEL_REFRESH_US = 60.0  # the panel's refresh alone: a later target, shown for reference
+
+# The cell timed in auto mode, and the hook a user would register instead of `%seed 0 --auto` (as a notebook cell).
+AUTO_CELL = "x = torch.rand(1)"
+HAND_HOOK = '''
+import hashlib
+
+def reseed_cell(info, session_seed=0):
+    """Reseed before every cell, from the session seed and the cell's id (its source where the front end sends none)."""
+    key = f"cell-id:{info.cell_id}" if info.cell_id else f"source:{info.raw_cell.strip()}"
+    seed = int.from_bytes(hashlib.blake2b(f"seedmagic:{session_seed}:{key}".encode(), digest_size=4).digest(), "big")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+'''
 
 
-# -- measuring ---------------------------------------------------------------------------------------------------------
+# What IPython's handling of a `%` line costs by itself, in a cell: the same line given to a line magic that does
+# nothing (registered in main).
+NOOP_CELL = "a cell with a no-op line magic given the same line (IPython's share of a `%seed` cell)"
 
 
-class Timings:
-    """Microseconds per call of each variant, one sample per round. ``times[name]`` is the median; ``diff`` is the
-    median of the per-round differences, which cancels what drifts between rounds (other processes, clocks)."""
-
-    def __init__(self, samples: dict[str, list[float]]) -> None:
-        self.samples = samples
-
-    def __getitem__(self, name: str) -> float:
-        return statistics.median(self.samples[name])
-
-    def diff(self, minuend: str, *subtrahends: str) -> float:
-        rounds = zip(self.samples[minuend], *(self.samples[name] for name in subtrahends), strict=True)
-        return statistics.median(first - sum(rest) for first, *rest in rounds)
-
-
-def compare(
-    variants: dict[str, Callable[[], object]],
-    *,
-    rounds: int,
-    batch: int,
-    warmup: int,
-    between: Callable[[], object] = lambda: None,
-) -> Timings:
-    """Each variant timed in batches, interleaved round by round with the order rotating, after a warm-up;
-    ``between`` runs, untimed, after the warm-up and after every round."""
-    for call in variants.values():
-        for _ in range(warmup):
-            call()
-    between()
-    samples: dict[str, list[float]] = {name: [] for name in variants}
-    order = list(variants.items())
-    gc.collect()
-    for index in range(rounds):
-        shift = index % len(order)
-        gc.disable()
-        try:
-            for name, call in order[shift:] + order[:shift]:
-                start = time.perf_counter_ns()
-                for _ in range(batch):
-                    call()
-                samples[name].append((time.perf_counter_ns() - start) / batch / 1000)
-        finally:
-            gc.enable()
-        between()
-        if index % 16 == 15:
-            gc.collect()
-    return Timings(samples)
-
-
-def run_cells(shell: InteractiveShell, cells: dict[str, str], *, rounds: int, batch: int, warmup: int) -> Timings:
-    """Each cell run as IPython runs a cell typed at the prompt (``store_history=True``).
-
-    Every such cell adds an ``_iN`` variable to the namespace, and IPython copies the namespace for every magic it
-    dispatches (``var_expand``): after the thousands of cells a benchmark runs, that copy alone would take longer than
-    seedmagic does. The input history is therefore flushed (``%reset -f in``) between rounds, untimed, so that the
-    namespace stays the size a notebook's has."""
-
-    def flush_history() -> None:
-        with contextlib.redirect_stdout(io.StringIO()):
-            shell.run_line_magic("reset", "-f in")
-
-    return compare(
-        {name: (lambda source=source: shell.run_cell(source, store_history=True)) for name, source in cells.items()},
-        rounds=rounds,
-        batch=batch,
-        warmup=warmup,
-        between=flush_history,
-    )
-
-
-def _inside_torch(key: tuple[str, int, str]) -> bool:
-    filename = key[0].replace("\\", "/")
-    return "/torch/" in filename or filename.endswith(("/traceback.py", "/linecache.py"))
-
-
-def hotspots(call: Callable[[], object], repeat: int, top: int = 14) -> str:
-    """cProfile of ``repeat`` calls, in µs per call: the time spent outside torch (whose manual_seed mostly formats
-    the stack), by function, then the heaviest calls by cumulative time (torch's time included)."""
-    profile = cProfile.Profile()
-    with contextlib.redirect_stdout(io.StringIO()):
-        profile.enable()
-        for _ in range(repeat):
-            call()
-        profile.disable()
-    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-    # What torch runs, and what only torch calls, is torch's time.
-    excluded = {key for key in stats if _inside_torch(key)}
-    changed = True
-    while changed:
-        changed = False
-        for key, (_, _, _, _, callers) in stats.items():
-            if key not in excluded and callers and all(caller in excluded for caller in callers):
-                excluded.add(key)
-                changed = True
-
-    def name(key: tuple[str, int, str]) -> str:
-        filename, line, function = key
-        return function if filename == "~" else f"{Path(filename).name}:{line}({function})"
-
-    own = []
-    for key, (_, calls, total, cumulative, callers) in stats.items():
-        if key in excluded:
-            continue
-        # Only the time under callers outside torch (a builtin such as list.append is also called by torch).
-        mine = sum(timing[2] for caller, timing in callers.items() if caller not in excluded) if callers else total
-        own.append((mine, calls, cumulative, key))
-    total_own = sum(entry[0] for entry in own) / repeat * 1e6
-    lines = [
-        f"under cProfile (which slows every call several times over): {total_own:.1f} µs per call outside torch; "
-        "by function (own time, µs per call, calls per call):"
-    ]
-    for mine, calls, _, key in sorted(own, key=lambda entry: entry[0], reverse=True)[:top]:
-        lines.append(f"{mine / repeat * 1e6:9.2f}  {calls / repeat:6.1f}x  {name(key)}")
-    lines.append("")
-    lines.append("cumulative time, µs per call (torch's time included):")
-    for _, calls, cumulative, key in sorted(own, key=lambda entry: entry[2], reverse=True)[:top]:
-        lines.append(f"{cumulative / repeat * 1e6:9.2f}  {calls / repeat:6.1f}x  {name(key)}")
-    return "\n".join(lines)
+def rounds(full: int) -> int:
+    return max(full // 10, 6) if QUICK else full
 
 
 # -- the table ---------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Row:
-    what: str
+class Figures(NamedTuple):
+    """One row's figures in one condition (torch's stack formatting stubbed, or as shipped)."""
+
     seedmagic: str
     baseline: str
     result: str
+
+
+@dataclass
+class Row:
+    what: str
+    stubbed: Figures
+    shipped: Figures
     target: str = ""
     verdict: str = ""
     profile: str = ""
@@ -201,6 +126,16 @@ def us(value: float) -> str:
     return f"{value:.1f} µs"
 
 
+def signed(value: float) -> str:
+    return f"{value:+.1f} µs"
+
+
+def stubbed_calls(times: Timings, *names: str) -> str:
+    """The stub's count, as evidence that torch's stack formatting was stubbed for every variant that seeds torch."""
+    counts = "/".join(f"{times.stub_calls[name]:g}" for name in names)
+    return f"{STUBBED} ({counts} calls stubbed per run)"
+
+
 def raw_calls(seed: int = SEED) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -211,190 +146,364 @@ def raw_calls_source(seed: int) -> str:
     return f"random.seed({seed}); np.random.seed({seed}); torch.manual_seed({seed})"
 
 
-# The same seeding through seedmagic's units alone, without the engine: what seed_all's bookkeeping is measured over.
-UNITS = tuple(source for source in SOURCES if source.name in ("random", "numpy", "torch"))
-
-
-def unit_calls(seed: int = SEED) -> None:
-    for unit in UNITS:
-        unit.seed(seed)
-
-
-def torch_seeding() -> str:
-    if _manual_seed_plan(torch, torch.manual_seed) is None:
-        return "torch.manual_seed itself (this torch's manual_seed is not the one seedmagic was checked against)"
-    return "torch's generators set as torch.manual_seed sets them, without its stack formatting"
-
-
-def against_raw(own: float, raw: float) -> str:
-    """``own`` (seedmagic less the raw calls) as a share of the raw calls."""
-    return f"{own / raw:+.0%} of the raw calls" + (" (faster than they are)" if own < 0 else "")
+def draws() -> tuple[float, float, list[float]]:
+    return random.random(), float(np.random.rand()), torch.rand(2).tolist()
 
 
 def check_same_draws(seed_with: Callable[[], object]) -> None:
     """The bench compares equals: ``seed_with`` must leave the generators as the raw calls do."""
     raw_calls(SEED)
-    expected = (random.random(), np.random.rand(), torch.rand(2).tolist())
-    seed_with()
-    assert (random.random(), np.random.rand(), torch.rand(2).tolist()) == expected, "not the raw calls' draws"
+    expected = draws()
+    with contextlib.redirect_stdout(io.StringIO()):
+        seed_with()
+    assert draws() == expected, "not the raw calls' draws"
 
 
-# -- the measurements --------------------------------------------------------------------------------------------------
+def run(shell: InteractiveShell, source: str) -> None:
+    """A cell, quietly, that must not fail."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        shell.run_cell(source, store_history=True).raise_error()
 
 
-def bench_seed(shell: InteractiveShell) -> list[Row]:
-    shell.register_magic_function(lambda line: None, "line", "bench_noop")
-    seed_all = lambda: seedmagic.seed_all(SEED)  # noqa: E731
-    magic = lambda: shell.run_line_magic("seed", f"{SEED} -q")  # noqa: E731
-    noop = lambda: shell.run_line_magic("bench_noop", f"{SEED} -q")  # noqa: E731
-    for call in (seed_all, magic, unit_calls):
-        check_same_draws(call)
-    times = compare(
-        {"raw": raw_calls, "units": unit_calls, "seed_all": seed_all, "magic": magic, "noop": noop},
-        rounds=160,
-        batch=16,
-        warmup=300,
+def cell_hotspots(shell: InteractiveShell, source: str, repeat: int = 1000) -> str:
+    return hotspots(lambda: shell.run_cell(source, store_history=True), repeat, between=flush_history(shell))
+
+
+def compared_row(
+    what: str,
+    timings: Both,
+    name: str,
+    baseline: str,
+    *,
+    result: Callable[[Timings], str],
+    target: str,
+    ok: Callable[[Timings], bool],
+    profile: Callable[[], str],
+) -> Row:
+    """A target row: seedmagic's variant ``name`` against ``baseline``, judged (``ok``) on the stubbed figures, the
+    figures as shipped beside them with what torch's stack formatting adds to each. ``profile`` runs on a MISS."""
+
+    def figures(times: Timings, label: str, *more: str) -> Figures:
+        text = "; ".join(part for part in (f"{label}: {result(times)}", *more) if part)
+        return Figures(us(times[name]), us(times[baseline]), text)
+
+    deeper = timings.deeper(name, baseline)
+    depth = f"seedmagic's torch.manual_seed runs {deeper} frames deeper" if deeper else "at the same depth"
+    formatting = (
+        f"torch's stack formatting adds {us(timings.formatting(name))} to seedmagic and "
+        f"{us(timings.formatting(baseline))} to the baseline ({depth})"
     )
-    raw, units = times["raw"], times["units"]
-
-    def row(what: str, name: str, call: Callable[[], object], *dispatch: str) -> Row:
-        own, books = times.diff(name, *dispatch, "raw"), times.diff(name, *dispatch, "units")
-        result = Row(
-            what,
-            us(times[name]),
-            us(raw),
-            f"own cost {us(own)} = {against_raw(own, raw)}; seedmagic's bookkeeping {us(books)} over its units' "
-            f"seeding calls ({us(units)})",
-            f"own cost ≤ {SEED_OWN_RATIO:.0%}",
-            verdict(own / raw <= SEED_OWN_RATIO),
-        )
-        if result.verdict == "MISS":
-            result.profile = hotspots(call, 3000)
-        return result
-
-    rows = [
-        row(
-            "`seedmagic.seed_all(N)` vs the raw calls `random.seed; np.random.seed; torch.manual_seed`",
-            "seed_all",
-            seed_all,
-        ),
-        row(
-            "`%seed N -q` (`run_line_magic`) vs the raw calls, less IPython's dispatch of a no-op line magic "
-            f"({us(times['noop'])})",
-            "magic",
-            magic,
-            "noop",
-        ),
-    ]
-    rows.append(bench_seed_cell(shell))
-    return rows
+    stubbed = timings.stubbed
+    row = Row(
+        what,
+        figures(stubbed, stubbed_calls(stubbed, name, baseline)),
+        figures(timings.shipped, SHIPPED, formatting),
+        target,
+        verdict(ok(stubbed)),
+    )
+    if row.verdict == "MISS":
+        row.profile = profile()
+    return row
 
 
-def bench_seed_cell(shell: InteractiveShell) -> Row:
-    """What a user sees: a `%seed N -q` cell against a cell with the raw seeding calls, both run as cells.
+def ratio_row(
+    what: str,
+    timings: Both,
+    name: str,
+    baseline: str,
+    *,
+    baseline_name: str,
+    profile: Callable[[], str],
+    detail: Callable[[Timings], str] = lambda times: "",
+) -> Row:
+    """A row whose target is ``name`` at most SEED_RATIO times ``baseline``."""
 
-    torch.manual_seed formats the whole call stack, so the raw calls are measured from where a user makes them (a
-    cell) rather than from the shallow stack of this script; the seeding calls' cost is the raw cell less an empty one.
-    """
+    def result(times: Timings) -> str:
+        ratio = f"{times.ratio(name, baseline):.2f}x {baseline_name} ({signed(times.diff(name, baseline))})"
+        return "; ".join(part for part in (ratio, detail(times)) if part)
+
+    return compared_row(
+        what,
+        timings,
+        name,
+        baseline,
+        result=result,
+        target=f"≤ {SEED_RATIO:.2f}x",
+        ok=lambda times: times.ratio(name, baseline) <= SEED_RATIO,
+        profile=profile,
+    )
+
+
+def reference_row(what: str, timings: Both, result: Callable[[Timings], str], name: str, baseline: str) -> Row:
+    """A row without a target, stubbed and as shipped."""
+
+    def figures(times: Timings, label: str) -> Figures:
+        return Figures(us(times[name]), us(times[baseline]), f"{label}: {result(times)}")
+
+    stubbed = timings.stubbed
+    return Row(what, figures(stubbed, stubbed_calls(stubbed, name, baseline)), figures(timings.shipped, SHIPPED))
+
+
+# -- %seed N -----------------------------------------------------------------------------------------------------------
+
+
+def bench_seed_line(shell: InteractiveShell) -> list[Row]:
+    """``%seed N -q`` through ``run_line_magic`` (and ``seed_all``) against the raw calls at the same call depth."""
+    magic = lambda: shell.run_line_magic("seed", f"{SEED} -q")  # noqa: E731
+    seed_all = lambda: seedmagic.seed_all(SEED)  # noqa: E731
+    noop = lambda: shell.run_line_magic("bench_noop", f"{SEED} -q")  # noqa: E731
+    raw_at_magic, magic_frames = at_depth_of(magic, raw_calls)
+    raw_at_seed_all, seed_all_frames = at_depth_of(seed_all, raw_calls)
+    for call in (magic, seed_all, raw_at_magic, raw_at_seed_all):
+        check_same_draws(call)
+    timings = compare(
+        {
+            "magic": magic,
+            "raw@magic": raw_at_magic,
+            "seed_all": seed_all,
+            "raw@seed_all": raw_at_seed_all,
+            "noop": noop,
+        },
+        rounds=rounds(400),
+        batch=12,
+        warmup=200,
+    )
+    magic_row = ratio_row(
+        "`%seed N -q` (`shell.run_line_magic`) vs the raw calls `random.seed; np.random.seed; torch.manual_seed` "
+        f"at the depth of seedmagic's torch.manual_seed call: wrapped in nested frames, {magic_frames} frames deeper "
+        "than called directly (torch formats stacks of the same depth, checked)",
+        timings,
+        "magic",
+        "raw@magic",
+        baseline_name="the raw calls",
+        detail=lambda t: f"of which IPython's dispatch of a no-op line magic {us(t['noop'])}",
+        profile=lambda: hotspots(magic, 3000),
+    )
+    reference = reference_row(
+        "`seedmagic.seed_all(N)` vs the raw calls at the depth of its torch.manual_seed call "
+        f"({seed_all_frames} frames deeper than called directly) (for reference)",
+        timings,
+        lambda t: f"{t.ratio('seed_all', 'raw@seed_all'):.2f}x ({signed(t.diff('seed_all', 'raw@seed_all'))})",
+        "seed_all",
+        "raw@seed_all",
+    )
+    return [magic_row, reference]
+
+
+def bench_seed_cell(shell: InteractiveShell) -> list[Row]:
+    """What a user sees: a ``%seed N -q`` cell against a cell with the raw seeding calls, both run as cells."""
     # The raw cell keeps torch.manual_seed's return value out of Out[N], as %seed -q shows nothing either.
     cells = {
         "magic": f"%seed {SEED} -q",
         "raw": raw_calls_source(SEED).replace("torch.", "generator = torch."),
+        "noop": f"%bench_noop {SEED} -q",
         "empty": "pass",
     }
     for name in ("magic", "raw"):
         check_same_draws(lambda source=cells[name]: shell.run_cell(source).raise_error())
-    times = run_cells(shell, cells, rounds=120, batch=8, warmup=100)
-    own, calls = times.diff("magic", "raw"), times.diff("raw", "empty")
-    row = Row(
-        "a `%seed N -q` cell vs a cell with the raw calls `random.seed(N); np.random.seed(N); torch.manual_seed(N)` "
-        "(both `shell.run_cell`)",
-        us(times["magic"]),
-        us(times["raw"]),
-        f"own cost {us(own)} = {own / calls:+.0%} of the seeding calls ({us(calls)}: the raw cell less an empty one)"
-        f"; the `%seed` cell takes {us(times.diff('magic', 'empty'))} more than an empty one",
-        f"own cost ≤ {SEED_OWN_RATIO:.0%}",
-        verdict(own / calls <= SEED_OWN_RATIO),
-    )
-    if row.verdict == "MISS":
-        row.profile = hotspots(lambda: shell.run_cell(cells["magic"]), 1500)
-    return row
-
-
-def bench_lightning() -> list[Row]:
-    """Last: importing Lightning imports torch._dynamo, which wraps torch.manual_seed and makes it slower."""
-    dynamo_before = "torch._dynamo" in sys.modules
-    logging.getLogger("lightning_fabric").setLevel(logging.ERROR)
-    logging.getLogger("lightning.fabric").setLevel(logging.ERROR)
-    try:  # `lightning` re-exports lightning_fabric as lightning.fabric; the `bench` extra installs the latter
-        from lightning.fabric.utilities.seed import seed_everything
-    except ImportError:
-        from lightning_fabric.utilities.seed import seed_everything
-    assert "tensorflow" not in sys.modules, "Lightning imported TensorFlow: seed_all would seed it too"
-    environ = dict(os.environ)  # seed_everything sets PL_GLOBAL_SEED and PL_SEED_WORKERS
-    times = compare(
-        {
-            "raw": raw_calls,
-            "seed_all": lambda: seedmagic.seed_all(SEED),
-            "lightning": lambda: seed_everything(SEED, verbose=False),
-        },
-        rounds=120,
-        batch=16,
-        warmup=300,
-    )
-    os.environ.clear()
-    os.environ.update(environ)
-    raw = times["raw"]
-    note = "" if dynamo_before else "; importing Lightning imported torch._dynamo, which wraps torch.manual_seed"
+    timings = run_cells(shell, cells, rounds=rounds(400), batch=6, warmup=60)
     return [
-        Row(
-            "Lightning's `seed_everything(N, verbose=False)` vs the raw calls and `seedmagic.seed_all(N)`, "
-            "all after importing Lightning (for reference)",
-            us(times["seed_all"]),
-            us(raw),
-            f"Lightning {us(times['lightning'])} = {times.diff('lightning', 'raw') / raw:+.0%} of the raw calls, "
-            f"seed_all {times.diff('seed_all', 'raw') / raw:+.0%}; "
-            f"seed_all takes {times['seed_all'] / times['lightning']:.2f}x Lightning's time{note}",
+        ratio_row(
+            "a `%seed N -q` cell vs a cell with the raw calls `random.seed(N); np.random.seed(N); "
+            "torch.manual_seed(N)` (both `shell.run_cell`; depth not equalized: the raw calls are where a user "
+            "writes them, and with the stub depth costs nothing)",
+            timings,
+            "magic",
+            "raw",
+            baseline_name="the raw cell",
+            detail=lambda t: (
+                f"over an empty cell ({us(t['empty'])}): %seed {signed(t.diff('magic', 'empty'))}, "
+                f"the raw calls {signed(t.diff('raw', 'empty'))}; {NOOP_CELL}: {us(t['noop'])}"
+            ),
+            profile=lambda: cell_hotspots(shell, cells["magic"]),
         )
     ]
 
 
+# -- %%seeded ----------------------------------------------------------------------------------------------------------
+
+
 def bench_seeded_cell(shell: InteractiveShell) -> list[Row]:
     body = "x = torch.rand(1)"
-    seeded = f"%%seeded 0\n{body}"
-    inline = f"{raw_calls_source(0)}\n{body}"
-    # A cell magic that runs its body as %%seeded does, without seeding: what running a body from any cell magic
-    # costs (IPython's dispatch of the magic, the body transformed and compiled a second time).
-    shell.register_magic_function(
-        lambda line, cell: compile_cell(shell, cell, f"%%bench_body {line}").run(), "cell", "bench_body"
+    cells = {"seeded": f"%%seeded 0\n{body}", "inline": f"{raw_calls_source(0)}\n{body}", "plain": body}
+    for name in ("seeded", "inline"):
+        run(shell, cells[name])
+        x = shell.user_ns["x"]
+        check = "%%seeded 0\ny = draws()" if name == "seeded" else f"{raw_calls_source(0)}\ny = draws()"
+        shell.user_ns["draws"] = draws
+        run(shell, check)
+        raw_calls(0)
+        assert torch.equal(x, torch.rand(1)), f"{cells[name]!r} does not draw what torch.manual_seed does"
+        raw_calls(0)
+        assert shell.user_ns["y"] == draws(), f"{check!r} does not draw what the raw calls do"
+    timings = run_cells(shell, cells, rounds=rounds(400), batch=6, warmup=60)
+
+    def result(times: Timings) -> str:
+        extra = times.diff("seeded", "inline")
+        return (
+            f"{signed(extra)} per cell{' (less time than the raw calls inline)' if extra < 0 else ''}; over the plain "
+            f"cell without seeding ({us(times['plain'])}): %%seeded {signed(times.diff('seeded', 'plain'))}, the raw "
+            f"calls inline {signed(times.diff('inline', 'plain'))}"
+        )
+
+    return [
+        compared_row(
+            "a `%%seeded 0` cell vs the same cell with the raw calls inline (both `shell.run_cell`; same draws, "
+            "checked)",
+            timings,
+            "seeded",
+            "inline",
+            result=result,
+            target=f"≤ {SEEDED_CELL_US:.0f} µs extra",
+            ok=lambda times: times.diff("seeded", "inline") <= SEEDED_CELL_US,
+            profile=lambda: cell_hotspots(shell, cells["seeded"]),
+        )
+    ]
+
+
+# -- auto mode ---------------------------------------------------------------------------------------------------------
+
+
+# Loading the extension again (each round switches states) leaves the next cells slower for a while, in every state
+# alike; the batch starts after these cells.
+AUTO_WARM_CELLS = 10
+
+
+class AutoStates:
+    """One shell, switched between ``%seed 0 --auto`` (``seedmagic``), seedmagic unloaded with the user's own hook
+    registered (``hook``), and seedmagic unloaded without it (``bare``)."""
+
+    def __init__(self, shell: InteractiveShell) -> None:
+        self.shell = shell
+        self.state = "seedmagic"
+        run(shell, HAND_HOOK)
+        self.hook = shell.user_ns["reseed_cell"]
+
+    def enter(self, state: str) -> Callable[[], None]:
+        def switch() -> None:
+            if self.state != state:
+                if self.state == "hook":
+                    self.shell.events.unregister("pre_run_cell", self.hook)
+                if self.state == "seedmagic":
+                    run(self.shell, "%unload_ext seedmagic")
+                if state == "hook":
+                    self.shell.events.register("pre_run_cell", self.hook)
+                if state == "seedmagic":
+                    run(self.shell, "%load_ext seedmagic")
+                    run(self.shell, "%seed 0 --auto -q")
+                self.state = state
+            for _ in range(AUTO_WARM_CELLS):  # a warm start: the batch is not the first cells after the switch
+                self.shell.run_cell(AUTO_CELL, store_history=True)
+
+        return switch
+
+    def leave(self) -> None:
+        """Back to seedmagic loaded, auto mode off."""
+        self.enter("seedmagic")()
+        run(self.shell, "%seed 0 --no-auto -q")
+
+
+CELL_EVENTS = ("pre_execute", "pre_run_cell", "post_execute", "post_run_cell")
+
+
+def _timing(call: Callable[..., Any], spent: list[int]) -> Callable[..., Any]:
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter_ns()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter_ns() - start
+
+    timed.__dict__.update(getattr(call, "__dict__", {}))  # has_side_effects, for IPython's input transformers
+    return timed
+
+
+def time_where_it_runs(shell: InteractiveShell, states: AutoStates, *, rounds: int, cells: int = 30) -> Timings:
+    """Per cell, the time spent in the cell events' callbacks and the input transformers (IPython's own included, in
+    every state alike), timed where they run: the user's hook, or seedmagic's callbacks and transformer. Unlike a
+    whole cell, this does not also time what switching states leaves behind (a cell after ``%load_ext`` runs slower
+    for a while)."""
+    samples: dict[str, list[float]] = {"auto": [], "hook": []}
+    order = list(samples)
+    for index in range(rounds):
+        for name in order[index % 2 :] + order[: index % 2]:
+            states.enter("seedmagic" if name == "auto" else "hook")()
+            spent = [0]
+            callbacks = {event: list(shell.events.callbacks[event]) for event in CELL_EVENTS}
+            transformers = list(shell.input_transformers_cleanup)
+            try:
+                for event, registered in callbacks.items():
+                    shell.events.callbacks[event][:] = [_timing(callback, spent) for callback in registered]
+                shell.input_transformers_cleanup[:] = [_timing(transform, spent) for transform in transformers]
+                with STACK.stubbed():
+                    for _ in range(cells):
+                        shell.run_cell(AUTO_CELL, store_history=True)
+            finally:
+                for event, registered in callbacks.items():
+                    shell.events.callbacks[event][:] = registered
+                shell.input_transformers_cleanup[:] = transformers
+            samples[name].append(spent[0] / cells / 1000)
+            flush_history(shell)()
+    return Timings(samples)
+
+
+def bench_auto(shell: InteractiveShell) -> list[Row]:
+    """A plain cell with ``%seed 0 --auto`` against the same cell with a hand-written ``pre_run_cell`` hook."""
+    states = AutoStates(shell)
+    run(shell, "%seed 0 --auto -q")
+    check = "y = draws()"
+    shell.user_ns["draws"] = draws
+    found = {}
+    for state in ("seedmagic", "hook"):
+        states.enter(state)()
+        run(shell, AUTO_CELL)
+        run(shell, check)
+        found[state] = (shell.user_ns["x"].tolist(), shell.user_ns["y"])
+    raw_calls(derive_seed(0, f"source:{check}"))
+    assert found["seedmagic"] == found["hook"], "auto mode and the hand-written hook do not draw the same"
+    assert found["hook"][1] == draws(), "the hand-written hook does not seed as derive_seed does"
+    timings = run_cells(
+        shell,
+        {"auto": AUTO_CELL, "hook": AUTO_CELL, "bare": AUTO_CELL},
+        rounds=rounds(300),
+        batch=6,
+        warmup=30,
+        enter={"auto": states.enter("seedmagic"), "hook": states.enter("hook"), "bare": states.enter("bare")},
     )
-    cells = {"seeded": seeded, "inline": inline, "plain": body, "body": f"%%bench_body 0\n{body}"}
-    torch.manual_seed(0)
-    expected = torch.rand(1)
-    for source in cells.values():
-        shell.run_cell(source, store_history=True).raise_error()
-        if source not in (body, cells["body"]):
-            assert torch.equal(shell.user_ns["x"], expected), f"{source!r} does not draw what torch.manual_seed does"
-    times = run_cells(shell, cells, rounds=120, batch=8, warmup=100)
-    extra = times.diff("seeded", "inline")
-    over_plain = times.diff("seeded", "plain")
-    row = Row(
-        "a `%%seeded 0` cell vs the same cell with the raw calls inline (both `shell.run_cell`)",
-        us(times["seeded"]),
-        us(times["inline"]),
-        f"{us(extra)} extra per cell{' (less time than the raw calls inline)' if extra < 0 else ''}; "
-        f"over the plain cell without any seeding ({us(times['plain'])}): "
-        f"{us(over_plain)}, of which {us(times.diff('body', 'plain'))} is running a body from a cell magic "
-        f"(IPython's dispatch, the body transformed and compiled again) and {us(times.diff('seeded', 'body'))} "
-        "the seeding",
-        f"≤ {SEEDED_CELL_US:.0f} µs extra",
-        verdict(extra <= SEEDED_CELL_US),
+
+    def profile() -> str:
+        states.enter("seedmagic")()
+        return cell_hotspots(shell, AUTO_CELL)
+
+    where = time_where_it_runs(shell, states, rounds=rounds(60))
+    extra = where.diff("auto", "hook")
+
+    def result(times: Timings) -> str:
+        return (
+            f"whole cells: {signed(times.diff('auto', 'hook'))} per cell; over the same cell with neither "
+            f"({us(times['bare'])}): auto mode {signed(times.diff('auto', 'bare'))}, the hook "
+            f"{signed(times.diff('hook', 'bare'))}"
+        )
+
+    row = compared_row(
+        f"auto mode: a plain cell (`{AUTO_CELL}`) after `%seed 0 --auto` vs the same cell with seedmagic unloaded "
+        "and a hand-written `pre_run_cell` hook (blake2b of the session seed and the cell's id or source, then the "
+        "raw calls; same draws, checked). Judged on the time spent per cell in the cell events' callbacks and input "
+        f"transformers, timed where they run: seedmagic's {us(where['auto'])}, the hook's {us(where['hook'])}, "
+        f"{signed(extra)}; whole cells, beside it, also carry what switching states between rounds leaves behind",
+        timings,
+        "auto",
+        "hook",
+        result=result,
+        target=f"≤ {AUTO_CELL_US:.0f} µs extra",
+        ok=lambda times: extra <= AUTO_CELL_US,
+        profile=profile,
     )
-    if row.verdict == "MISS":
-        # The magic alone: the rest of the cell is the same IPython machinery as in the inline cell.
-        row.profile = hotspots(lambda: shell.run_cell_magic("seeded", "0", body), 1500)
+    states.leave()
     return [row]
 
+
+# -- %load_ext ---------------------------------------------------------------------------------------------------------
 
 LOAD_EXT_PROGRAM = textwrap.dedent(
     """
@@ -436,7 +545,7 @@ def import_times(top: int = 15) -> str:
     return "\n".join(rows)
 
 
-def bench_load_ext(runs: int = 9) -> list[Row]:
+def bench_load_ext(runs: int = 15) -> list[Row]:
     results = []
     for _ in range(runs):
         done = subprocess.run(
@@ -448,12 +557,16 @@ def bench_load_ext(runs: int = 9) -> list[Row]:
     modules = sorted({module for result in results for module in result["modules"]})
     top = sorted({module.split(".")[0] for module in modules})
     frameworks = [name for name in FRAMEWORKS if name in top]
-    row = Row(
-        f"`%load_ext seedmagic` in a fresh interpreter vs the bare shell start before it (median of {runs})",
+    figures = Figures(
         f"{load:.1f} ms",
         f"{shell:.1f} ms",
-        f"+{load / shell:.0%} of the shell start; imported {len(modules)} modules "
-        f"({', '.join(top)}); frameworks: {', '.join(frameworks) or 'none'}",
+        f"+{load / shell:.0%} of the shell start; imported {len(modules)} modules ({', '.join(top)}); frameworks: "
+        f"{', '.join(frameworks) or 'none'} (torch is not imported: nothing to stub)",
+    )
+    row = Row(
+        f"`%load_ext seedmagic` in a fresh interpreter vs the bare shell start before it (median of {runs})",
+        figures,
+        Figures("same", "same", "the same run: no torch, no stack formatting"),
         f"≤ {LOAD_EXT_MS:.0f} ms, no framework",
         verdict(load <= LOAD_EXT_MS and not frameworks),
     )
@@ -461,6 +574,9 @@ def bench_load_ext(runs: int = 9) -> list[Row]:
     if row.verdict == "MISS":
         row.profile = import_times()
     return [row]
+
+
+# -- snapshots ---------------------------------------------------------------------------------------------------------
 
 
 def bench_snapshot() -> list[Row]:
@@ -474,17 +590,42 @@ def bench_snapshot() -> list[Row]:
     def seedmagic_snapshot() -> None:
         seedmagic.restore(seedmagic.snapshot())
 
-    times = compare({"by_hand": by_hand, "seedmagic": seedmagic_snapshot}, rounds=160, batch=16, warmup=300)
-    ratio = times["seedmagic"] / times["by_hand"]
+    formatting = probe(by_hand).calls + probe(seedmagic_snapshot).calls
+    timings = compare(
+        {"by_hand": by_hand, "seedmagic": seedmagic_snapshot},
+        rounds=rounds(200),
+        batch=16,
+        warmup=200,
+        shipped=bool(formatting),
+    )
+
+    def figures(times: Timings, label: str) -> Figures:
+        return Figures(
+            us(times["seedmagic"]),
+            us(times["by_hand"]),
+            f"{label}: {times.ratio('seedmagic', 'by_hand'):.2f}x (seedmagic also saves the determinism flags, "
+            "CUBLAS_WORKSPACE_CONFIG and the session)",
+        )
+
+    stubbed = figures(timings.stubbed, STUBBED)
+    shipped = (
+        figures(timings.shipped, SHIPPED)
+        if formatting
+        else Figures("same", "same", "the same run: neither formats a stack (0 calls of traceback.format_stack)")
+    )
     return [
         Row(
             "`seedmagic.restore(seedmagic.snapshot())` vs `torch.random.fork_rng(devices=[])` + NumPy's and "
-            "random's get/set state",
-            us(times["seedmagic"]),
-            us(times["by_hand"]),
-            f"{ratio:.2f}x (seedmagic also saves the determinism flags, CUBLAS_WORKSPACE_CONFIG and the session)",
+            "random's get/set state (for reference)",
+            stubbed,
+            shipped,
         )
     ]
+
+
+# -- auto mode with a live panel (in a second process) -----------------------------------------------------------------
+
+PANEL_STATES = ("bare", "auto", "auto+panel")
 
 
 def auto_panel_child() -> None:
@@ -501,45 +642,81 @@ def auto_panel_child() -> None:
     shell = manager.kernel.shell
     assert shell.history_manager.hist_file == ":memory:"
     shell.user_ns.update(random=random, np=np, torch=torch)
-    cell = "x = torch.rand(1)"
-    samples: dict[str, list[float]] = {"bare": [], "auto": [], "auto+panel": []}
+    samples: dict[str, dict[str, list[float]]] = {"stubbed": {}, "shipped": {}}
+    refresh_samples: list[float] = []
 
-    def run(source: str) -> None:
-        result = shell.run_cell(source, store_history=True)
-        result.raise_error()
+    def run_quiet(source: str) -> None:
+        shell.run_cell(source, store_history=True).raise_error()
 
     def drain() -> None:  # the panel's comm messages and the display data, as a front end would read them
         with contextlib.suppress(Exception):
             while True:
                 client.get_iopub_msg(timeout=0.001)
 
-    def enter(state: str) -> None:
-        run("%unload_ext seedmagic")
-        if state != "bare":
-            run("%load_ext seedmagic")
-            run("%seed 0 --auto -q")
-        if state == "auto+panel":
-            run("%seedpanel")
-            assert sys.modules["seedmagic.panel"].panels(shell), "%seedpanel showed no live panel"
+    refreshes: list[Callable[..., object]] = []  # the post_run_cell callback that %seedpanel added
 
-    run("%load_ext seedmagic")
-    states = list(samples)
-    for index in range(36):
-        shift = index % len(states)
-        for state in states[shift:] + states[:shift]:
-            enter(state)
-            block = []
-            for warm in (True,) * 3 + (False,) * 20:
+    def enter(state: str) -> None:
+        run_quiet("%unload_ext seedmagic")
+        if state != "bare":
+            run_quiet("%load_ext seedmagic")
+            run_quiet("%seed 0 --auto -q")
+        if state == "auto+panel":
+            before = list(shell.events.callbacks["post_run_cell"])
+            run_quiet("%seedpanel")
+            assert sys.modules["seedmagic.panel"].panels(shell), "%seedpanel showed no live panel"
+            refreshes[:] = [call for call in shell.events.callbacks["post_run_cell"] if call not in before]
+            assert len(refreshes) == 1, "%seedpanel did not add one post_run_cell callback"
+
+    def cells() -> list[float]:
+        """20 cells run back to back, after 3 untimed ones."""
+        times = []
+        for warm in (True,) * 3 + (False,) * 20:
+            gc.disable()
+            try:
                 start = time.perf_counter_ns()
-                shell.run_cell(cell, store_history=True)
-                if not warm:
-                    block.append((time.perf_counter_ns() - start) / 1000)
-            samples[state].append(statistics.median(block))  # one sample per state and round
+                shell.run_cell(AUTO_CELL, store_history=True)
+                elapsed = (time.perf_counter_ns() - start) / 1000
+            finally:
+                gc.enable()
+            if not warm:
+                times.append(elapsed)
+        return times
+
+    def refresh_alone() -> list[float]:
+        """The panel's own refresh after each of 20 cells (its post_run_cell callback, timed where it runs)."""
+        callbacks, (refresh,) = shell.events.callbacks["post_run_cell"], refreshes
+        times: list[float] = []
+
+        def timed_refresh(*args: object) -> None:
+            start = time.perf_counter_ns()
+            refresh(*args)
+            times.append((time.perf_counter_ns() - start) / 1000)
+
+        index = callbacks.index(refresh)
+        callbacks[index] = timed_refresh
+        try:
+            cells()
+        finally:
+            callbacks[index] = refresh
+        return times[3:]
+
+    flush = flush_history(shell)
+    run_quiet("%load_ext seedmagic")
+    order = [(state, stub) for stub in (True, False) for state in PANEL_STATES]
+    for index in range(rounds(40)):
+        shift = index % len(order)
+        for state, stub in order[shift:] + order[:shift]:
+            enter(state)
+            with STACK.stubbed() if stub else contextlib.nullcontext():
+                samples["stubbed" if stub else "shipped"].setdefault(state, []).append(statistics.median(cells()))
+                if state == "auto+panel" and stub:
+                    refresh_samples.append(statistics.median(refresh_alone()))
             drain()
+            flush()
     enter("auto+panel")
-    profile = hotspots(lambda: shell.run_cell(cell, store_history=True), 600)
+    profile = hotspots(lambda: shell.run_cell(AUTO_CELL, store_history=True), 600, between=flush)
     drain()
-    print("@@" + json.dumps({"samples": samples, "profile": profile}))
+    print("@@" + json.dumps({"samples": samples, "refresh": refresh_samples, "profile": profile}))
     sys.stdout.flush()
     os._exit(0)  # the in-process kernel's threads would otherwise complain at exit
 
@@ -563,45 +740,151 @@ def auto_panel_available(shell: InteractiveShell) -> str | None:
 def bench_auto_panel(shell: InteractiveShell) -> list[Row]:
     """A plain cell with ``%seed --auto`` on and a live panel shown, against the same cell without seedmagic."""
     what = (
-        "a plain cell with `%seed 0 --auto` and a live `%seedpanel` (in-process ipykernel) vs the same cell "
-        "without seedmagic (`%unload_ext`)"
+        f"a plain cell (`{AUTO_CELL}`) with `%seed 0 --auto` and a live `%seedpanel` (in-process ipykernel) vs the "
+        "same cell without seedmagic (`%unload_ext`)"
+    )
+    refresh_what = (
+        "the live panel's refresh alone, after each such cell (the `post_run_cell` callback `%seedpanel` added, "
+        "timed where it runs)"
     )
     target = f"≤ {AUTO_PANEL_US:.0f} µs extra"
     seedmagic.seed_all(0)
     missing = auto_panel_available(shell)
+    failed = None
     if missing is not None:
-        return [Row(what, "-", "-", f"not available in this version ({missing})", target, "n/a")]
-    done = subprocess.run(
-        [sys.executable, __file__, "--auto-panel"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"},
-    )
-    lines = [line for line in done.stdout.splitlines() if line.startswith("@@")]
-    if not lines:
-        return [Row(what, "-", "-", f"the measurement failed: {done.stderr.strip()[-300:]}", target, "n/a")]
+        failed = f"not available in this version ({missing})"
+    else:
+        done = subprocess.run(
+            [sys.executable, __file__, "--auto-panel", *(["--quick"] if QUICK else [])],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"},
+        )
+        lines = [line for line in done.stdout.splitlines() if line.startswith("@@")]
+        if not lines:
+            failed = f"the measurement failed: {done.stderr.strip()[-300:]}"
+    if failed is not None:
+        empty = Figures("-", "-", failed)
+        return [Row(what, empty, empty, target, "n/a")]
     child = json.loads(lines[-1][2:])
-    times = Timings(child["samples"])
-    extra = times.diff("auto+panel", "bare")
+    stubbed, shipped = Timings(child["samples"]["stubbed"]), Timings(child["samples"]["shipped"])
+
+    def figures(times: Timings, label: str) -> Figures:
+        return Figures(
+            us(times["auto+panel"]),
+            us(times["bare"]),
+            f"{label}: {signed(times.diff('auto+panel', 'bare'))} per cell, of which auto mode alone "
+            f"{signed(times.diff('auto', 'bare'))} and the panel {signed(times.diff('auto+panel', 'auto'))}",
+        )
+
     row = Row(
         what,
-        us(times["auto+panel"]),
-        us(times["bare"]),
-        f"{us(extra)} extra per cell, of which auto mode alone {us(times.diff('auto', 'bare'))} "
-        f"and the panel's refresh {us(times.diff('auto+panel', 'auto'))}",
+        figures(stubbed, STUBBED),
+        figures(shipped, SHIPPED),
         target,
-        verdict(extra <= AUTO_PANEL_US),
+        verdict(stubbed.diff("auto+panel", "bare") <= AUTO_PANEL_US),
     )
     if row.verdict == "MISS":
         row.profile = child["profile"]
-    return [row]
+    refresh = statistics.median(child["refresh"])
+    refresh_row = Row(
+        refresh_what,
+        Figures(us(refresh), "-", f"{STUBBED} (it seeds nothing: no stack to format)"),
+        Figures("same", "-", "the same: a refresh calls no torch.manual_seed"),
+        f"later: ≤ {PANEL_REFRESH_US:.0f} µs",
+        "(reference)",
+    )
+    return [row, refresh_row]
+
+
+# -- Lightning (last: importing it wraps torch.manual_seed) ------------------------------------------------------------
+
+
+def bench_lightning(shell: InteractiveShell) -> list[Row]:
+    """Last: importing Lightning imports torch._dynamo, which wraps torch.manual_seed (for seedmagic too)."""
+    dynamo_before = "torch._dynamo" in sys.modules
+    logging.getLogger("lightning_fabric").setLevel(logging.ERROR)
+    logging.getLogger("lightning.fabric").setLevel(logging.ERROR)
+    try:  # `lightning` re-exports lightning_fabric as lightning.fabric; the `bench` extra installs the latter
+        from lightning.fabric.utilities.seed import seed_everything
+    except ImportError:
+        from lightning_fabric.utilities.seed import seed_everything
+    assert "tensorflow" not in sys.modules, "Lightning imported TensorFlow: seed_all would seed it too"
+    environ = dict(os.environ)  # seed_everything sets PL_GLOBAL_SEED and PL_SEED_WORKERS
+    shell.user_ns["seed_everything"] = seed_everything
+    lightning = lambda: seed_everything(SEED, verbose=False)  # noqa: E731
+    magic = lambda: shell.run_line_magic("seed", f"{SEED} -q")  # noqa: E731
+    seed_all = lambda: seedmagic.seed_all(SEED)  # noqa: E731
+    lightning_at_magic, frames = at_depth_of(magic, lightning)
+    cells = {
+        "magic": f"%seed {SEED} -q",
+        "lightning": f"lightning_seed = seed_everything({SEED}, verbose=False)",
+        "noop": f"%bench_noop {SEED} -q",
+    }
+    for call in (lightning, lightning_at_magic, lambda: shell.run_cell(cells["lightning"]).raise_error()):
+        check_same_draws(call)
+    try:
+        in_cells = run_cells(shell, cells, rounds=rounds(300), batch=6, warmup=60)
+        in_lines = compare(
+            {
+                "magic": magic,
+                "lightning@magic": lightning_at_magic,
+                "raw": raw_calls,
+                "seed_all": seed_all,
+                "lightning": lightning,
+            },
+            rounds=rounds(300),
+            batch=12,
+            warmup=200,
+        )
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
+    note = "" if dynamo_before else "; importing Lightning imported torch._dynamo, which wraps torch.manual_seed"
+    cell_row = ratio_row(
+        "a `%seed N -q` cell vs a cell calling Lightning's `seed_everything(N, verbose=False)` (both "
+        "`shell.run_cell`, after importing Lightning)",
+        in_cells,
+        "magic",
+        "lightning",
+        baseline_name="the Lightning cell",
+        detail=lambda t: f"{NOOP_CELL}: {us(t['noop'])}",
+        profile=lambda: cell_hotspots(shell, cells["magic"]),
+    )
+    line_row = ratio_row(
+        "`%seed N -q` (`shell.run_line_magic`) vs `seed_everything(N, verbose=False)` wrapped in nested frames, "
+        f"{frames} frames deeper than called directly, so that torch.manual_seed runs at the same depth (checked)",
+        in_lines,
+        "magic",
+        "lightning@magic",
+        baseline_name="Lightning",
+        profile=lambda: hotspots(magic, 3000),
+    )
+
+    reference = reference_row(
+        "`seedmagic.seed_all(N)` vs Lightning's `seed_everything(N, verbose=False)`, both from the bench's own frame, "
+        "after importing Lightning (for reference)",
+        in_lines,
+        lambda t: (
+            f"seed_all {t.ratio('seed_all', 'lightning'):.2f}x Lightning's time; the raw calls {us(t['raw'])}, "
+            f"Lightning {signed(t.diff('lightning', 'raw'))} over them, seed_all {signed(t.diff('seed_all', 'raw'))}"
+            f"{note}"
+        ),
+        "seed_all",
+        "lightning",
+    )
+    return [cell_row, line_row, reference]
 
 
 # -- the report --------------------------------------------------------------------------------------------------------
 
 
-def machine() -> str:
+def load_average() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
+def machine(load_before: float) -> str:
     model = "unknown CPU"
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
         for line in cpuinfo:
@@ -612,14 +895,15 @@ def machine() -> str:
     import IPython
 
     return (
-        f"{model}, {os.cpu_count()} cores ({usable} usable); {platform.system()} {platform.machine()}; "
-        f"Python {platform.python_version()}; torch {torch.__version__} (threads {torch.get_num_threads()}); "
-        f"numpy {np.__version__}; IPython {IPython.__version__}; seedmagic {seedmagic.__version__}; "
-        f"seedmagic seeds torch with {torch_seeding()}"
+        f"{model}, {os.cpu_count()} cores ({usable} usable; 1-minute load average {load_before:.1f} before the run, "
+        f"{load_average():.1f} after); "
+        f"{platform.system()} {platform.machine()}; Python {platform.python_version()}; torch {torch.__version__} "
+        f"(threads {torch.get_num_threads()}); numpy {np.__version__}; IPython {IPython.__version__}; "
+        f"seedmagic {seedmagic.__version__}"
     )
 
 
-def render(rows: list[Row], machine_line: str, seconds: float) -> str:
+def render(rows: list[Row], machine_line: str, seconds: float, formatting: int) -> str:
     def cell(text: str) -> str:
         return text.replace("|", "\\|")
 
@@ -628,21 +912,30 @@ def render(rows: list[Row], machine_line: str, seconds: float) -> str:
         "",
         f"Machine: {machine_line}. Run took {seconds:.0f} s.",
         "",
-        "Times are medians over rounds of interleaved batches (`time.perf_counter_ns`, one process; the "
-        "auto/panel row in a second one with an in-process kernel); differences are medians of the per-round "
-        "differences. Own cost = seedmagic's time beyond the raw seeding calls a user would make instead "
-        "(`random.seed; np.random.seed; torch.manual_seed`; for `%seed`, also beyond IPython's dispatch of a no-op "
-        "line magic); it is negative where seedmagic takes less time than they do, because it sets torch's "
-        "generators as `torch.manual_seed` does without formatting the stack for backends this torch lacks. "
-        "Bookkeeping = seedmagic's time beyond its own units' seeding calls. Cells are run with `store_history=True`, "
-        "the input history flushed between rounds.",
+        "Times are medians over rounds of interleaved batches, the order rotating every round "
+        "(`time.perf_counter_ns`, gc disabled while timing; one process, the auto/panel rows in a second one with an "
+        "in-process kernel); ratios and differences are medians of the per-round ones. Cells are run with "
+        "`store_history=True`, the input history flushed between rounds. A batch runs its calls back to back, so "
+        "what seedmagic keeps for a few milliseconds (its reading of sys.path) serves most of them; in a notebook, "
+        "cells come seconds apart.",
         "",
-        "| measurement | seedmagic | baseline | result | target | verdict |",
-        "|---|---|---|---|---|---|",
+        f"`torch.manual_seed` formats the caller's whole stack ({formatting} calls of `traceback.format_stack` per "
+        "call, counted) to queue the seeding of CUDA/XPU/MTIA devices that have not started; that cost grows with "
+        "the call depth and is torch's. Every variant is therefore timed twice in the same interleaved run: with "
+        f"`traceback.format_stack` stubbed to return `[]` ({STUBBED}, for seedmagic and the baseline alike; each "
+        "row gives the calls the stub answered per run, seedmagic's/the baseline's), and with torch as it ships. "
+        f"Verdicts are on the {STUBBED} figures. seedmagic seeds torch with `torch.manual_seed` itself.",
+        "",
+        f"| measurement | target | verdict ({STUBBED}) | seedmagic ({STUBBED}) | baseline ({STUBBED}) | "
+        f"result ({STUBBED}) | seedmagic ({SHIPPED}) | baseline ({SHIPPED}) | result ({SHIPPED}) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    lines += [
-        f"| {cell(r.what)} | {r.seedmagic} | {r.baseline} | {cell(r.result)} | {r.target} | {r.verdict} |" for r in rows
-    ]
+    for r in rows:
+        figures = [*r.stubbed, *r.shipped]
+        lines.append(
+            f"| {cell(r.what)} | {r.target} | {r.verdict} | {' | '.join(cell(text) for text in figures[:3])} | "
+            f"{' | '.join(cell(text) for text in figures[3:])} |"
+        )
     for row in rows:
         for note in row.notes:
             lines += ["", note]
@@ -653,7 +946,7 @@ def render(rows: list[Row], machine_line: str, seconds: float) -> str:
 
 
 def main() -> int:
-    began = time.perf_counter()
+    began, load_before = time.perf_counter(), load_average()
     assert "torch._dynamo" not in sys.modules, "torch._dynamo wraps torch.manual_seed: measure without it"
     assert "tensorflow" not in sys.modules, "the comparison is with random, NumPy and torch imported, not TensorFlow"
     config = Config()
@@ -661,14 +954,26 @@ def main() -> int:
     shell = InteractiveShell.instance(config=config)
     shell.user_ns.update(random=random, np=np, torch=torch)
     shell.run_line_magic("load_ext", "seedmagic")
+    # Without IPython's expansion of $var and {expr}, which copies the namespace: as seedmagic's own magics.
+    shell.register_magic_function(no_var_expand(lambda line: None), "line", "bench_noop")
+    formatting = probe(raw_calls).calls
+    assert probe(lambda: seedmagic.seed_all(SEED)).calls == formatting, "seedmagic does not seed torch as torch does"
     rows = []
-    for step in (bench_seed, bench_seeded_cell):
-        rows += step(shell)
-    rows += bench_load_ext()
-    rows += bench_snapshot()
-    rows += bench_auto_panel(shell)
-    rows += bench_lightning()
-    text = render(rows, machine(), time.perf_counter() - began)
+    steps: dict[str, Callable[[], list[Row]]] = {
+        "%seed cells": lambda: bench_seed_cell(shell),
+        "%seed line": lambda: bench_seed_line(shell),
+        "%%seeded cells": lambda: bench_seeded_cell(shell),
+        "auto mode": lambda: bench_auto(shell),
+        "%load_ext": bench_load_ext,
+        "snapshot": bench_snapshot,
+        "auto mode with a live panel": lambda: bench_auto_panel(shell),
+        "Lightning": lambda: bench_lightning(shell),  # last: importing Lightning wraps torch.manual_seed
+    }
+    for name, step in steps.items():
+        started = time.perf_counter()
+        rows += step()
+        print(f"bench: {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    text = render(rows, machine(load_before), time.perf_counter() - began, formatting)
     RESULTS.write_text(text)
     print(text)
     print(f"(written to {RESULTS})")
@@ -676,6 +981,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--auto-panel"]:
+    if "--auto-panel" in sys.argv[1:]:
         auto_panel_child()
     sys.exit(main())

@@ -346,11 +346,14 @@ def _touched(start: dict[str, Any], end: dict[str, Any]) -> set[str]:
 
 
 def _put_back(namespace: dict[str, Any], before: dict[str, Any]) -> None:
-    """Bind every name as in ``before``, in place (functions defined in the notebook hold this very dict)."""
-    for name in [name for name in namespace if name not in before]:
+    """Bind every name as in ``before``, in place (functions defined in the notebook hold this very dict).
+
+    IPython's own names stay as IPython left them: its displayhook (which shows every expression when
+    ``ast_node_interactivity`` is ``all``) stops updating ``_`` once ``_`` is not what it last bound."""
+    for name in [name for name in namespace if name not in before and not _ipython_name(name)]:
         del namespace[name]
     for name, value in before.items():
-        if namespace.get(name, _MISSING) is not value:
+        if namespace.get(name, _MISSING) is not value and not _ipython_name(name):
             namespace[name] = value
 
 

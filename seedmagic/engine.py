@@ -6,8 +6,11 @@ raises ``ValueError``/``TypeError`` and leaves every generator and flag as it wa
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
+import sys
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -19,6 +22,7 @@ from .importhook import ImportHook
 from .ranks import Rank, current_rank
 from .sources import NAMES, SOURCES, Flag, Source, StateUnavailable
 
+_ON_IMPORT_KEPT_S = 1.0
 SEED_LIMIT = 2**32
 """Seeds are integers in ``[0, 2**32)``, the range every library accepts (NumPy's legacy seed is the narrowest)."""
 
@@ -71,10 +75,16 @@ def random_seed() -> int:
 
 def derive_seed(base: int, key: int | str) -> int:
     """A seed in ``[0, 2**32)`` derived from ``base`` and ``key``, the same on every platform and Python version."""
+    digest = _blake2b()(f"seedmagic:{validate_seed(base)}:{key}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big")
+
+
+@functools.cache
+def _blake2b() -> Any:
+    # hashlib is imported on first use, not with the extension; auto mode derives a seed before every cell.
     from hashlib import blake2b
 
-    digest = blake2b(f"seedmagic:{validate_seed(base)}:{key}".encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big")
+    return blake2b
 
 
 def _names(value: Selection, option: str) -> list[str]:
@@ -333,6 +343,8 @@ class Engine:
         self._importing: list[dict[str, Any] | None] = []
         self._running_cells: list[_RunningCell] = []
         self._imported: dict[str, _Imported] = {}
+        self._on_import_kept: tuple[tuple[Any, ...], float, tuple[str, ...]] | None = None
+        self._seedable_kept: tuple[tuple[Any, ...], tuple[Source, ...]] | None = None
 
     # -- seeding ---------------------------------------------------------------------------------------------------
 
@@ -527,17 +539,29 @@ class Engine:
 
     def _seed_imported(self, seed: int, selection: frozenset[str], by: str) -> tuple[tuple[str, ...], dict[str, str]]:
         seeded, failed = [], {}
-        for source in self.sources:
-            if source.imported() and source.name in selection and source.seedable:
-                try:
-                    source.seed(seed)
-                except Exception as exc:  # one library failing must leave the others seeded
-                    failed[source.name] = self.failures[source.name] = _error(exc)
-                    continue
+        record = Seeding(seed, by)
+        for source in self._seedable_now(selection):
+            try:
+                source.seed(seed)
+            except Exception as exc:  # one library failing must leave the others seeded
+                failed[source.name] = self.failures[source.name] = _error(exc)
+                continue
+            if self.failures:
                 self.failures.pop(source.name, None)
-                self.seedings[source.name] = Seeding(seed, by)
-                seeded.append(source.name)
+            self.seedings[source.name] = record
+            seeded.append(source.name)
         return tuple(seeded), failed
+
+    def _seedable_now(self, selection: frozenset[str]) -> tuple[Source, ...]:
+        """The imported libraries in ``selection`` that have a global generator, in seeding order. Kept while
+        nothing is imported (sys.modules keeps its size): auto mode asks before every cell."""
+        key = (len(sys.modules), selection)
+        kept = self._seedable_kept
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        sources = tuple(s for s in self.sources if s.name in selection and s.imported() and s.seedable)
+        self._seedable_kept = (key, sources)
+        return sources
 
     def _seed_for_import(self, name: str) -> int | None:
         if self._cell is not None and name in self._cell.selection:
@@ -547,13 +571,24 @@ class Engine:
         return None
 
     def _on_import_names(self) -> tuple[str, ...]:
+        """The libraries an import would seed now: not imported yet, installed, selected, with a seed in force."""
         if not self.hook.installed:
             return ()
-        return tuple(
+        # Every %seed reports these, and asking whether a library is installed is the slow part: the answer is kept
+        # while nothing was imported (sys.modules keeps its size) and the seed in force is the same, for at most
+        # _ON_IMPORT_KEPT_S, so that a library installed since (%pip install takes longer) is seen.
+        key = (len(sys.modules), self._cell, self.seed is None, self.selection)
+        now = time.monotonic()
+        kept = self._on_import_kept
+        if kept is not None and kept[0] == key and now - kept[1] < _ON_IMPORT_KEPT_S:
+            return kept[2]
+        names = tuple(
             s.name
             for s in self.sources
-            if not s.imported() and s.seedable and self._seed_for_import(s.name) is not None and s.installed()
+            if not s.imported() and self._seed_for_import(s.name) is not None and s.seedable and s.installed()
         )
+        self._on_import_kept = (key, now, names)
+        return names
 
     def reset(self) -> None:
         """Forget the session seed and what was seeded; put back the determinism flags. Generators stay as they are."""
@@ -592,6 +627,7 @@ class Engine:
         source = self._by_module[module]
         try:
             if loaded:
+                self._seedable_kept = self._on_import_kept = None
                 self._imported[source.name] = _Imported(_read(source.get_state), _read(source.flag_state))
                 seed = self._seed_for_import(source.name)
                 if seed is not None:

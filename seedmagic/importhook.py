@@ -54,7 +54,8 @@ class ImportHook:
 
     @property
     def installed(self) -> bool:
-        return any(finder is self for finder in sys.meta_path)
+        # A hook compares equal only to itself (object's identity); the other finders are compared the same way.
+        return self in sys.meta_path
 
     def install(self) -> None:
         if not self.installed:

@@ -3,16 +3,14 @@ engine when a cell starts and ends (for auto mode); the profile options seed a s
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import sys
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Any as AnyTrait
 
@@ -24,13 +22,19 @@ from .sources import NAMES
 ENVIRONMENT_SEED = "SEEDMAGIC_SEED"
 
 
-@contextlib.contextmanager
-def _usage() -> Iterator[None]:
-    """The engine's refusal of an argument becomes IPython's one-line UsageError (and nothing was changed)."""
-    try:
-        yield
-    except InvalidArgument as exc:
-        raise UsageError(str(exc)) from None
+class _Usage:
+    """``with _usage:``: the engine's refusal of an argument becomes IPython's one-line UsageError (and nothing was
+    changed). A class rather than a generator-based context manager: ``%seed`` enters it on every call."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
+        if isinstance(error, InvalidArgument):
+            raise UsageError(str(error)) from None
+
+
+_usage = _Usage()
 
 
 def _libraries_argument(option: str, verb: str) -> argument:
@@ -66,10 +70,11 @@ def cell_key(info: Any) -> str | None:
 
     None for a cell that auto mode leaves alone: an empty one, or one of seedmagic's own line magics only (``%seed``,
     ``%seedpanel``), so that asking for the status does not reseed."""
-    lines = [line.strip() for line in info.raw_cell.splitlines()]
-    code = [line for line in lines if line and not line.startswith("#")]
-    if all(line.startswith("%seed") for line in code) or code[0].startswith("%%seeded"):
-        return None  # a %%seeded cell seeds itself: its explicit seed wins
+    source = info.raw_cell.lstrip()
+    if not source or source[0] in "%#":  # else it is code: no need to read every line
+        code = [line for line in (line.strip() for line in source.splitlines()) if line and not line.startswith("#")]
+        if all(line.startswith("%seed") for line in code) or code[0].startswith("%%seeded"):
+            return None  # a %%seeded cell seeds itself: its explicit seed wins
     cell_id = getattr(info, "cell_id", None)
     return f"cell-id:{cell_id}" if cell_id else f"source:{info.raw_cell.strip()}"
 
@@ -98,18 +103,15 @@ class SeedMagics(Magics):
     def __init__(self, shell: Any = None, engine: Engine = ENGINE, **kwargs: Any) -> None:
         super().__init__(shell, **kwargs)
         self.engine = engine
-        # How many cells are executing (pre_execute, which silent cells fire too, less post_execute), and the
-        # silent cells (no pre/post_run_cell) with a %%seeded scope, which end at post_execute.
-        self._executing = 0
+        # Silent cells (no pre/post_run_cell) with a %%seeded scope: they end at post_execute, which is listened
+        # to only while there are some.
         self._silent_cells: list[object] = []
 
     # -- loading ---------------------------------------------------------------------------------------------------
 
     def _events(self) -> tuple[tuple[str, Any], ...]:
         return (
-            ("pre_execute", self.pre_execute),
             ("pre_run_cell", self.pre_run_cell),
-            ("post_execute", self.post_execute),
             ("post_run_cell", self.post_run_cell),
         )
 
@@ -141,13 +143,12 @@ class SeedMagics(Magics):
 
     def stop(self) -> None:
         """Stop listening to the cell events and taking ``%%seeded`` cells; end the cells still running."""
-        for event, callback in self._events():
+        for event, callback in (*self._events(), ("post_execute", self.post_execute)):
             if callback in self.shell.events.callbacks[event]:
                 self.shell.events.unregister(event, callback)
         while seeded_cells in self.shell.input_transformers_cleanup:
             self.shell.input_transformers_cleanup.remove(seeded_cells)
         self._silent_cells.clear()
-        self._executing = 0
         self.engine.end_cells()
 
     def pre_run_cell(self, info: Any) -> None:
@@ -156,14 +157,12 @@ class SeedMagics(Magics):
         except Exception as exc:  # never break the user's cell
             warnings.warn(f"seedmagic could not reseed the cell: {exc}", SeedmagicWarning, stacklevel=2)
 
-    def pre_execute(self) -> None:
-        self._executing += 1
-
     def post_execute(self) -> None:
-        self._executing = max(self._executing - 1, 0)  # an empty cell ends without having started
         # A silent cell (no pre/post_run_cell) whose %%seeded scope began inside it ends here.
         if self._silent_cells and self.engine.innermost_cell() is self._silent_cells[-1]:
             self.engine.end_cell(self._silent_cells.pop())
+        if not self._silent_cells:
+            self.shell.events.unregister("post_execute", self.post_execute)
 
     def post_run_cell(self, result: Any) -> None:
         # ipykernel passes None for an asynchronous cell it cancelled: the innermost cell is the one that ended.
@@ -202,6 +201,7 @@ class SeedMagics(Magics):
     @_libraries_argument("--only", "seed, leaving the others alone")
     @_libraries_argument("--skip", "leave alone")
     @argument("-q", "--quiet", action="store_true", help="print nothing unless something failed")
+    @no_var_expand
     @line_magic("seed")
     def seed_magic(self, line: str) -> None:
         """Seed every RNG library this session uses: random, NumPy, torch (CPU and all GPUs), TensorFlow.
@@ -228,7 +228,7 @@ class SeedMagics(Magics):
             %seed 2023 --per-rank
             %seed $my_seed
         """
-        args = _parse(SeedMagics.seed_magic, line)
+        args = _parse(SeedMagics.seed_magic, self._expand(line))
         if args.seed is not None and args.random:
             raise UsageError("give a seed or --random, not both")
         deterministic = _either(args, "deterministic", "no_deterministic")
@@ -242,10 +242,10 @@ class SeedMagics(Magics):
             if deterministic is None and auto is None:
                 print(self.engine.status())
                 return
-            with _usage():
+            with _usage:
                 report = self.engine.set_modes(deterministic=deterministic, warn_only=args.warn_only, auto=auto)
         else:
-            with _usage():
+            with _usage:
                 seed = random_seed() if args.random else parse_seed(args.seed)
                 report = self.engine.seed_all(
                     seed,
@@ -280,6 +280,7 @@ class SeedMagics(Magics):
     )
     @_libraries_argument("--only", "seed (default: those %%seed seeds)")
     @_libraries_argument("--skip", "leave alone")
+    @no_var_expand
     @line_cell_magic
     def seeded(self, line: str, cell: str | None = None) -> Any:
         """Reseed, then run the cell as a plain cell: the same random numbers every time it runs.
@@ -300,8 +301,8 @@ class SeedMagics(Magics):
             x = torch.rand(3)  # runs twice; prints whether x came out the same
         """
         __tracebackhide__ = True
-        args = _parse(SeedMagics.seeded, line)
-        with _usage():
+        args = _parse(SeedMagics.seeded, self._expand(line))
+        with _usage:
             seed = None if args.seed is None else parse_seed(args.seed)
             if cell is None:
                 if args.check:
@@ -323,14 +324,26 @@ class SeedMagics(Magics):
         return None if body.quiet else value
 
     def _seed_rest_of_cell(self, seed: int | None, args: Any) -> None:
-        if self._executing and not self.engine.in_cell():  # a silent cell: no cell events; it ends at post_execute
+        # IPython gives the displayhook the running cell's result, silent cells' too; pre_run_cell came before
+        # the cells that are not silent.
+        executing = getattr(self.shell.displayhook, "exec_result", None) is not None
+        if executing and not self.engine.in_cell():  # a silent cell: no cell events; it ends at post_execute
             token = object()
             self.engine.begin_cell(token, None)
+            if not self._silent_cells:
+                self.shell.events.register("post_execute", self.post_execute)
             self._silent_cells.append(token)
         self.engine.seed_cell(seed, only=args.only, skip=args.skip, isolate=args.isolate)
         raw_cell = getattr(self.engine.innermost_cell(), "raw_cell", None)
         if isinstance(raw_cell, str):
             show_as_written(raw_cell)
+
+    def _expand(self, line: str) -> str:
+        """``$var`` and ``{expression}``, as IPython expands them for every magic; only where the line has them,
+        since IPython's expansion copies the whole namespace (the magics are ``no_var_expand``)."""
+        if "$" not in line and "{" not in line:
+            return line
+        return self.shell.var_expand(line, 3)  # 3: past this method, the magic and run_line_magic: the caller
 
     @line_magic
     def seedpanel(self, line: str) -> None:

@@ -159,6 +159,8 @@ def test_an_isolated_silent_cell_puts_everything_back_when_it_ends(ip):
     assert torch.equal(torch.get_rng_state(), before[0])
     assert str(seedmagic.status()) == before[1]
     assert not ENGINE.in_cell()
+    magics = ip.magics_manager.registry["SeedMagics"]
+    assert magics.post_execute not in ip.events.callbacks["post_execute"]  # listened to only while needed
 
 
 def test_a_seeded_cell_in_the_terminal_still_waits_for_its_body(ip):

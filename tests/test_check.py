@@ -42,8 +42,11 @@ def ip(ip):
     before = dict(ip.user_ns)
     ip.user_ns.update(random=random, np=np, torch=torch, seedmagic=seedmagic, warnings=warnings, run_number=run_number)
     yield ip
-    ip.user_ns.clear()
-    ip.user_ns.update(before)
+    # The user's names as they were; IPython's own (_, __, _3, _i3, Out, ...) as IPython left them, or it would take
+    # the restored ones for the user's and stop updating them.
+    for name in [name for name in ip.user_ns if name not in before and not name.startswith("_")]:
+        del ip.user_ns[name]
+    ip.user_ns.update({name: value for name, value in before.items() if not name.startswith("_")})
 
 
 def check(ip, capsys, body: str, seed: int = 0) -> str:
@@ -810,6 +813,8 @@ def test_check_ignores_the_names_ipython_binds_when_it_shows_every_expression(ip
     finally:
         ip.ast_node_interactivity = "last_expr"
     assert "seedmagic: reproducible: two runs from seed 0 gave the same r, Out" in report
+    # IPython still updates _ afterwards: the check left its names as IPython bound them.
+    assert run_ok(ip, "'after'") == "after" and ip.user_ns["_"] == "after"
 
 
 def test_check_names_what_it_compared_in_the_order_the_cell_binds_it(ip, capsys):

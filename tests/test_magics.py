@@ -77,6 +77,15 @@ def test_seed_expands_variables(ip):
     assert torch.equal(run_ok(ip, "torch.rand(2)"), torch_draws(12, 2))
 
 
+def test_seed_and_seeded_expand_the_variables_where_they_are_written(ip):
+    # As IPython expands them for every magic: the locals of a function the magic is written in.
+    run_ok(ip, "def reseed(fold):\n    %seed {fold + 100} -q\n    return seedmagic.current_seed()")
+    assert run_ok(ip, "import seedmagic\nreseed(3)") == 103
+    ip.user_ns["cell_seed"] = 21
+    assert torch.equal(run_ok(ip, "%%seeded $cell_seed\ntorch.rand(2)"), torch_draws(21, 2))
+    assert torch.equal(ip.run_cell_magic("seeded", "{cell_seed + 1}", "torch.rand(2)"), torch_draws(22, 2))
+
+
 def test_random_draws_a_fresh_seed_prints_it_and_seeds_with_it(ip, capsys):
     run_ok(ip, "%seed --random")
     seed = ENGINE.seed
