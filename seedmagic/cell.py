@@ -34,7 +34,7 @@ _SEEDED = re.compile(r"%%seeded(?=\s|$)")
 def seeded_cells(lines: list[str]) -> list[str]:
     """IPython's input transformer for ``%%seeded`` cells: the first line becomes ``%seeded ARGS`` (as Python, on
     the same line, so line numbers stay as written). A cell with ``--check`` stays a cell magic: it runs twice."""
-    if not lines or not _SEEDED.match(lines[0]):
+    if not lines or not lines[0].startswith("%%seeded") or not _SEEDED.match(lines[0]):  # every cell comes here
         return lines
     arguments = lines[0][len("%%seeded") :].strip()
     if "--check" in arguments.split():

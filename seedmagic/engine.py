@@ -75,7 +75,11 @@ def random_seed() -> int:
 
 def derive_seed(base: int, key: int | str) -> int:
     """A seed in ``[0, 2**32)`` derived from ``base`` and ``key``, the same on every platform and Python version."""
-    digest = _blake2b()(f"seedmagic:{validate_seed(base)}:{key}".encode(), digest_size=4).digest()
+    return _derive(validate_seed(base), key)
+
+
+def _derive(base: int, key: int | str) -> int:
+    digest = _blake2b()(f"seedmagic:{base}:{key}".encode(), digest_size=4).digest()
     return int.from_bytes(digest, "big")
 
 
@@ -400,7 +404,7 @@ class Engine:
         self._running_cells.append(_RunningCell(cell, self._cell))
         if key is None or not self.auto or self.seed is None:
             return None
-        seed = derive_seed(self.seed, key)
+        seed = _derive(self.seed, key)  # the session seed was checked when it was set
         self._enter_scope(Scope(seed, self.selection), by="auto")
         return seed
 
@@ -441,9 +445,10 @@ class Engine:
     def _enter_scope(self, scope: Scope, by: str) -> tuple[tuple[str, ...], dict[str, str]]:
         self._cell = scope
         self.last_cell_seed = scope.seed
-        self.refresh_hook()
+        self.hook.install()  # a seed is in force: what the cell imports gets it
         seeded, failed = self._seed_imported(scope.seed, scope.selection, by=by)
-        _warn_failed(failed)
+        if failed:
+            _warn_failed(failed)
         return seeded, failed
 
     def end_cell(self, cell: object) -> None:
@@ -458,7 +463,8 @@ class Engine:
             self.restore(running.saved)
         elif running.outer is not self._cell:  # most cells change nothing: keep the per-cell cost to a pop
             self._cell = running.outer
-            self.refresh_hook()
+            if self.seed is None:  # with a session seed, imports stay watched
+                self.refresh_hook()
 
     def end_cells(self) -> None:
         """End every cell still running, innermost first (the extension is unloaded inside one)."""
@@ -777,7 +783,7 @@ class Engine:
             seed=self.seed,
             per_rank=self.per_rank,
             mode="auto" if self.auto else "manual" if self.seed is not None else "none",
-            cell_seed=self._cell[0] if self._cell is not None else None,
+            cell_seed=self._cell.seed if self._cell is not None else None,
             last_cell_seed=self.last_cell_seed,
             deterministic=self.determinism.enabled,
             warn_only=self.determinism.warn_only,
