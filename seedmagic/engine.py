@@ -141,7 +141,7 @@ class Scope(NamedTuple):
     selection: frozenset[str]
 
 
-@dataclass
+@dataclass(slots=True)
 class _RunningCell:
     """A cell that has started and not yet ended: the token that stands for it, the scope from before it, and, with
     ``--isolate``, the snapshot to put back when it ends."""
@@ -445,7 +445,8 @@ class Engine:
     def _enter_scope(self, scope: Scope, by: str) -> tuple[tuple[str, ...], dict[str, str]]:
         self._cell = scope
         self.last_cell_seed = scope.seed
-        self.hook.install()  # a seed is in force: what the cell imports gets it
+        if self.seed is None:  # a seed is in force now: what the cell imports gets it (a session seed has it so)
+            self.hook.install()
         seeded, failed = self._seed_imported(scope.seed, scope.selection, by=by)
         if failed:
             _warn_failed(failed)

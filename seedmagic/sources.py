@@ -228,9 +228,8 @@ class PythonRandom(Source):
         return "{}.{}.{}".format(*sys.version_info[:3])
 
     def seed(self, seed: int) -> None:
-        import random
-
-        random.seed(seed)
+        # As in the other units' seed(): the module is imported, and an import statement costs on the hot path.
+        sys.modules["random"].seed(seed)
 
     def get_state(self) -> Any:
         import random
@@ -258,7 +257,8 @@ class NumPy(Source):
     distributions = ("numpy",)
 
     def seed(self, seed: int) -> None:
-        # Imported already (the engine seeds only imported libraries): no import statement on the hot path.
+        # Imported already (the engine seeds only imported libraries): no import statement on the hot path, where
+        # auto mode seeds before every cell.
         sys.modules["numpy"].random.seed(seed)
 
     def get_state(self) -> Any:
@@ -312,9 +312,7 @@ class Torch(Source):
     has_flags = True
 
     def seed(self, seed: int) -> None:
-        import torch
-
-        torch.manual_seed(seed)
+        sys.modules["torch"].manual_seed(seed)  # torch's own call, looked up now: a wrapper of it is what runs
 
     @staticmethod
     def _started_accelerators() -> dict[str, Any]:
