@@ -69,8 +69,11 @@ SEED_RATIO = 1.25  # %seed N against the raw calls, and against Lightning's seed
 SEEDED_CELL_US = 25.0  # a %%seeded cell over the same cell with the raw calls inline
 AUTO_CELL_US = 10.0  # auto mode over a hand-written pre_run_cell hook, per cell
 LOAD_EXT_MS = 25.0
+VERIFY_RATIO = 1.3  # seedmagic verify (two runs at once) against one plain nbclient run of the same notebook
+VERIFY_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "00-quickstart.ipynb"
 AUTO_PANEL_US = 300.0  # auto mode and a live panel over no seedmagic, per cell
-PANEL_REFRESH_US = 60.0  # the panel's refresh alone: a later target, shown for reference
+SWEEP_RATIO = 1.05  # a %%seeds sweep of n seeds against the cell run n times by hand (%%seeded k --isolate)
+PANEL_REFRESH_US = 60.0  # the live panel's own work per cell: its reading and refresh
 
 # The cell timed in auto mode, and the hook a user would register instead of `%seed 0 --auto` (as a notebook cell).
 AUTO_CELL = "x = torch.rand(1)"
@@ -586,6 +589,121 @@ def bench_load_ext(runs: int = 15) -> list[Row]:
     return [row]
 
 
+# -- seedmagic verify --------------------------------------------------------------------------------------------------
+
+
+def bench_verify() -> list[Row]:
+    """``seedmagic verify`` on a teaching notebook against one plain nbclient run of it, each from a fresh kernel."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from seedmagic.notebook.verify import verify
+
+    def plain() -> None:
+        nb = nbformat.read(VERIFY_NOTEBOOK, as_version=4)
+        NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(VERIFY_NOTEBOOK.parent)}}).execute()
+
+    def verified() -> None:
+        assert verify(VERIFY_NOTEBOOK).reproducible, "the notebook does not reproduce"
+
+    samples: dict[str, list[float]] = {"verify": [], "plain": []}
+    variants = {"verify": verified, "plain": plain}
+    for index in range(max(rounds(6), 2)):
+        for name in list(variants)[index % 2 :] + list(variants)[: index % 2]:
+            started = time.perf_counter()
+            variants[name]()
+            samples[name].append(time.perf_counter() - started)
+    ratio = statistics.median(v / p for v, p in zip(samples["verify"], samples["plain"], strict=True))
+    seconds = {name: statistics.median(values) for name, values in samples.items()}
+    figures = Figures(
+        f"{seconds['verify']:.2f} s",
+        f"{seconds['plain']:.2f} s",
+        f"{ratio:.2f}x one plain run (two runs, each in a fresh kernel, started at the same time; "
+        f"{os.cpu_count()} CPU cores; median of {len(samples['plain'])} rounds)",
+    )
+    return [
+        Row(
+            f"`seedmagic verify {VERIFY_NOTEBOOK.name}` (two runs and the comparison) vs one plain nbclient run of "
+            "the same notebook in a fresh kernel",
+            figures,
+            Figures("same", "same", "the same run: torch's stack formatting is the kernels' own"),
+            f"≤ {VERIFY_RATIO:.1f}x",
+            verdict(ratio <= VERIFY_RATIO),
+        )
+    ]
+
+
+# -- sweeps ------------------------------------------------------------------------------------------------------------
+
+SWEEP_SEEDS = 10
+SWEEP_BODY = "x = torch.rand(1000)\nfloat(x.mean())"
+
+
+def bench_sweep(shell: InteractiveShell) -> list[Row]:
+    """One `%%seeds 0-9` cell (its table shown as a terminal shows it) against ten `%%seeded k --isolate` cells."""
+    sweep_cell = f"%%seeds 0-{SWEEP_SEEDS - 1}\n{SWEEP_BODY}"
+    hand_cells = [f"%%seeded {seed} --isolate\n{SWEEP_BODY}" for seed in range(SWEEP_SEEDS)]
+
+    formatter = shell.display_formatter
+
+    def quietly(call: Callable[[], object]) -> None:
+        # Shown as a terminal shows it (text only: the HTML form and its plot are a notebook's, timed apart), and
+        # written for the user, not to the bench's output: the table, the Out values, the progress line.
+        active, formatter.active_types = formatter.active_types, ["text/plain"]
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                call()
+        finally:
+            formatter.active_types = active
+
+    def swept() -> None:
+        quietly(lambda: shell.run_cell(sweep_cell, store_history=True))
+
+    def by_hand() -> None:
+        quietly(lambda: [shell.run_cell(cell, store_history=True) for cell in hand_cells])
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        sweep = shell.run_cell(sweep_cell, store_history=True).result
+        hand = [shell.run_cell(cell, store_history=True).result for cell in hand_cells]
+    assert sweep.values == hand, "the sweep does not give what the cells by hand give"
+    drawn = []
+    for _ in range(5):
+        started = time.perf_counter()
+        sweep._repr_html_()
+        drawn.append(time.perf_counter() - started)
+    html_ms = statistics.median(drawn) * 1000
+    timings = compare(
+        {"sweep": swept, "by hand": by_hand},
+        rounds=rounds(60),
+        batch=2,
+        warmup=3,
+        between=flush_history(shell),
+    )
+
+    def result(times: Timings) -> str:
+        return (
+            f"{times.ratio('sweep', 'by hand'):.2f}x the {SWEEP_SEEDS} cells by hand "
+            f"({signed(times.diff('sweep', 'by hand'))} per sweep, {us(times['by hand'] / SWEEP_SEEDS)} per cell by "
+            f"hand); in a notebook the sweep's HTML form with its plot (matplotlib) adds {html_ms:.1f} ms once per "
+            "sweep, not per seed (median of 5)"
+        )
+
+    return [
+        compared_row(
+            f"a `%%seeds 0-{SWEEP_SEEDS - 1}` cell (`{SWEEP_BODY!r}`, its table shown as a terminal shows it) vs the "
+            "same body as "
+            f"{SWEEP_SEEDS} `%%seeded k --isolate` cells (all `shell.run_cell`; same values, checked)",
+            timings,
+            "sweep",
+            "by hand",
+            result=result,
+            target=f"≤ {SWEEP_RATIO:.2f}x",
+            ok=lambda times: times.ratio("sweep", "by hand") <= SWEEP_RATIO,
+            profile=lambda: cell_hotspots(shell, sweep_cell, repeat=50),
+        )
+    ]
+
+
 # -- snapshots ---------------------------------------------------------------------------------------------------------
 
 
@@ -636,6 +754,7 @@ def bench_snapshot() -> list[Row]:
 # -- auto mode with a live panel (in a second process) -----------------------------------------------------------------
 
 PANEL_STATES = ("bare", "auto", "auto+panel")
+PANEL_EVENTS = ("pre_run_cell", "post_run_cell")
 
 
 def auto_panel_child() -> None:
@@ -663,7 +782,7 @@ def auto_panel_child() -> None:
             while True:
                 client.get_iopub_msg(timeout=0.001)
 
-    refreshes: list[Callable[..., object]] = []  # the post_run_cell callback that %seedpanel added
+    refreshes: dict[str, Callable[..., object]] = {}  # the cell callbacks that %seedpanel added, by event
 
     def enter(state: str) -> None:
         run_quiet("%unload_ext seedmagic")
@@ -671,11 +790,16 @@ def auto_panel_child() -> None:
             run_quiet("%load_ext seedmagic")
             run_quiet("%seed 0 --auto -q")
         if state == "auto+panel":
-            before = list(shell.events.callbacks["post_run_cell"])
+            before = {event: list(shell.events.callbacks[event]) for event in PANEL_EVENTS}
             run_quiet("%seedpanel")
             assert sys.modules["seedmagic.panel"].panels(shell), "%seedpanel showed no live panel"
-            refreshes[:] = [call for call in shell.events.callbacks["post_run_cell"] if call not in before]
-            assert len(refreshes) == 1, "%seedpanel did not add one post_run_cell callback"
+            refreshes.clear()
+            for event in PANEL_EVENTS:
+                added = [call for call in shell.events.callbacks[event] if call not in before[event]]
+                assert len(added) <= 1, f"%seedpanel added {len(added)} {event} callbacks"
+                if added:
+                    refreshes[event] = added[0]
+            assert "post_run_cell" in refreshes, "%seedpanel did not add a post_run_cell callback"
 
     def cells() -> list[float]:
         """20 cells run back to back, after 3 untimed ones."""
@@ -693,22 +817,29 @@ def auto_panel_child() -> None:
         return times
 
     def refresh_alone() -> list[float]:
-        """The panel's own refresh after each of 20 cells (its post_run_cell callback, timed where it runs)."""
-        callbacks, (refresh,) = shell.events.callbacks["post_run_cell"], refreshes
-        times: list[float] = []
+        """The panel's own work in each of 20 cells: its cell callbacks (the reading before the cell, where it has
+        one, and the refresh after), timed where they run, summed per cell."""
+        spent: dict[str, list[float]] = {event: [] for event in refreshes}
 
-        def timed_refresh(*args: object) -> None:
-            start = time.perf_counter_ns()
-            refresh(*args)
-            times.append((time.perf_counter_ns() - start) / 1000)
+        def timed(event: str, call: Callable[..., object]) -> Callable[..., None]:
+            def timed_call(*args: object) -> None:
+                start = time.perf_counter_ns()
+                call(*args)
+                spent[event].append((time.perf_counter_ns() - start) / 1000)
 
-        index = callbacks.index(refresh)
-        callbacks[index] = timed_refresh
+            return timed_call
+
+        wrapped = {event: timed(event, call) for event, call in refreshes.items()}
+        for event, call in refreshes.items():
+            callbacks = shell.events.callbacks[event]
+            callbacks[callbacks.index(call)] = wrapped[event]
         try:
             cells()
         finally:
-            callbacks[index] = refresh
-        return times[3:]
+            for event, call in refreshes.items():
+                callbacks = shell.events.callbacks[event]
+                callbacks[callbacks.index(wrapped[event])] = call
+        return [sum(times) for times in zip(*spent.values(), strict=True)][3:]
 
     flush = flush_history(shell)
     run_quiet("%load_ext seedmagic")
@@ -725,8 +856,11 @@ def auto_panel_child() -> None:
             flush()
     enter("auto+panel")
     profile = hotspots(lambda: shell.run_cell(AUTO_CELL, store_history=True), 600, between=flush)
+    shell.run_cell(AUTO_CELL, store_history=True)
+    refresh_profile = hotspots(lambda: [call(None) for call in refreshes.values()], 2000)
     drain()
-    print("@@" + json.dumps({"samples": samples, "refresh": refresh_samples, "profile": profile}))
+    result = {"samples": samples, "refresh": refresh_samples, "profile": profile, "refresh_profile": refresh_profile}
+    print("@@" + json.dumps(result))
     sys.stdout.flush()
     os._exit(0)  # the in-process kernel's threads would otherwise complain at exit
 
@@ -754,8 +888,9 @@ def bench_auto_panel(shell: InteractiveShell) -> list[Row]:
         "same cell without seedmagic (`%unload_ext`)"
     )
     refresh_what = (
-        "the live panel's refresh alone, after each such cell (the `post_run_cell` callback `%seedpanel` added, "
-        "timed where it runs)"
+        "the live panel's own work in each such cell, folded as `%seedpanel` shows it (the `pre_run_cell` and "
+        "`post_run_cell` callbacks `%seedpanel` added, timed where they run: the reading of random's, NumPy's and "
+        "torch's generators and flags, the comparison, the refresh)"
     )
     target = f"≤ {AUTO_PANEL_US:.0f} µs extra"
     seedmagic.seed_all(0)
@@ -802,9 +937,11 @@ def bench_auto_panel(shell: InteractiveShell) -> list[Row]:
         refresh_what,
         Figures(us(refresh), "-", f"{STUBBED} (it seeds nothing: no stack to format)"),
         Figures("same", "-", "the same: a refresh calls no torch.manual_seed"),
-        f"later: ≤ {PANEL_REFRESH_US:.0f} µs",
-        "(reference)",
+        f"≤ {PANEL_REFRESH_US:.0f} µs",
+        verdict(refresh <= PANEL_REFRESH_US),
     )
+    if refresh_row.verdict == "MISS":
+        refresh_row.profile = child.get("refresh_profile")
     return [row, refresh_row]
 
 
@@ -979,7 +1116,9 @@ def main() -> int:
         "auto mode": lambda: bench_auto(shell),
         "%load_ext": bench_load_ext,
         "snapshot": bench_snapshot,
+        "seedmagic verify": bench_verify,
         "auto mode with a live panel": lambda: bench_auto_panel(shell),
+        "%%seeds sweeps": lambda: bench_sweep(shell),
         "Lightning": lambda: bench_lightning(shell),  # last: importing Lightning wraps torch.manual_seed
     }
     for name, step in steps.items():

@@ -26,8 +26,9 @@ import sys
 from typing import Any
 
 from .determinism import SeedmagicWarning
-from .engine import ENGINE, SeedReport, Snapshot, Status, derive_seed
+from .engine import ENGINE, Snapshot, derive_seed
 from .generators import jax_key, rng, torch_generator, worker_init_fn
+from .status import SeedReport, Status
 
 __version__ = "0.1.0"
 
@@ -40,8 +41,19 @@ restore = ENGINE.restore
 isolated = ENGINE.isolated
 status = ENGINE.status
 
+
+def __getattr__(name: str) -> Any:
+    # Sweeps are imported on first use: `%load_ext seedmagic` does not need them.
+    if name in ("SeedSweep", "sweep"):
+        from . import sweeps
+
+        return getattr(sweeps, name)
+    raise AttributeError(f"module 'seedmagic' has no attribute {name!r}")
+
+
 __all__ = [
     "SeedReport",
+    "SeedSweep",
     "SeedmagicWarning",
     "Snapshot",
     "Status",
@@ -56,6 +68,7 @@ __all__ = [
     "set_deterministic",
     "snapshot",
     "status",
+    "sweep",
     "torch_generator",
     "worker_init_fn",
 ]
@@ -67,7 +80,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
     magics = SeedMagics(ipython, ENGINE)
     ipython.register_magics(magics)
-    magics.start()
+    magics.start()  # the census too, where the profile asks for it (c.SeedMagics.census)
     ENGINE.refresh_hook()
 
 
@@ -83,6 +96,9 @@ def unload_ipython_extension(ipython: Any) -> None:
             for name in names:
                 if getattr(manager.magics[kind].get(name), "__self__", None) is magics:
                     del manager.magics[kind][name]
+    # What the census and --reach changed in random, NumPy and torch is put back exactly.
+    ENGINE.census.set_reach(False)
+    ENGINE.census.set_enabled(False)
     ENGINE.hook.uninstall()
     panel = sys.modules.get("seedmagic.panel")
     if panel is not None:

@@ -9,6 +9,7 @@ process, and the switch says so.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +20,28 @@ from .sources import Flag, Source, hash_seed_flag
 
 class SeedmagicWarning(UserWarning):
     """Something seedmagic cannot do in this process, said instead of pretending."""
+
+
+_OWN_FILES = os.path.dirname(os.path.abspath(__file__)) + os.sep
+#: Where else a warning never points: the IPython connection adds IPython's magic machinery, so that a warning from
+#: ``%seed`` points at the user's cell.
+WARNING_SKIPS: list[str] = []
+
+
+def warn(message: str) -> None:
+    """Warn with a SeedmagicWarning that points at the code that called seedmagic (the user's cell or script), not at
+    seedmagic's own files: what ``skip_file_prefixes`` does on Python 3.12, done by hand for 3.10 and 3.11."""
+    prefixes = (_OWN_FILES, *WARNING_SKIPS)
+    # As warnings.warn counts levels: one per frame, the import machinery's own frames not counted.
+    level, frame = 1, sys._getframe(1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not ("importlib" in name and "_bootstrap" in name):
+            level += 1
+            if not name.startswith(prefixes):
+                break
+        frame = frame.f_back
+    warnings.warn(message, SeedmagicWarning, stacklevel=level)
 
 
 class DeterminismSwitch:
@@ -64,7 +87,7 @@ class DeterminismSwitch:
         self._saved_flags, self._saved_env, self._late_env = dict(saved_flags), dict(saved_env), set(late_env)
         if failed:
             detail = "; ".join(f"{name}: {error}" for name, error in failed.items())
-            warnings.warn(f"seedmagic could not put back the flags of {detail}", SeedmagicWarning, stacklevel=2)
+            warn(f"seedmagic could not put back the flags of {detail}")
 
     @contextmanager
     def _all_or_nothing(self) -> Iterator[None]:
@@ -93,12 +116,10 @@ class DeterminismSwitch:
                 changed.append(f"{var}={value}")
                 if source.device_started():
                     self._late_env.add(var)
-                    warnings.warn(
+                    warn(
                         f"{var} was set after {source.name} started its GPU, too late to be sure it takes effect: "
                         f"it is certain only in a new process "
-                        f"(restart the kernel and run %seed --deterministic before the first GPU operation)",
-                        SeedmagicWarning,
-                        stacklevel=2,
+                        f"(restart the kernel and run %seed --deterministic before the first GPU operation)"
                     )
             if source.has_flags and source.imported():
                 self.apply(source)

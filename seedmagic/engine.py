@@ -6,21 +6,25 @@ raises ``ValueError``/``TypeError`` and leaves every generator and flag as it wa
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import operator
+import os
 import re
 import sys
 import time
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .determinism import DeterminismSwitch, SeedmagicWarning
+from .census import Census
+from .determinism import DeterminismSwitch, warn
 from .importhook import ImportHook
 from .ranks import Rank, current_rank
 from .sources import NAMES, SOURCES, Flag, Source, StateUnavailable
+from .status import LibraryStatus, Seeding, SeedReport, Status
 
 _ON_IMPORT_KEPT_S = 1.0
 SEED_LIMIT = 2**32
@@ -119,7 +123,7 @@ def resolve_selection(only: Selection = None, skip: Selection = None) -> frozens
 def _warn_failed(failed: dict[str, str]) -> None:
     """Say which libraries could not be seeded where no report is printed (a cell, an import)."""
     for name, error in failed.items():
-        warnings.warn(f"seedmagic could not seed {name}: {error}", SeedmagicWarning, stacklevel=3)
+        warn(f"seedmagic could not seed {name}: {error}")
 
 
 def _error(exc: BaseException) -> str:
@@ -132,6 +136,13 @@ def check_bool(name: str, value: Any, *, none: bool = False) -> None:
         return
     allowed = "True, False or None" if none else "True or False"
     raise InvalidArgumentType(f"{name} must be {allowed}, got {value!r}")
+
+
+class Marks(NamedTuple):
+    """What ``Engine.marks`` read: a mark per imported library's generators, and one for all the flags."""
+
+    states: dict[str, Any]
+    flags: tuple[Any, ...]
 
 
 class Scope(NamedTuple):
@@ -159,55 +170,6 @@ class _Imported(NamedTuple):
     flags: Any
 
 
-class Seeding(NamedTuple):
-    """The last seeding of one library: with what seed, and by what (``session``, ``cell``, ``auto``, ``import``)."""
-
-    seed: int
-    by: str
-
-
-@dataclass(frozen=True)
-class SeedReport:
-    """What one seeding did."""
-
-    seed: int | None
-    seeded: tuple[str, ...] = ()
-    on_import: tuple[str, ...] = ()
-    failed: dict[str, str] = field(default_factory=dict)
-    deterministic: bool | None = None
-    flags_changed: tuple[str, ...] = ()
-    auto: bool | None = None
-    #: With ``per_rank``: the seed given, and the rank whose seed was derived from it.
-    per_rank: tuple[int, Rank | None] | None = None
-
-    def __str__(self) -> str:
-        parts = []
-        if self.seed is not None:
-            seeded = ", ".join(self.seeded) or "nothing imported yet"
-            parts.append(f"seeded {seeded} with {self.seed}")
-        if self.per_rank is not None:
-            base, rank = self.per_rank
-            parts.append(f"derived from {base} for {rank or 'rank 0 (no parallel job found)'}")
-        if self.on_import:
-            verb = "is" if len(self.on_import) == 1 else "are"
-            parts.append(f"{', '.join(self.on_import)} {verb} seeded on import")
-        if self.deterministic is True:
-            parts.append(f"deterministic mode on ({', '.join(self.flags_changed) or 'on import'})")
-        elif self.deterministic is False:
-            restored = ", ".join(self.flags_changed) or "nothing to restore"
-            parts.append(f"deterministic mode off (restored {restored})")
-        if self.auto is True:
-            parts.append("auto mode on: every cell is reseeded with a seed derived from the session seed and the cell")
-        elif self.auto is False:
-            parts.append("auto mode off")
-        for name, error in self.failed.items():
-            parts.append(f"{name} FAILED ({error})")
-        return "seedmagic: " + "; ".join(parts)
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(str(self))
-
-
 class SessionRecord(NamedTuple):
     """The session as a snapshot keeps it: the seed and how it was set, the mode, and what the status reports."""
 
@@ -218,6 +180,7 @@ class SessionRecord(NamedTuple):
     last_cell_seed: int | None
     seedings: dict[str, Seeding]
     failures: dict[str, str]
+    reach: bool = False
 
 
 @dataclass(frozen=True)
@@ -237,96 +200,6 @@ class Snapshot:
         return frozenset(self.states) | frozenset(self.unavailable)
 
 
-@dataclass(frozen=True)
-class LibraryStatus:
-    name: str
-    installed: bool
-    imported: bool
-    version: str | None
-    seeding: Seeding | None
-    on_import: bool
-    streams: dict[str, str]
-    #: A remark about the library (e.g. that it has no global generator).
-    note: str = ""
-    #: Why its last seeding failed, and why its state could not be read.
-    seed_error: str = ""
-    state_error: str = ""
-    #: False for a library with no global generator (JAX): listed, never seeded.
-    seedable: bool = True
-
-    @property
-    def error(self) -> str:
-        return "; ".join(error for error in (self.seed_error, self.state_error) if error)
-
-    @property
-    def state(self) -> str:
-        if not self.installed:
-            return "not installed"
-        if not self.seedable:
-            return "imported" if self.imported else "not imported"
-        if not self.imported:
-            return "seeded on import" if self.on_import else "not imported"
-        if self.seeding is None:
-            return "seeding FAILED" if self.seed_error else "unseeded"
-        return f"seeded with {self.seeding.seed} ({self.seeding.by})"
-
-    @property
-    def fingerprint(self) -> str:
-        return " ".join(f"{stream}={value}" for stream, value in self.streams.items())
-
-
-@dataclass(frozen=True)
-class Status:
-    """What ``%seed`` shows and the panel draws: the session, each library, each flag."""
-
-    seed: int | None
-    #: ``none`` (no seed), ``manual`` (%seed N) or ``auto`` (%seed N --auto: every cell reseeded).
-    mode: str
-    #: With ``%seed N --per-rank``: N and the rank the session seed was derived for (None: no job, rank 0).
-    per_rank: tuple[int, Rank | None] | None
-    #: The seed of the cell running now (inside %%seeded or an auto cell), else None.
-    cell_seed: int | None
-    #: The seed the last seeded cell got (from %%seeded or auto mode).
-    last_cell_seed: int | None
-    deterministic: bool
-    warn_only: bool
-    libraries: tuple[LibraryStatus, ...]
-    flags: tuple[Flag, ...]
-
-    def library(self, name: str) -> LibraryStatus:
-        return next(library for library in self.libraries if library.name == name)
-
-    def __str__(self) -> str:
-        seed = "none (use %seed N)" if self.seed is None else str(self.seed)
-        if self.per_rank is not None:
-            base, rank = self.per_rank
-            seed += f" (derived from {base} for {rank or 'rank 0: no parallel job found'})"
-        last = "" if self.last_cell_seed is None else f", last cell got {self.last_cell_seed}"
-        deterministic = "on" + (" (warn only)" if self.warn_only else "") if self.deterministic else "off"
-        lines = [f"seedmagic: session seed {seed}; mode {self.mode}{last}; deterministic mode {deterministic}"]
-        rows = [
-            (lib.name, lib.version or "", lib.state, "  ".join(t for t in (lib.fingerprint, lib.note, lib.error) if t))
-            for lib in self.libraries
-        ]
-        lines += _table(("library", "version", "state", "fingerprint"), rows)
-        verdict = {True: "ok", False: "NOT DETERMINISTIC", None: "-"}
-        lines += _table(
-            ("flag", "value", "verdict", "why"), [(f.name, str(f.value), verdict[f.ok], f.note) for f in self.flags]
-        )
-        return "\n".join(lines)
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(str(self))
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
-    return [
-        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]).rstrip()
-        for row in [header, *rows]
-    ]
-
-
 class Engine:
     """The session: which seed is in force, what it seeded, and what it seeds when imported."""
 
@@ -343,12 +216,20 @@ class Engine:
         self.seedings: dict[str, Seeding] = {}
         self.failures: dict[str, str] = {}
         self.determinism = DeterminismSwitch(self.sources)
-        self.hook = ImportHook(self._by_module, self._import_started, self._import_finished)
+        #: Generators made without a seed, and ``--reach`` (see census.py).
+        self.census = Census(self.current_seed, _derive)
+        self.hook = ImportHook({*self._by_module, *self.census.watched}, self._import_started, self._import_finished)
         self._importing: list[dict[str, Any] | None] = []
         self._running_cells: list[_RunningCell] = []
         self._imported: dict[str, _Imported] = {}
         self._on_import_kept: tuple[tuple[Any, ...], float, tuple[str, ...]] | None = None
         self._seedable_kept: tuple[tuple[Any, ...], tuple[Source, ...]] | None = None
+        #: Told ``(event, libraries, seed)`` when seedmagic itself changes generators: ``"seeded"`` (with the seed),
+        #: ``"imported"``, ``"restoring"`` and ``"restored"``. A live panel reads them anew then, so that what
+        #: seedmagic did is not counted as what the cell drew.
+        self.listeners: list[Callable[[str, tuple[str, ...], int | None], None]] = []
+        self._flag_variables = (*(var for s in self.sources for var in s.deterministic_env), "PYTHONHASHSEED")
+        self._imported_kept: tuple[int, tuple[Source, ...]] | None = None
 
     # -- seeding ---------------------------------------------------------------------------------------------------
 
@@ -362,6 +243,7 @@ class Engine:
         skip: Selection = None,
         auto: bool | None = None,
         per_rank: bool = False,
+        reach: bool | None = None,
     ) -> SeedReport:
         """Seed every selected library now, and each one imported later, with ``seed``; make it the session seed.
 
@@ -370,10 +252,13 @@ class Engine:
         from before. ``auto=True`` reseeds every cell (see ``begin_cell``), ``False`` stops it. ``per_rank=True``
         seeds this process with ``derive_seed(seed, "rank:R")`` for its rank R in a parallel job (torch.distributed,
         torchrun's RANK, an ipyparallel engine); without it every process gets ``seed``, as DDP's identical model
-        initialisation wants. Returns a report of what was seeded; a library whose seeding failed is named there.
+        initialisation wants. ``reach=True`` also seeds, from now on, the generators made without a seed
+        (``np.random.default_rng()``, ``random.Random()``, ``torch.Generator()``: see ``set_reach``); ``False`` stops
+        it. Returns a report of what was seeded; a library whose seeding failed is named there.
         """
         seed = validate_seed(seed)
         check_bool("per_rank", per_rank)
+        check_bool("reach", reach, none=True)
         selection = resolve_selection(only, skip)
         self._check_deterministic(deterministic, warn_only)
         check_bool("auto", auto, none=True)
@@ -391,9 +276,13 @@ class Engine:
         if auto is not None:
             self.auto = auto
         seeded, failed = self._seed_imported(seed, self.selection, by="session")
+        self.census.restart()
+        if reach is not None:
+            self.census.set_reach(reach)
         self.refresh_hook()
         on_import = self._on_import_names()
-        return SeedReport(seed, seeded, on_import, failed, deterministic, tuple(flags_changed), auto, self.per_rank)
+        report = SeedReport(seed, seeded, on_import, failed, deterministic, tuple(flags_changed), auto, self.per_rank)
+        return report if reach is None else self._with_reach(report, reach)
 
     # -- cells -----------------------------------------------------------------------------------------------------
 
@@ -402,6 +291,8 @@ class Engine:
         its source): the same seed whenever that cell runs, in any order, and a different one for every other cell;
         None skips it. Returns the cell's seed (None if not reseeded)."""
         self._running_cells.append(_RunningCell(cell, self._cell))
+        if self.census.reaching:
+            self.census.begin_cell(key)
         if key is None or not self.auto or self.seed is None:
             return None
         seed = _derive(self.seed, key)  # the session seed was checked when it was set
@@ -474,6 +365,7 @@ class Engine:
 
     def reseed(self) -> None:
         """Seed again with the seed in force (the cell's, else the session's), as at the start of the cell."""
+        self.census.restart()
         if self._cell is not None:
             self._seed_imported(self._cell.seed, self._cell.selection, by="cell")
         elif self.seed is not None:
@@ -489,19 +381,42 @@ class Engine:
         check_bool("enabled", enabled)
         return self.set_modes(auto=enabled)
 
+    def set_reach(self, enabled: bool) -> SeedReport:
+        """Seed every generator made without a seed from now on (``np.random.default_rng()``, any NumPy bit
+        generator or ``RandomState()``, ``random.Random()``, ``torch.Generator()``), the n-th of each library in a
+        cell with ``derive_seed(seed in force, "reach:<library>:<cell>:<n>")``; or stop, putting back exactly what
+        was changed. ``secrets``, ``os.urandom`` and ``random.SystemRandom`` are never touched."""
+        check_bool("enabled", enabled)
+        return self.set_modes(reach=enabled)
+
     def set_modes(
-        self, *, deterministic: bool | None = None, warn_only: bool = False, auto: bool | None = None
+        self,
+        *,
+        deterministic: bool | None = None,
+        warn_only: bool = False,
+        auto: bool | None = None,
+        reach: bool | None = None,
     ) -> SeedReport:
-        """Change the deterministic switch and auto mode together, without seeding; None leaves one as it is."""
+        """Change the deterministic switch, auto mode and reach together, without seeding; None leaves one as it
+        is."""
         self._check_deterministic(deterministic, warn_only)
         check_bool("auto", auto, none=True)
+        check_bool("reach", reach, none=True)
         if auto and self.seed is None:
             raise InvalidArgument("auto mode needs a session seed: %seed N --auto")
+        if reach and self.seed is None:
+            raise InvalidArgument("reach needs a session seed: %seed N --reach")
         flags_changed = self._switch(deterministic, warn_only)
         if auto is not None:
             self.auto = auto
+        if reach is not None:
+            self.census.set_reach(reach)
         self.refresh_hook()
-        return SeedReport(None, deterministic=deterministic, flags_changed=tuple(flags_changed), auto=auto)
+        report = SeedReport(None, deterministic=deterministic, flags_changed=tuple(flags_changed), auto=auto)
+        return report if reach is None else self._with_reach(report, reach)
+
+    def _with_reach(self, report: SeedReport, reach: bool) -> SeedReport:
+        return dataclasses.replace(report, reach=reach, not_reached=self.census.not_reached() if reach else ())
 
     def current_seed(self) -> int | None:
         """The seed in force: the cell's inside ``%%seeded``/``seeded()``, else the session seed (None if unset)."""
@@ -557,7 +472,14 @@ class Engine:
                 self.failures.pop(source.name, None)
             self.seedings[source.name] = record
             seeded.append(source.name)
+        if self.listeners and seeded:
+            self._tell("seeded", tuple(seeded), seed)
         return tuple(seeded), failed
+
+    def _tell(self, event: str, libraries: tuple[str, ...] = (), seed: int | None = None) -> None:
+        for listener in self.listeners:
+            with contextlib.suppress(Exception):  # a listener (a panel) never stops seeding
+                listener(event, libraries, seed)
 
     def _seedable_now(self, selection: frozenset[str]) -> tuple[Source, ...]:
         """The imported libraries in ``selection`` that have a global generator, in seeding order. Kept while
@@ -605,13 +527,15 @@ class Engine:
         self._running_cells.clear()
         self.seedings.clear()
         self.failures.clear()
+        self.census.set_reach(False)
+        self.census.clear()
         self.refresh_hook()
 
     # -- seeding on import -----------------------------------------------------------------------------------------
 
     def refresh_hook(self) -> None:
         """Watch imports while a seed or the deterministic switch waits for a library."""
-        if self.seed is not None or self._cell is not None or self.determinism.enabled:
+        if self.seed is not None or self._cell is not None or self.determinism.enabled or self.census.active:
             self.hook.install()
         else:
             self.hook.uninstall()
@@ -620,6 +544,8 @@ class Engine:
         # A library's import can draw from another library's generator (TensorFlow's draws from Python's random):
         # while a seed is in force, the outermost watched import puts the others back afterwards, so that
         # `%seed 0` then `import tensorflow` leaves `random` exactly where `random.seed(0)` puts it.
+        if module not in self._by_module:  # watched by the census only (numpy.random)
+            return
         outermost = not self._importing
         in_force = self.current_seed() is not None
         guard = self._save_generators()[0] if outermost and in_force else None
@@ -630,6 +556,13 @@ class Engine:
         self._importing.append(guard)
 
     def _import_finished(self, module: str, loaded: bool) -> None:
+        if loaded and module in self.census.watched:
+            try:
+                self.census.imported(module)
+            except Exception as exc:  # never break the user's import
+                warn(f"seedmagic: {module} imported, but: {_error(exc)}")
+        if module not in self._by_module:
+            return
         guard = self._importing.pop()
         source = self._by_module[module]
         try:
@@ -642,8 +575,10 @@ class Engine:
                 self.determinism.on_import(source)
             if guard is not None:
                 self._restore_generators(guard)
+            if loaded and self.listeners:
+                self._tell("imported", (source.name,))
         except Exception as exc:  # never break the user's import
-            warnings.warn(f"seedmagic: {source.name} imported, but: {_error(exc)}", SeedmagicWarning, stacklevel=2)
+            warn(f"seedmagic: {source.name} imported, but: {_error(exc)}")
 
     # -- snapshots -------------------------------------------------------------------------------------------------
 
@@ -658,6 +593,7 @@ class Engine:
             self.last_cell_seed,
             dict(self.seedings),
             dict(self.failures),
+            self.census.reaching,
         )
         return Snapshot(states, unavailable, session, self.determinism.save())
 
@@ -667,6 +603,8 @@ class Engine:
         A library first imported after the snapshot is left as the restored session would have left it: seeded at
         import with the session seed where there is one, else with the state and flags it had right after its
         import, and switched to deterministic algorithms if the session's deterministic mode is on."""
+        if self.listeners:
+            self._tell("restoring")
         self._restore_generators(snapshot.states)
         session = snapshot.session
         self.seed, self.per_rank, self.selection, self.auto = (
@@ -680,11 +618,15 @@ class Engine:
             dict(session.seedings),
             dict(session.failures),
         )
+        if self.census.reaching != session.reach:
+            self.census.set_reach(session.reach)
         self.determinism.load(snapshot.determinism)
         newcomers = [s for s in self.sources if s.imported() and s.name not in snapshot.imported]
         for source in newcomers:
             self._as_if_imported_now(source)
         self.refresh_hook()
+        if self.listeners:
+            self._tell("restored")
 
     def _as_if_imported_now(self, source: Source) -> None:
         """Leave a library imported inside an isolated block as its import under the current session would have."""
@@ -704,7 +646,7 @@ class Engine:
             failed[f"{source.name} flags"] = _error(exc)
         if failed:
             detail = "; ".join(f"{name}: {error}" for name, error in failed.items())
-            warnings.warn(f"seedmagic could not restore {detail}", SeedmagicWarning, stacklevel=3)
+            warn(f"seedmagic could not restore {detail}")
 
     def _save_generators(self) -> tuple[dict[str, Any], dict[str, str]]:
         states, unavailable = {}, {}
@@ -734,7 +676,7 @@ class Engine:
                     failed[source.name] = _error(exc)
         if failed:
             detail = "; ".join(f"{name}: {error}" for name, error in failed.items())
-            warnings.warn(f"seedmagic could not restore {detail}", SeedmagicWarning, stacklevel=2)
+            warn(f"seedmagic could not restore {detail}")
 
     @contextmanager
     def isolated(self) -> Iterator[Snapshot]:
@@ -747,6 +689,48 @@ class Engine:
             self.restore(saved)
 
     # -- status ----------------------------------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> str:
+        """``none`` (no session seed), ``manual`` (``%seed N``) or ``auto`` (``%seed N --auto``)."""
+        return "auto" if self.auto else "manual" if self.seed is not None else "none"
+
+    def marks(self, libraries: Iterable[str] | None = None) -> Marks:
+        """Cheap readings of every imported library's generators and of the determinism flags, to compare with
+        another reading: equal marks, same states and flags. Reads only, like ``status``. With ``libraries``, only
+        those libraries' generators (and no flags)."""
+        if libraries is not None:
+            wanted = set(libraries)
+            return Marks({s.name: _mark(s) for s in self.sources if s.name in wanted and s.imported()}, ())
+        states = {}
+        flags: list[Any] = [tuple(map(os.environ.get, self._flag_variables))]
+        flags.append((self.determinism.enabled, self.determinism.warn_only))
+        for source in self._imported_now():
+            states[source.name] = _mark(source)
+            if source.has_flags:
+                try:
+                    flags.append(source.flags_mark())
+                except Exception as exc:
+                    flags.append(_error(exc))
+        return Marks(states, tuple(flags))
+
+    def _imported_now(self) -> tuple[Source, ...]:
+        """The imported libraries, kept while nothing is imported (sys.modules keeps its size): a live panel asks
+        after every cell."""
+        size = len(sys.modules)
+        kept = self._imported_kept
+        if kept is not None and kept[0] == size:
+            return kept[1]
+        sources = tuple(source for source in self.sources if source.imported())
+        self._imported_kept = (size, sources)
+        return sources
+
+    def flags(self) -> tuple[Flag, ...]:
+        """Every determinism flag as it is now, with its verdict (as in ``status``)."""
+        try:
+            return tuple(self.determinism.flags())
+        except Exception as exc:
+            return (Flag("flags", "unreadable", None, _error(exc)),)
 
     def status(self) -> Status:
         """What every library and flag looks like now. Reads only; imports nothing and starts no device."""
@@ -776,21 +760,28 @@ class Engine:
                     state_error=state_error,
                 )
             )
-        try:
-            flags = tuple(self.determinism.flags())
-        except Exception as exc:
-            flags = (Flag("flags", "unreadable", None, _error(exc)),)
+        flags = self.flags()
         return Status(
             seed=self.seed,
             per_rank=self.per_rank,
-            mode="auto" if self.auto else "manual" if self.seed is not None else "none",
+            mode=self.mode,
             cell_seed=self._cell.seed if self._cell is not None else None,
             last_cell_seed=self.last_cell_seed,
             deterministic=self.determinism.enabled,
             warn_only=self.determinism.warn_only,
             libraries=tuple(libraries),
             flags=flags,
+            reach=self.census.reaching,
+            unseeded=self.census.unseeded(),
+            not_reached=self.census.not_reached(),
         )
+
+
+def _mark(source: Source) -> Any:
+    try:
+        return source.mark()
+    except Exception as exc:  # compared like any mark: an error that changes shows as a change
+        return _error(exc)
 
 
 def _read(read: Callable[[], Any]) -> Any:

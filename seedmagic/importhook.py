@@ -51,6 +51,9 @@ class ImportHook:
         self.watched = frozenset(watched)
         self.before = before
         self.after = after
+        # The modules this hook is finding now: another hook on sys.meta_path (a second engine's) asks every finder
+        # in turn, this one included, and must get None rather than ask back.
+        self._finding: set[str] = set()
 
     @property
     def installed(self) -> bool:
@@ -65,17 +68,21 @@ class ImportHook:
         sys.meta_path[:] = [finder for finder in sys.meta_path if finder is not self]
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
-        if fullname not in self.watched:
+        if fullname not in self.watched or fullname in self._finding:
             return None
-        for finder in list(sys.meta_path):
-            find_spec = getattr(finder, "find_spec", None)
-            if finder is self or find_spec is None:
-                continue
-            spec = find_spec(fullname, path, target)
-            if spec is not None:
-                break
-        else:
-            return None
+        self._finding.add(fullname)
+        try:
+            for finder in list(sys.meta_path):
+                find_spec = getattr(finder, "find_spec", None)
+                if finder is self or find_spec is None:
+                    continue
+                spec = find_spec(fullname, path, target)
+                if spec is not None:
+                    break
+            else:
+                return None
+        finally:
+            self._finding.discard(fullname)
         if spec.loader is not None and hasattr(spec.loader, "exec_module"):
             spec.loader = _NotifyingLoader(spec.loader, self)
         return spec

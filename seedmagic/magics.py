@@ -6,20 +6,24 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import warnings
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import MagicHelpFormatter, argument, magic_arguments, parse_argstring
 from traitlets import Any as AnyTrait
 
 from .cell import compile_cell, seeded_cells, show_as_written
-from .determinism import SeedmagicWarning
+from .determinism import WARNING_SKIPS, warn
 from .engine import ENGINE, SEED_LIMIT, Engine, InvalidArgument, check_bool, parse_seed, random_seed, validate_seed
 from .sources import NAMES
 
 ENVIRONMENT_SEED = "SEEDMAGIC_SEED"
+_SWEEPS_KEPT = 20  # the %%seeds sweeps whose best seeds %seed knows
+# A warning from a magic points at the user's cell, past IPython's magic machinery (see determinism.warn).
+_IPYTHON_FILES = os.path.dirname(os.path.abspath(sys.modules["IPython"].__file__)) + os.sep
+if _IPYTHON_FILES not in WARNING_SKIPS:
+    WARNING_SKIPS.append(_IPYTHON_FILES)
 
 
 class _Usage:
@@ -46,9 +50,22 @@ def _libraries_argument(option: str, verb: str) -> argument:
     )
 
 
+HELP_WIDTH = 80
+
+
+class _HelpFormatter(MagicHelpFormatter):
+    """``%seed?`` fits in 80 columns whatever the terminal's width was when the extension was imported."""
+
+    def __init__(self, prog: str, **kwargs: Any) -> None:
+        super().__init__(prog, **{**kwargs, "width": HELP_WIDTH})
+
+
 def _no_abbreviations(magic: Any) -> Any:
-    """Options are spelled out: ``--deter`` is an unknown option, not ``--deterministic``."""
+    """Options are spelled out: ``--deter`` is an unknown option, not ``--deterministic``; the help (``%seed?``) is
+    wrapped at 80 columns."""
     magic.parser.allow_abbrev = False
+    magic.parser.formatter_class = _HelpFormatter
+    magic.__doc__ = magic.parser.format_help()
     return magic
 
 
@@ -99,6 +116,12 @@ class SeedMagics(Magics):
         help="True or False. Switch deterministic algorithms on when the extension loads, as %seed --deterministic "
         "does.",
     ).tag(config=True)
+    census = AnyTrait(
+        False,
+        help="True or False. Keep a census of the generators made without a seed (np.random.default_rng(), "
+        "random.Random(), torch.Generator()), which %seed then lists. Off by default: it wraps their constructors, "
+        "which slows them (see the README), and it lists those that libraries make for themselves.",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, engine: Engine = ENGINE, **kwargs: Any) -> None:
         super().__init__(shell, **kwargs)
@@ -106,6 +129,8 @@ class SeedMagics(Magics):
         # Silent cells (no pre/post_run_cell) with a %%seeded scope: they end at post_execute, which is listened
         # to only while there are some.
         self._silent_cells: list[object] = []
+        # The session's last %%seeds sweeps: %seed with a best seed says that the best of n seeds is not a result.
+        self._sweeps: list[Any] = []
 
     # -- loading ---------------------------------------------------------------------------------------------------
 
@@ -120,8 +145,14 @@ class SeedMagics(Magics):
         session with no seed."""
         for event, callback in self._events():
             self.shell.events.register(event, callback)
+        self.engine.census.cell_of = self._cell_number
         if seeded_cells not in self.shell.input_transformers_cleanup:
             self.shell.input_transformers_cleanup.append(seeded_cells)
+        try:
+            check_bool("c.SeedMagics.census", self.census)
+            self.engine.census.set_enabled(self.census)
+        except InvalidArgument as exc:
+            warn(f"seedmagic ignored the profile options: {exc}")
         if self.engine.seed is not None:  # %reload_ext: the session keeps its seed
             return
         source = "the profile options"
@@ -139,7 +170,7 @@ class SeedMagics(Magics):
             elif self.deterministic:
                 self.engine.set_deterministic(True)
         except InvalidArgument as exc:
-            warnings.warn(f"seedmagic ignored {source}: {exc}", SeedmagicWarning, stacklevel=2)
+            warn(f"seedmagic ignored {source}: {exc}")
 
     def stop(self) -> None:
         """Stop listening to the cell events and taking ``%%seeded`` cells; end the cells still running."""
@@ -150,12 +181,19 @@ class SeedMagics(Magics):
             self.shell.input_transformers_cleanup.remove(seeded_cells)
         self._silent_cells.clear()
         self.engine.end_cells()
+        if self.engine.census.cell_of == self._cell_number:
+            self.engine.census.cell_of = None
+
+    def _cell_number(self, filename: str) -> int | None:
+        """The execution count of the cell IPython compiled to ``filename`` (None for any other file)."""
+        return getattr(self.shell.compile, "_filename_map", {}).get(filename)
 
     def pre_run_cell(self, info: Any) -> None:
         try:
-            self.engine.begin_cell(info, cell_key(info) if self.engine.auto else None)
+            engine = self.engine
+            engine.begin_cell(info, cell_key(info) if engine.auto or engine.census.reaching else None)
         except Exception as exc:  # never break the user's cell
-            warnings.warn(f"seedmagic could not reseed the cell: {exc}", SeedmagicWarning, stacklevel=2)
+            warn(f"seedmagic could not reseed the cell: {exc}")
 
     def post_execute(self) -> None:
         # A silent cell (no pre/post_run_cell) whose %%seeded scope began inside it ends here.
@@ -183,6 +221,14 @@ class SeedMagics(Magics):
     )
     @argument("--no-auto", action="store_true", help="stop reseeding before every cell")
     @argument(
+        "--reach",
+        action="store_true",
+        help="from now on, also seed the generators made without a seed (np.random.default_rng(), NumPy bit "
+        "generators and RandomState(), random.Random(), torch.Generator()), in your code and in libraries, each "
+        "from the seed in force and its number in the cell; never secrets, os.urandom or random.SystemRandom",
+    )
+    @argument("--no-reach", action="store_true", help="stop seeding them, putting back exactly what --reach changed")
+    @argument(
         "--per-rank",
         action="store_true",
         help="in a parallel job, seed each process with derive_seed(seed, rank), its rank taken from "
@@ -204,18 +250,23 @@ class SeedMagics(Magics):
     @no_var_expand
     @line_magic("seed")
     def seed_magic(self, line: str) -> None:
-        """Seed every RNG library this session uses: random, NumPy, torch (CPU and all GPUs), TensorFlow.
+        """Seed every RNG library this session uses: random, NumPy, torch (CPU and all
+        GPUs), TensorFlow, Keras, CuPy.
 
-        %seed N seeds the libraries imported now, exactly as their own calls (random.seed, np.random.seed,
-        torch.manual_seed, tf.random.set_seed) would, and each library imported later, at import, with the same N.
-        It prints one line saying what it seeded. CUDA is never started: torch seeds each GPU when it starts.
+        %seed N seeds the libraries imported now, exactly as their own calls
+        (random.seed, np.random.seed, torch.manual_seed, tf.random.set_seed) would,
+        and each library imported later, at import, with the same N. It prints one
+        line saying what it seeded (-q: nothing). CUDA is never started: torch seeds
+        each GPU when it starts.
 
-        %seed N --auto also reseeds before every cell, so that a notebook's cells get the same random numbers
-        whatever order they run in; an explicit %%seeded wins for its cell.
+        %seed N --auto also reseeds before every cell, so that a notebook's cells get
+        the same random numbers whatever order they run in; an explicit %%seeded wins
+        for its cell.
 
-        %seed alone shows the session seed and mode, each library's state (seeded with what, a fingerprint of its
-        generator state that changes when the stream advances) and the determinism flags, PYTHONHASHSEED included
-        (which a running process cannot change: set it before the kernel starts).
+        %seed alone shows the session seed and mode, each library's state (seeded with
+        what, a fingerprint of its generator state that changes when the stream
+        advances) and the determinism flags, PYTHONHASHSEED included (which a running
+        process cannot change: set it before the kernel starts).
 
         Examples::
 
@@ -233,17 +284,21 @@ class SeedMagics(Magics):
             raise UsageError("give a seed or --random, not both")
         deterministic = _either(args, "deterministic", "no_deterministic")
         auto = _either(args, "auto", "no_auto")
+        reach = _either(args, "reach", "no_reach")
         if args.warn_only and not args.deterministic:
             raise UsageError("--warn-only goes with --deterministic")
 
         if args.seed is None and not args.random:
             if args.only is not None or args.skip is not None or args.per_rank:
                 raise UsageError("--only/--skip/--per-rank need a seed, e.g. %seed 0 --only torch")
-            if deterministic is None and auto is None:
-                print(self.engine.status())
+            if deterministic is None and auto is None and reach is None:
+                if not args.quiet:  # %seed -q alone: asked for nothing, says nothing
+                    print(self.engine.status())
                 return
             with _usage:
-                report = self.engine.set_modes(deterministic=deterministic, warn_only=args.warn_only, auto=auto)
+                report = self.engine.set_modes(
+                    deterministic=deterministic, warn_only=args.warn_only, auto=auto, reach=reach
+                )
         else:
             with _usage:
                 seed = random_seed() if args.random else parse_seed(args.seed)
@@ -255,11 +310,14 @@ class SeedMagics(Magics):
                     skip=args.skip,
                     auto=auto,
                     per_rank=args.per_rank,
+                    reach=reach,
                 )
         if report.failed:
             print(report, file=sys.stderr)
         elif not args.quiet:
             print(report)
+        if report.seed is not None and self._sweeps:
+            self._note_best_seed(report.per_rank[0] if report.per_rank else report.seed)
 
     @_no_abbreviations
     @magic_arguments()
@@ -283,13 +341,15 @@ class SeedMagics(Magics):
     @no_var_expand
     @line_cell_magic
     def seeded(self, line: str, cell: str | None = None) -> Any:
-        """Reseed, then run the cell as a plain cell: the same random numbers every time it runs.
+        """Reseed, then run the cell as a plain cell: the same random numbers every time.
 
-        IPython runs the cell itself: the last expression is shown as Out[N], assignments land in the notebook,
-        magics, ! lines and top-level await work, an exception fails the cell with its usual traceback, and a
-        trailing ; silences the output. Libraries imported inside the cell are seeded at import with the cell's
-        seed. The session seed (%seed) is not changed. (IPython runs the cell as if its first line were
-        %seeded ARGS: as a line magic, %seeded runs the rest of its cell under the seed.)
+        IPython runs the cell itself: the last expression is shown as Out[N],
+        assignments land in the notebook, magics, ! lines and top-level await work, an
+        exception fails the cell with its usual traceback, and a trailing ; silences
+        the output. Libraries imported inside the cell are seeded at import with the
+        cell's seed. The session seed (%seed) is not changed. (IPython runs the cell as
+        if its first line were %seeded ARGS: as a line magic, %seeded runs the rest of
+        its cell under the seed.)
 
         Examples::
 
@@ -345,11 +405,99 @@ class SeedMagics(Magics):
             return line
         return self.shell.var_expand(line, 3)  # 3: past this method, the magic and run_line_magic: the caller
 
+    @_no_abbreviations
+    @magic_arguments()
+    @argument(
+        "seeds",
+        nargs="+",
+        help="the seeds: a range (0-9, both ends included), a list (3,7,11), both (0-4,10), or a count alone (10: "
+        "that many seeds derived from the session seed); 5, is the one seed 5; $var and {expr} work",
+    )
+    @argument("-o", "--output", metavar="NAME", help="bind the SeedSweep to NAME in the notebook")
+    @argument(
+        "--stop-on-error",
+        action="store_true",
+        help="stop at the first run that raises, and raise its exception (by default it is reported for its seed "
+        "and the sweep goes on)",
+    )
+    @argument("-q", "--quiet", action="store_true", help="show nothing (with -o, only bind the result)")
+    @_libraries_argument("--only", "seed (default: those %%seed seeds)")
+    @_libraries_argument("--skip", "leave alone")
+    @no_var_expand
+    @cell_magic
+    def seeds(self, line: str, cell: str) -> Any:
+        """Run the cell once per seed and show the spread of its last expression.
+
+        Each run is what %%seeded k --isolate gives, from the same notebook
+        namespace (what the cell reads is copied for each run; afterwards the
+        namespace is as before the sweep). The last expression is the metric: a
+        number, a dict of numbers or a 0-d tensor or array. The result is a
+        seedmagic.SeedSweep: the value for each seed, and n, mean, standard
+        deviation, 95% confidence interval (Student's t), min and max, with a plot
+        of the spread. A progress bar shows while it runs; an interrupt stops it
+        and keeps what ran. Seeding with the best seed afterwards (%seed k) says
+        that the best of n seeds is not a result to report.
+
+        Examples::
+
+            %%seeds 0-9 -o sweep
+            model = train(make_model())
+            accuracy(model)
+
+            %%seeds 10          # ten seeds derived from the session seed (%seed N)
+            {"acc": acc, "loss": loss}
+
+            sweep.compare(other)  # the paired difference over the same seeds
+        """
+        __tracebackhide__ = True
+        from .sweeps import names_a_count, parse_seeds, sweep_cell
+
+        args = _parse(SeedMagics.seeds, self._expand(line))
+        if args.output is not None and not args.output.isidentifier():
+            raise UsageError(f"-o needs a name to bind the result to, got {args.output!r}")
+        text = ",".join(args.seeds) if len(args.seeds) > 1 else args.seeds[0]
+        with _usage:
+            seeds = parse_seeds(text, self.engine.seed)
+            derived = self.engine.seed if names_a_count(text) else None
+            result, error = sweep_cell(
+                self.shell,
+                cell,
+                f"%%seeds {line}".rstrip(),
+                seeds,
+                engine=self.engine,
+                only=args.only,
+                skip=args.skip,
+                stop_on_error=args.stop_on_error,
+                name=args.output,
+                derived_from=derived,
+            )
+        self._sweeps = [*self._sweeps[-(_SWEEPS_KEPT - 1) :], result]
+        if args.output is not None:
+            self.shell.user_ns[args.output] = result
+        if error is not None:
+            raise error
+        return None if args.quiet else result
+
+    def _note_best_seed(self, seed: int) -> None:
+        for sweep in reversed(self._sweeps):  # the latest sweep first
+            note = sweep.best_seed_note(seed)
+            if note is not None:
+                print(note)
+                return
+
     @line_magic
     def seedpanel(self, line: str) -> None:
-        """Show a live panel of the RNG states and determinism flags; it refreshes after every cell.
+        """Show a live panel of the RNG states and determinism flags, refreshed after
+        every cell.
 
-        Without a widget front end (terminal IPython), it prints the same content as a text table.
+        Folded, it is one line: the seed, the mode, the last cell's seed, how many
+        libraries are seeded, how many flags are not deterministic, and what the last
+        cell drew from. Unfolded: every library and flag, the ones the last cell drew
+        from or changed highlighted, and controls that do what %seed does. To keep it
+        in view in JupyterLab: right-click its cell, Create New View for Cell Output,
+        and drag that view's tab beside the notebook.
+
+        Without a widget front end (terminal IPython), it prints the %seed table.
         """
         if line.strip():
             raise UsageError(f"%seedpanel takes no arguments, got {line.strip()!r}")

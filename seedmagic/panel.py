@@ -1,8 +1,14 @@
 """``%seedpanel``: a live panel of the RNG states and the determinism flags, refreshed after every cell.
 
-Everything the panel shows comes from ``engine.status()``; its controls call the same engine methods as the magics.
-The widget tree is built once; a refresh only sets the values that changed. ipywidgets is imported only when a panel
-is built, and a refresh imports nothing.
+Folded, it is one line: the seed, the mode, the last cell's seed, how many imported libraries are seeded, how many
+flags are not deterministic, and what the last cell drew from. Unfolded, it shows what ``%seed`` shows, the libraries
+the last cell drew from and the flags it changed highlighted, and controls that do what the magics do.
+
+What the last cell drew from: each library's generators as the cell left them, compared with how they were before it,
+that is, after the cell before, read anew wherever seedmagic itself seeded or restored them (``%%seeded``, auto mode,
+``%seed``, ``--isolate``, seeding at import) or a control acted. Those readings are cheap marks
+(``Engine.marks``); the folded panel reads nothing else, and the fingerprints and flags are read in full only when
+unfolded or when a flag changed. ipywidgets is imported only when a panel is built, and a refresh imports nothing.
 
 Without a widget front end (terminal IPython, a shell with no kernel) ``show`` prints the text table of ``%seed``;
 the panel's own ``text/plain`` is that table too, for front ends that cannot draw widgets.
@@ -19,19 +25,33 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .engine import Engine, InvalidArgument, Status, parse_seed, random_seed
+from .engine import Engine, InvalidArgument, Marks, parse_seed, random_seed
+from .sources import Flag
+from .status import Status, Summary
 
 #: Inline styles only use JupyterLab's theme variables, so that the panel reads well in light and dark themes.
 _FONT = "font-family: var(--jp-ui-font-family); font-size: var(--jp-ui-font-size1); color: var(--jp-ui-font-color1)"
 _CODE = "font-family: var(--jp-code-font-family); font-size: var(--jp-code-font-size)"
 _DIM = "color: var(--jp-ui-font-color2)"
+_SMALL = "font-size: var(--jp-ui-font-size0)"
 _OK = "color: var(--jp-success-color1)"
 _BAD = "color: var(--jp-error-color1); font-weight: bold"
 _MOVED = "color: var(--jp-warn-color0); font-weight: bold"
 _MOVED_ROW = "background: color-mix(in srgb, var(--jp-warn-color1) 22%, transparent)"
-_CELL = "padding: 2px 10px 2px 0; text-align: left; vertical-align: top; border: none"
+_CELL = "padding: 1px 10px 1px 0; text-align: left; vertical-align: top; border: none; white-space: normal"
+_NOTE = f"padding: 0 0 3px 16px; text-align: left; border: none; {_DIM}; {_SMALL}; white-space: normal"
 _HEAD = f"{_CELL}; {_DIM}; font-weight: normal; border-bottom: 1px solid var(--jp-border-color2)"
 _VERDICTS = {True: ("ok", _OK), False: ("NOT", _BAD), None: ("-", _DIM)}
+_LINE = "line-height: 1.5; overflow-wrap: anywhere"
+
+TOOLTIPS = {
+    "details": "Show or hide the libraries, the determinism flags and the controls",
+    "seed": "A seed, 0 <= seed < 2**32; Enter reseeds, as %seed N does",
+    "reseed": "Seed every library with the seed in the field (%seed N)",
+    "random": "Draw a fresh seed from OS entropy and seed with it (%seed --random)",
+    "deterministic": "Deterministic algorithms on or off (%seed --deterministic / --no-deterministic)",
+    "auto": "Reseed before every cell with a seed derived from the cell (%seed N --auto / --no-auto)",
+}
 
 
 @functools.lru_cache(maxsize=4096)
@@ -48,24 +68,23 @@ def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _table(title: str, header: Iterable[str], rows: Iterable[tuple[str, Iterable[str]]]) -> str:
-    """An HTML table; each row is (its style, its cells' HTML)."""
-    head = "".join(f'<th style="{_HEAD}">{_e(cell)}</th>' for cell in header)
-    body = "".join(
-        f'<tr style="{style}">' + "".join(f'<td style="{_CELL}">{cell}</td>' for cell in cells) + "</tr>"
-        for style, cells in rows
-    )
-    return (
-        f'<div style="{_FONT}"><div style="{_DIM}; margin: 6px 0 2px 0">{_e(title)}</div>'
-        f'<table style="border-collapse: collapse; background: transparent"><tr>{head}</tr>{body}</table></div>'
-    )
+def _summary(summary: Summary) -> str:
+    """The folded panel's line, as HTML: the text of ``Summary.parts``, what needs a look in colour."""
+    shown = []
+    for part in summary.parts():
+        style = ""
+        if part.endswith("NOT deterministic"):
+            style = _BAD if summary.not_deterministic else _OK
+        elif part.startswith(("drew from ", "changed ")) and part != "drew from nothing":
+            style = _MOVED
+        shown.append(f'<span style="{style}">{_e(part)}</span>' if style else _e(part))
+    return f'<div style="{_FONT}; {_LINE}"><b>seedmagic</b>&ensp;{" &middot; ".join(shown)}</div>'
 
 
-def _header(status: Status) -> str:
+def _headline(status: Status) -> str:
     seed = "none (use %seed N)" if status.seed is None else f"<b>{status.seed}</b>"
-    per_rank = getattr(status, "per_rank", None)
-    if per_rank is not None:
-        base, rank = per_rank
+    if status.per_rank is not None:
+        base, rank = status.per_rank
         seed += f" (derived from {base} for {_e(rank or 'rank 0: no parallel job found')})"
     parts = [f"session seed {seed}", f"mode <b>{_e(status.mode)}</b>"]
     if status.cell_seed is not None:
@@ -74,47 +93,61 @@ def _header(status: Status) -> str:
         parts.append(f"last cell got <b>{status.last_cell_seed}</b>")
     deterministic = ("on (warn only)" if status.warn_only else "on") if status.deterministic else "off"
     parts.append(f"deterministic mode <b>{deterministic}</b>")
+    return f'<div style="{_FONT}; {_LINE}; margin: 4px 0">{" &middot; ".join(parts)}</div>'
+
+
+def _table(title: str, header: Iterable[str], rows: Iterable[tuple[str, Iterable[str], Iterable[str]]]) -> str:
+    """An HTML table; each row is (its style, its cells' HTML, the HTML of the notes shown under it)."""
+    header = list(header)
+    head = "".join(f'<th style="{_HEAD}">{_e(cell)}</th>' for cell in header)
+    body = []
+    for style, cells, notes in rows:
+        body.append(f'<tr style="{style}">' + "".join(f'<td style="{_CELL}">{cell}</td>' for cell in cells) + "</tr>")
+        body += [f'<tr style="{style}"><td colspan="{len(header)}" style="{_NOTE}">{note}</td></tr>' for note in notes]
     return (
-        f'<div style="{_FONT}"><span style="font-size: var(--jp-ui-font-size2); font-weight: bold">seedmagic</span>'
-        f"&emsp;{' &middot; '.join(parts)}</div>"
+        f'<div style="{_FONT}"><div style="{_DIM}; margin: 6px 0 2px 0">{_e(title)}</div>'
+        f'<table style="border-collapse: collapse; background: transparent; width: 100%">'
+        f"<tr>{head}</tr>{''.join(body)}</table></div>"
     )
 
 
-def _libraries(status: Status, previous: dict[str, dict[str, str]]) -> tuple[str, list[str]]:
-    """The libraries table, and the libraries whose state moved since ``previous`` (the fingerprints last shown)."""
-    rows, moved = [], []
+def _libraries(status: Status, drew: Iterable[str]) -> str:
+    """The libraries table; the rows of ``drew`` (what the last cell drew from) highlighted."""
+    drew = set(drew)
+    rows = []
     for lib in status.libraries:
-        before = previous.get(lib.name) or {}
-        changed = [stream for stream, value in lib.streams.items() if stream in before and before[stream] != value]
+        moved = lib.name in drew
         streams = "<br>".join(
-            f'<span style="{_DIM}">{_e(stream)}</span> '
-            f'<span style="{_CODE}; {_MOVED if stream in changed else ""}">{_e(value)}</span>'
+            f'<span style="{_DIM}">{_e(stream)}</span>&nbsp;<span style="{_CODE}">{_e(value)}</span>'
             for stream, value in lib.streams.items()
         )
-        if changed:
-            moved.append(lib.name)
-            streams += f' <span style="{_MOVED}">&#9679; moved</span>'
-        for text, style in ((lib.note, f"{_DIM}; font-style: italic"), (lib.error, "color: var(--jp-error-color1)")):
-            if text:
-                streams += f'{"<br>" if streams else ""}<span style="{style}">{_e(text)}</span>'
+        if moved:
+            streams += f' <span style="{_MOVED}">&#9679;&nbsp;drew</span>'
+        notes = [_e(lib.note)] if lib.note else []
+        if lib.error:
+            notes.append(f'<span style="color: var(--jp-error-color1)">{_e(lib.error)}</span>')
         name = f'<b>{_e(lib.name)}</b> <span style="{_DIM}">{_e(lib.version or "")}</span>'
         state = _e(lib.state) if lib.imported or lib.on_import else f'<span style="{_DIM}">{_e(lib.state)}</span>'
-        rows.append((_MOVED_ROW if changed else "", (name, state, streams)))
-    return _table("generators", ("library", "state", "fingerprint"), rows), moved
+        rows.append((_MOVED_ROW if moved else "", (name, state, streams), notes))
+    return _table("generators", ("library", "state", "fingerprint"), rows)
 
 
-def _flags(status: Status) -> str:
+def _flags(flags: Iterable[Flag], changed: Iterable[str]) -> str:
+    """The flags table, each reason under its row; the flags in ``changed`` (by the last cell) highlighted."""
+    changed = set(changed)
     rows = []
-    for flag in status.flags:
+    for flag in flags:
         verdict, style = _VERDICTS.get(flag.ok, ("-", _DIM))
+        value = _e(flag.value)
+        if flag.name in changed:
+            value += f' <span style="{_MOVED}">&#9679;&nbsp;changed</span>'
         cells = (
-            f'<span style="{_CODE}">{_e(flag.name)}</span>',
-            _e(flag.value),
+            f'<span style="{_CODE}; overflow-wrap: anywhere">{_e(flag.name)}</span>',
+            value,
             f'<span style="{style}">{verdict}</span>',
-            f'<span style="{_DIM}">{_e(flag.note)}</span>',
         )
-        rows.append(("", cells))
-    return _table("determinism flags", ("flag", "value", "verdict", "why"), rows)
+        rows.append((_MOVED_ROW if flag.name in changed else "", cells, [_e(flag.note)] if flag.note else []))
+    return _table("determinism flags", ("flag", "value", "verdict"), rows)
 
 
 def _message(text: str, error: bool = False) -> str:
@@ -122,6 +155,117 @@ def _message(text: str, error: bool = False) -> str:
         return ""
     color = "var(--jp-error-color1)" if error else "var(--jp-ui-font-color2)"
     return f'<div style="{_FONT}; color: {color}; white-space: pre-line; margin-top: 4px">{_e(text)}</div>'
+
+
+def _changed_flags(before: Iterable[Flag], after: Iterable[Flag]) -> tuple[str, ...]:
+    """The flags present before and after whose value or verdict differs (a flag that appears is not a change)."""
+    old = {flag.name: (flag.value, flag.ok) for flag in before}
+    return tuple(f.name for f in after if f.name in old and old[f.name] != (f.value, f.ok))
+
+
+class _Watch:
+    """One engine's generators and flags, read after every cell and compared with the reading before it: what the
+    last cell drew from, and which flags it changed.
+
+    The reading before a cell is the one after the cell before, taken anew for the libraries seedmagic seeds,
+    restores or sees imported (the engine tells its listeners), and after a control acted. Code that draws between
+    cells, outside any cell (a widget's callback, a thread), counts for the next cell. A library's mark right after
+    seeding depends only on the seed: it is kept, so that a cell run again under the same seed (``%%seeded N``,
+    auto mode) costs one reading, not two."""
+
+    _KEPT = 256
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.before: Marks = engine.marks()
+        self._read_flags(engine.flags(), self.before.flags)
+        #: What the last cell drew from and the flags it changed; None before a cell has been watched.
+        self.drew: tuple[str, ...] | None = None
+        self.changed: tuple[str, ...] = ()
+        self._drawn: set[str] = set()  # drawn before an isolated cell's generators were put back
+        self._seeded: dict[tuple[str, int], Any] = {}
+        self._seedable = frozenset(source.name for source in engine.sources if source.seedable)
+        engine.listeners.append(self.heard)
+
+    def close(self) -> None:
+        with contextlib.suppress(ValueError):
+            self.engine.listeners.remove(self.heard)
+
+    def heard(self, event: str, libraries: tuple[str, ...], seed: int | None) -> None:
+        """The engine changed generators itself: read them anew (from what is kept, after a seeding)."""
+        states = self.before.states
+        if event == "seeded" and seed is not None:
+            missing = [name for name in libraries if (name, seed) not in self._seeded]
+            if missing:
+                read = self.engine.marks(missing).states
+                if len(self._seeded) > self._KEPT:
+                    self._seeded.clear()
+                self._seeded.update(((name, seed), mark) for name, mark in read.items())
+            for name in libraries:
+                if (name, seed) in self._seeded:
+                    states[name] = self._seeded[name, seed]
+        elif event == "imported":
+            states.update(self.engine.marks(libraries).states)
+        elif event == "restoring":
+            now = self.engine.marks()
+            self._drawn.update(self._drew(now))
+            self.changed = (*self.changed, *self._new_flags(now))
+        elif event == "restored":
+            self.rebase()
+
+    def _drew(self, now: Marks) -> list[str]:
+        before = self.before.states
+        return [name for name, mark in now.states.items() if name in before and before[name] != mark]
+
+    def _new_flags(self, now: Marks) -> tuple[str, ...]:
+        """The flags that differ from the last full reading, which is read anew (only where a mark moved)."""
+        if now.flags == self._flags_mark:
+            return ()
+        flags = self.engine.flags()
+        changed = _changed_flags(self.flags, flags)
+        self._read_flags(flags, now.flags)
+        return changed
+
+    def _read_flags(self, flags: tuple[Flag, ...], mark: tuple[Any, ...]) -> None:
+        self.flags, self._flags_mark = flags, mark
+        self._not_deterministic = sum(flag.ok is False for flag in flags)
+
+    def cell_ended(self) -> None:
+        now = self.engine.marks()
+        drew = self._drew(now)
+        if self._drawn:  # an isolated cell's, drawn before its generators were put back
+            drawn = self._drawn.union(drew)
+            drew = [name for name in now.states if name in drawn]
+            self._drawn.clear()
+        self.drew = tuple(drew)
+        if now.flags != self._flags_mark:
+            self.changed = tuple(dict.fromkeys((*self.changed, *self._new_flags(now))))
+        self.before = now
+
+    def cell_started(self) -> None:
+        self.changed = ()
+        self._drawn.clear()
+
+    def rebase(self) -> None:
+        """Read everything anew (a control acted): what follows is compared with now."""
+        self.before = self.engine.marks()
+        self._new_flags(self.before)
+
+    def summary(self) -> Summary:
+        """The folded line, from the engine and what this watch read: no generator state is read for it."""
+        engine = self.engine
+        imported = [name for name in self.before.states if name in self._seedable]
+        seedings = engine.seedings
+        return Summary(
+            engine.seed,
+            engine.mode,
+            engine.last_cell_seed,
+            sum(name in seedings for name in imported),
+            len(imported),
+            self._not_deterministic,
+            self.drew,
+            self.changed,
+        )
 
 
 @functools.cache
@@ -148,57 +292,71 @@ def _box_class() -> type:
 class SeedPanel:
     """The widget panel for one engine. ``shell`` (optional) refreshes it after each of its cells.
 
-    ``widget`` is the ipywidgets container to display. ``close()`` closes it and stops the refreshing; closing the
-    widget (from Python or from the front end) does the same.
+    ``widget`` is the ipywidgets container to display. It starts folded (``expanded=False``): one summary line;
+    ``details_toggle`` unfolds it. ``close()`` closes it and stops the refreshing; closing the widget (from Python
+    or from the front end) does the same.
     """
 
-    def __init__(self, engine: Engine, shell: Any = None) -> None:
+    def __init__(self, engine: Engine, shell: Any = None, *, expanded: bool = False) -> None:
         import ipywidgets as w
 
         self.engine = engine
         self.closed = False
-        #: The libraries whose fingerprint moved between the last two refreshes (highlighted).
-        self.moved: list[str] = []
-        #: The text of the last control's result: the magic's one line, or its UsageError.
+        #: The text of the last control's result: the magic's one line, or its UsageError. Cleared by the next cell.
         self.notice = ""
         self._hub: _Hub | None = None
-        self._shown: dict[str, dict[str, str]] = {}
         self._syncing = False
+        self._watch: _Watch | None = None
+        self._shown: Summary | None = None
+        self._modes: tuple[bool, bool] | None = None  # what the toggles show: deterministic mode, auto mode
+        self._failed = True  # the error line may show something
 
-        self.header = w.HTML()
+        self.details_toggle = w.ToggleButton(
+            value=expanded,
+            icon="chevron-down" if expanded else "chevron-right",
+            tooltip=TOOLTIPS["details"],
+            layout=w.Layout(width="32px", min_width="32px", height="26px", padding="0"),
+        )
+        self.summary = w.HTML(layout=w.Layout(margin="0 0 0 6px", flex="1 1 auto", min_width="0"))
+        self.summary.add_class("seedmagic-summary")
+        self.top = w.HBox([self.details_toggle, self.summary], layout=w.Layout(align_items="center", width="100%"))
+        self.headline = w.HTML()
         self.libraries = w.HTML()
         self.flags = w.HTML()
-        self.seed_field = w.Text(
-            placeholder="seed, e.g. 7",
-            description="seed",
-            layout=w.Layout(width="190px"),
-            style={"description_width": "36px"},
-        )
-        self.reseed_button = w.Button(description="Reseed", button_style="primary", tooltip="%seed N")
-        self.random_button = w.Button(description="Random seed", tooltip="%seed --random")
-        self.deterministic_toggle = w.ToggleButton(
-            description="deterministic", tooltip="%seed --deterministic / %seed --no-deterministic"
-        )
-        self.auto_toggle = w.ToggleButton(description="auto", tooltip="reseed every cell (%seed N --auto)")
+        # No description: ipywidgets shows the tooltip on the field only when it has none.
+        self.seed_field = w.Text(placeholder="seed, e.g. 7", tooltip=TOOLTIPS["seed"], layout=w.Layout(width="130px"))
+        with warnings.catch_warnings():  # Enter, not leaving the field, reseeds: the submit event is the one for it
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.seed_field.on_submit(self._reseed)
+        self.reseed_button = w.Button(description="Reseed", button_style="primary", tooltip=TOOLTIPS["reseed"])
+        self.random_button = w.Button(description="Random seed", tooltip=TOOLTIPS["random"])
+        self.deterministic_toggle = w.ToggleButton(description="deterministic", tooltip=TOOLTIPS["deterministic"])
+        self.auto_toggle = w.ToggleButton(description="auto", tooltip=TOOLTIPS["auto"])
+        for button in (self.reseed_button, self.random_button, self.deterministic_toggle, self.auto_toggle):
+            button.layout = w.Layout(width="auto")
         self.message = w.HTML()
         self.error = w.HTML()
 
         controls = [self.seed_field, self.reseed_button, self.random_button, self.deterministic_toggle]
         if hasattr(engine, "set_auto"):
             controls.append(self.auto_toggle)
-        self.controls = w.HBox(controls, layout=w.Layout(margin="8px 0 0 0", flex_flow="row wrap"))
-        self.widget = _box_class()(
-            [self.header, self.libraries, self.flags, self.controls, self.message, self.error],
-            layout=w.Layout(
-                border="1px solid var(--jp-border-color2)",
-                padding="6px 12px",
-                width="fit-content",
-                max_width="100%",
-            ),
+        self.controls = w.HBox(controls, layout=w.Layout(margin="6px 0 0 0", flex_flow="row wrap"))
+        self.details = w.VBox(
+            [self.headline, self.libraries, self.flags, self.controls],
+            layout=w.Layout(display="" if expanded else "none"),
         )
+        self.details.add_class("seedmagic-details")
+        self.widget = _box_class()(
+            [self.top, self.details, self.message, self.error],
+            layout=w.Layout(border="1px solid var(--jp-border-color2)", padding="4px 10px", max_width="100%"),
+        )
+        self.widget.add_class("seedmagic-panel")
         self.widget.text = self.text
-        self._all = [*self.widget.children, *self.controls.children, self.auto_toggle, self.widget]
+        self._all = [*self.widget.children, *self.top.children, *self.details.children, *self.controls.children]
+        self._all.append(self.auto_toggle)
+        self._all.append(self.widget)
 
+        self.details_toggle.observe(self._unfold, "value")
         self.reseed_button.on_click(self._reseed)
         self.random_button.on_click(self._random)
         self.deterministic_toggle.observe(self._deterministic, "value")
@@ -208,12 +366,35 @@ class SeedPanel:
         if self.widget.comm is not None and hasattr(self.widget.comm, "on_close"):
             self.widget.comm.on_close(self._widget_closed)
 
-        self.refresh()
         if shell is not None:
             self._hub = _hub(shell)
             self._hub.add(self)
+        else:
+            with contextlib.suppress(Exception):
+                self._watch = _Watch(engine)
+        self.refresh()
 
     # -- showing ---------------------------------------------------------------------------------------------------
+
+    @property
+    def expanded(self) -> bool:
+        return bool(self.details_toggle.value)
+
+    @property
+    def watch(self) -> _Watch | None:
+        return self._hub.watch(self.engine) if self._hub is not None else self._watch
+
+    @property
+    def drew(self) -> tuple[str, ...]:
+        """The libraries the last cell drew from (highlighted)."""
+        watch = self.watch
+        return (watch.drew or ()) if watch is not None else ()
+
+    @property
+    def changed(self) -> tuple[str, ...]:
+        """The flags the last cell changed (highlighted)."""
+        watch = self.watch
+        return watch.changed if watch is not None else ()
 
     def text(self) -> str:
         """The ``%seed`` table of the engine now."""
@@ -222,35 +403,46 @@ class SeedPanel:
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
-    def refresh(self, *, highlight: bool = True, status: Status | None = None) -> None:
-        """Show the engine's status now (or ``status``, already read for several panels). Never raises.
+    def refresh(self, status: Status | None = None) -> None:
+        """Show the engine's state now (``status``: already read for several panels). Never raises.
 
-        With ``highlight``, mark the libraries whose state moved since the last refresh: after a cell, what the cell
-        drew from. A control's own reseeding is not marked.
-        """
+        Folded, only the summary line is computed, from the engine and the watch's cheap readings; unfolded, the full
+        status is read and drawn."""
         if self.closed:
             return
         try:
-            status = self.engine.status() if status is None else status
-            libraries, self.moved = _libraries(status, self._shown if highlight else {})
-            self._shown = {lib.name: dict(lib.streams) for lib in status.libraries}
-            self._set(self.header, _header(status))
-            self._set(self.libraries, libraries)
-            self._set(self.flags, _flags(status))
-            self._syncing = True
-            try:
-                for toggle, on in (
-                    (self.deterministic_toggle, status.deterministic),
-                    (self.auto_toggle, status.mode == "auto"),
-                ):
-                    self._set(toggle, on)
-                    self._set(toggle, "check" if on else "", "icon")
-            finally:
-                self._syncing = False
-            self._set(self.error, "")
+            watch = self.watch
+            if watch is None:
+                raise RuntimeError("the panel's watch could not read the engine")
+            summary = watch.summary()
+            if summary != self._shown:  # the line is built only when it says something new
+                self._set(self.summary, _summary(summary))
+                self._shown = summary
+            if self.expanded:
+                status = self.engine.status() if status is None else status
+                self._set(self.headline, _headline(status))
+                self._set(self.libraries, _libraries(status, watch.drew or ()))
+                self._set(self.flags, _flags(status.flags, watch.changed))
+            modes = (self.engine.determinism.enabled, self.engine.auto)
+            if modes != self._modes:
+                self._sync_toggles(modes)
+            if self._failed:
+                self._set(self.error, "")
+                self._failed = False
         except Exception as exc:  # a refresh runs after the user's cell: it must never fail it
             with contextlib.suppress(Exception):
                 self._set(self.error, _message(f"seedmagic panel could not refresh: {_error(exc)}", error=True))
+                self._failed = True
+
+    def _sync_toggles(self, modes: tuple[bool, bool]) -> None:
+        self._syncing = True
+        try:
+            for toggle, on in zip((self.deterministic_toggle, self.auto_toggle), modes, strict=True):
+                self._set(toggle, on)
+                self._set(toggle, "check" if on else "", "icon")
+        finally:
+            self._syncing = False
+        self._modes = modes
 
     @staticmethod
     def _set(widget: Any, value: Any, name: str = "value") -> None:
@@ -258,12 +450,25 @@ class SeedPanel:
         if getattr(widget, name) != value:
             setattr(widget, name, value)
 
+    def _unfold(self, change: dict[str, Any]) -> None:
+        on = bool(change["new"])
+        self.details.layout.display = "" if on else "none"
+        self.details_toggle.icon = "chevron-down" if on else "chevron-right"
+        self.refresh()
+
+    def clear_message(self) -> None:
+        """A cell runs: the last control's message is about the past."""
+        if self.notice or self.message.value:
+            self.notice = ""
+            self._set(self.message, "")
+
     # -- controls: each does what the magic does ------------------------------------------------------------------
 
     def _act(self, action: Callable[[], Any], done: str = "") -> None:
         """Run one control's engine call; show its report (or its error, as the magic would), then refresh."""
         try:
             with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 result = action()
             lines = [str(result) if result is not None else done, *(str(warning.message) for warning in caught)]
             self.notice = "\n".join(line for line in lines if line)
@@ -274,10 +479,17 @@ class SeedPanel:
             self.notice, failed = f"seedmagic: {_error(exc)}", True
         with contextlib.suppress(Exception):
             self._set(self.message, _message(self.notice, error=failed))
-        _refresh_all(list(self._hub.panels) if self._hub is not None else [self], highlight=False)
+        if self._hub is not None:
+            self._hub.messages = True
+        self._modes = None  # a toggle the engine refused goes back
+        watch = self.watch
+        if watch is not None:
+            with contextlib.suppress(Exception):
+                watch.rebase()
+        _refresh_all(list(self._hub.panels) if self._hub is not None else [self])
 
-    def _reseed(self, _button: Any = None) -> None:
-        """``%seed N`` with N from the seed field."""
+    def _reseed(self, _widget: Any = None) -> None:
+        """``%seed N`` with N from the seed field (the Reseed button, or Enter in the field)."""
         self._act(lambda: self.engine.seed_all(parse_seed(self.seed_field.value)))
 
     def _random(self, _button: Any = None) -> None:
@@ -305,31 +517,46 @@ class SeedPanel:
         self.close()
 
     def close(self) -> None:
-        """Close the widgets and stop refreshing; the last panel of a shell unregisters its callback."""
+        """Close the widgets and stop refreshing; the last panel of a shell unregisters its callbacks."""
         if self.closed:
             return
         self.closed = True
         if self._hub is not None:
             self._hub.discard(self)
+        if self._watch is not None:
+            self._watch.close()
         for widget in self._all:
             with contextlib.suppress(Exception):
                 widget.close()
 
 
 class _Hub:
-    """A shell's one ``post_run_cell`` callback, which refreshes every open panel of that shell."""
+    """A shell's one ``pre_run_cell`` and one ``post_run_cell`` callback, for every open panel of that shell, and one
+    watch per engine shown."""
 
     def __init__(self, shell: Any) -> None:
         self._shell = weakref.ref(shell)
         self.panels: weakref.WeakSet[SeedPanel] = weakref.WeakSet()
+        self._watches: dict[int, _Watch] = {}
         self.registered = False
+        #: Whether a panel shows a control's message, which the next cell clears.
+        self.messages = False
 
     def add(self, panel: SeedPanel) -> None:
         self.panels.add(panel)
+        with contextlib.suppress(Exception):  # else the panel's refresh says why
+            self.watch(panel.engine)
         shell = self._shell()
         if not self.registered and shell is not None:
+            shell.events.register("pre_run_cell", self.pre_run_cell)
             shell.events.register("post_run_cell", self.post_run_cell)
             self.registered = True
+
+    def watch(self, engine: Engine) -> _Watch:
+        watch = self._watches.get(id(engine))
+        if watch is None or watch.engine is not engine:
+            watch = self._watches[id(engine)] = _Watch(engine)
+        return watch
 
     def discard(self, panel: SeedPanel) -> None:
         self.panels.discard(panel)
@@ -339,32 +566,57 @@ class _Hub:
     def unregister(self) -> None:
         shell = self._shell()
         if self.registered and shell is not None:
-            with contextlib.suppress(ValueError):
-                shell.events.unregister("post_run_cell", self.post_run_cell)
+            for event, callback in (("pre_run_cell", self.pre_run_cell), ("post_run_cell", self.post_run_cell)):
+                with contextlib.suppress(ValueError):
+                    shell.events.unregister(event, callback)
         self.registered = False
+        for watch in self._watches.values():
+            watch.close()
+        self._watches.clear()
+
+    def pre_run_cell(self, info: Any = None) -> None:
+        try:
+            for watch in self._watches.values():
+                watch.cell_started()
+            if self.messages:  # a control spoke since the last cell
+                self.messages = False
+                for panel in list(self.panels):
+                    panel.clear_message()
+        except Exception:  # never into the user's cell
+            pass
 
     def post_run_cell(self, result: Any = None) -> None:
         try:
-            _refresh_all(list(self.panels), highlight=True)
-            if not self.panels:
+            panels = list(self.panels)
+            if not panels:
                 self.unregister()
+                return
+            for watch in self._watches.values():
+                try:
+                    watch.cell_ended()
+                except Exception:  # the panel's own refresh then shows the error
+                    watch.drew = None
+            _refresh_all(panels)
         except Exception:  # never into the user's cell
             pass
 
 
-def _refresh_all(panels: list[SeedPanel], *, highlight: bool) -> None:
-    """Refresh several panels, reading each engine's status once, not once per panel."""
+def _refresh_all(panels: list[SeedPanel]) -> None:
+    """Refresh several panels; the unfolded ones of one engine read its status once, not once each."""
+    if len(panels) == 1 and not panels[0].expanded:
+        panels[0].refresh()
+        return
     statuses: dict[int, Status | None] = {}
     for panel in panels:
         if panel.closed:
             continue
         key = id(panel.engine)
-        if key not in statuses:
+        if panel.expanded and key not in statuses:
             try:
                 statuses[key] = panel.engine.status()
             except Exception:  # the panel's own refresh then shows the error
                 statuses[key] = None
-        panel.refresh(highlight=highlight, status=statuses[key])
+        panel.refresh(statuses.get(key))
 
 
 _HUBS: weakref.WeakKeyDictionary[Any, _Hub] = weakref.WeakKeyDictionary()
@@ -390,20 +642,20 @@ def _has_widget_front_end(shell: Any) -> bool:
     return getattr(shell, "kernel", None) is not None
 
 
-def show(shell: Any, engine: Engine) -> SeedPanel | None:
+def show(shell: Any, engine: Engine, *, expanded: bool = False) -> SeedPanel | None:
     """``%seedpanel``: display a live panel; without a widget front end, print the ``%seed`` table instead."""
     if not _has_widget_front_end(shell):
         print(engine.status())
         return None
     from IPython.display import display
 
-    panel = SeedPanel(engine, shell)
+    panel = SeedPanel(engine, shell, expanded=expanded)
     display(panel.widget)
     return panel
 
 
 def close_all(shell: Any) -> None:
-    """Close every panel of ``shell`` and unregister its callback (``%unload_ext seedmagic``)."""
+    """Close every panel of ``shell`` and unregister its callbacks (``%unload_ext seedmagic``)."""
     hub = _HUBS.pop(shell, None)
     if hub is None:
         return

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 # Only what IPython has imported already: `%load_ext seedmagic` must stay quick. zlib, ctypes and
 # importlib.metadata are imported where they are first needed.
+import contextlib
 import functools
 import importlib.util
 import os
@@ -201,9 +202,19 @@ class Source:
         """A fingerprint per stream (e.g. ``cpu``, ``cuda:0``), read without starting any device."""
         return {}
 
+    def mark(self) -> Any:
+        """A cheap reading of the generators, for comparing with another: it differs whenever ``streams`` does.
+
+        A live panel reads it before and after every cell; by default, the fingerprints themselves."""
+        return self.streams()
+
     def flags(self) -> list[Flag]:
         """The library's determinism settings, read without starting any device."""
         return []
+
+    def flags_mark(self) -> Any:
+        """A cheap reading of what ``flags`` reports, for comparing with another; by default the flags themselves."""
+        return tuple(self.flags())
 
     def device_started(self) -> bool:
         """Whether the library's accelerator is initialized (then ``deterministic_env`` comes too late)."""
@@ -248,6 +259,12 @@ class PythonRandom(Source):
         # differently on 32- and 64-bit builds.
         return {"random": fingerprint(_random_state_bytes(random.getstate()))}
 
+    def mark(self) -> Any:
+        # The position, the cached gauss and three words: the position moves with every draw but a whole number of
+        # turns of the twister, and each turn rewrites every word. Comparing the full 625 words costs as much again.
+        _, words, gauss = sys.modules["random"].getstate()
+        return words[-1], words[0], words[311], words[623], gauss
+
 
 class NumPy(Source):
     """NumPy's legacy global generator (``np.random.seed``); ``default_rng()`` generators are independent of it."""
@@ -276,6 +293,50 @@ class NumPy(Source):
 
         _, keys, pos, has_gauss, gauss = numpy.random.get_state()
         return {"numpy.random": fingerprint(_array_bytes(keys) + struct.pack("<iid", pos, has_gauss, gauss))}
+
+    def mark(self) -> Any:
+        # numpy.random.get_state() copies the 624 words one by one (about 80 µs, twice per cell for a live panel).
+        # The bit generator's documented ctypes interface gives the address of the same Mersenne Twister state: its
+        # words and position are read from there at once, once checked against get_state(). The legacy cached
+        # normal deviate is not there: a cell that only takes that cached value leaves this mark unchanged.
+        generator = sys.modules["numpy"].random.get_bit_generator()
+        address = _numpy_state_address(generator)
+        if address is None:
+            return self.streams()
+        return _string_at()(address, _MT_STATE_BYTES)
+
+
+@functools.cache
+def _string_at() -> Callable[[int, int], bytes]:
+    """``ctypes.string_at``, imported on first use (``%load_ext seedmagic`` does not import ctypes)."""
+    from ctypes import string_at
+
+    return string_at
+
+
+_MT_STATE_BYTES = 624 * 4 + 4  # NumPy's MT19937 state: 624 uint32 words, then the int position
+_numpy_state: tuple[Any, int | None] | None = None  # the global bit generator, and where its state is
+
+
+def _numpy_state_address(generator: Any) -> int | None:
+    """Where ``generator``'s (an MT19937) words and position are, once its ``state`` has confirmed that they are
+    there; None where they are not (another bit generator, another layout). Checked again for a new generator
+    (``np.random.set_bit_generator``)."""
+    global _numpy_state
+    if _numpy_state is None or _numpy_state[0] is not generator:
+        address = None
+        with contextlib.suppress(Exception):
+            state = generator.state
+            if state.get("bit_generator") == "MT19937":
+                from ctypes import string_at
+
+                words, pos = state["state"]["key"], state["state"]["pos"]
+                expected = words.astype("=u4").tobytes() + struct.pack("=i", pos)
+                candidate = generator.ctypes.state_address
+                if len(expected) == _MT_STATE_BYTES and string_at(candidate, _MT_STATE_BYTES) == expected:
+                    address = candidate
+        _numpy_state = (generator, address)
+    return _numpy_state[1]
 
 
 def _tensor_fingerprint(tensor: Any) -> str:
@@ -364,6 +425,13 @@ class Torch(Source):
                 result[f"{kind}:{index}"] = _tensor_fingerprint(device_state)
         return result
 
+    def mark(self) -> Any:
+        # The CPU generator's raw bytes: comparing them is cheaper than fingerprinting them. Accelerators, once
+        # started, by their fingerprints.
+        cpu = sys.modules["torch"].default_generator.get_state()  # what torch.get_rng_state() returns
+        accelerators = self.streams() if self._started_accelerators() else None
+        return _string_at()(cpu.data_ptr(), cpu.numel()), accelerators
+
     def device_started(self) -> bool:
         return "torch" in sys.modules and "cuda" in self._started_accelerators()
 
@@ -440,6 +508,16 @@ class Torch(Source):
                 "cuDNN convolutions and RNNs",
             ),
         ]
+
+    def flags_mark(self) -> Any:
+        import torch
+
+        cudnn = torch.backends.cudnn
+        try:
+            tf32: Any = (torch.backends.cuda.matmul.allow_tf32, cudnn.allow_tf32)
+        except RuntimeError:  # torch >= 2.9, with a different fp32_precision set: what flags() shows then
+            tf32 = tuple(self.flags()[3:])
+        return self.flag_state(), tf32, torch.cuda.is_initialized()
 
     def flag_state(self) -> Any:
         import torch

@@ -15,6 +15,9 @@ import seedmagic
 from seedmagic.engine import ENGINE
 from seedmagic.sources import Source
 
+# The notebooks made for `seedmagic verify` do not reproduce on purpose: tests/test_verify.py runs them, nbval not.
+collect_ignore_glob = ["notebooks/verify/*.ipynb"]
+
 
 @pytest.fixture(autouse=True)
 def fresh_session():

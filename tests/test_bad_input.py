@@ -52,6 +52,9 @@ SEED = [
     ("5 --auto --no-auto", "--auto or --no-auto, not both"),
     ("5 --auto=on", "--auto: ignored explicit argument 'on'"),
     ("--no-auto=1", "--no-auto: ignored explicit argument '1'"),
+    # --reach / --no-reach
+    ("5 --reach --no-reach", "--reach or --no-reach, not both"),
+    ("5 --reach=on", "--reach: ignored explicit argument 'on'"),
     # --per-rank
     ("--per-rank", "need a seed"),
     ("5 --per-rank=2", "--per-rank: ignored explicit argument '2'"),

@@ -176,14 +176,20 @@ def test_a_seeded_cell_still_runs_when_a_library_cannot_be_seeded(fresh_python, 
     assert "could not seed tensorflow" in result["seeded"]["err"]
 
 
+def status_row(lines: list[str], name: str) -> str:
+    """A library's row of the status, with the lines wrapped under it (indented)."""
+    start = next(index for index, line in enumerate(lines) if line.startswith(f"{name} "))
+    end = next((k for k in range(start + 1, len(lines)) if not lines[k].startswith(" ")), len(lines))
+    return " ".join(line.strip() for line in lines[start:end])
+
+
 @both
 def test_status_names_the_library_that_could_not_be_seeded(fresh_python, faults):
     result = scenario(fresh_python, faults)
     status = result["status"]
     assert status["error"] is None
     lines = status["out"].splitlines()
-    tensorflow = next(line for line in lines if line.startswith("tensorflow"))
-    assert "set_seed failed" in tensorflow, status["out"]
+    assert "set_seed failed" in status_row(lines, "tensorflow"), status["out"]
     for name in ("random", "numpy", "torch"):
         assert any(line.startswith(name) and "seeded with 3" in line for line in lines), status["out"]
 

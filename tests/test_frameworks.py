@@ -7,6 +7,7 @@ JAX or CuPy.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 
 import pytest
 
@@ -389,7 +390,9 @@ def test_jax_is_listed_but_never_seeded(fresh_python):
     imported, version, state, note, unseeded = result["after"]
     assert imported is True and version == result["versions"][1]
     assert "seeded" not in state and "jax_key" in note and unseeded
-    row = next(line for line in result["status"].splitlines() if line.startswith("jax "))
+    lines = result["status"].splitlines()
+    start = next(index for index, line in enumerate(lines) if line.startswith("jax "))
+    row = " ".join([lines[start], *itertools.takewhile(lambda line: line.startswith(" "), lines[start + 1 :])])
     assert "no global generator" in row and "seeded" not in row
 
 

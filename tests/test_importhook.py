@@ -234,6 +234,20 @@ def test_no_seed_no_hook(fresh_python):
     assert hooked is False
 
 
+def test_without_a_seed_the_census_alone_keeps_the_hook(fresh_python):
+    hooked, unloaded = fresh_python(
+        """
+        shell.config.SeedMagics.census = True
+        cell("%load_ext seedmagic")
+        from seedmagic.engine import ENGINE
+        hooked = ENGINE.hook in sys.meta_path
+        cell("%unload_ext seedmagic")
+        emit([hooked, ENGINE.hook in sys.meta_path])
+        """
+    )
+    assert (hooked, unloaded) == (True, False)
+
+
 @pytest.mark.cuda
 def test_seeding_and_reading_never_start_cuda_and_gpus_get_the_seed_when_they_start(fresh_python):
     started, got, expected = fresh_python(
@@ -253,3 +267,27 @@ def test_seeding_and_reading_never_start_cuda_and_gpus_get_the_seed_when_they_st
     )
     assert started is False
     assert got == expected
+
+
+def test_two_hooks_on_sys_meta_path_both_see_the_import_and_never_ask_each_other_back():
+    import importlib
+    import sys
+
+    from seedmagic.importhook import ImportHook
+
+    seen: list[tuple[str, str]] = []
+    hooks = [
+        ImportHook({"json"}, lambda name, who=who: seen.append((who, name)), lambda name, loaded: None)
+        for who in ("a", "b")
+    ]
+    saved = sys.modules.pop("json")
+    try:
+        for hook in hooks:
+            hook.install()
+        assert importlib.util.find_spec("json") is not None  # no RecursionError
+        importlib.import_module("json")
+        assert sorted(seen) == [("a", "json"), ("b", "json")]
+    finally:
+        for hook in hooks:
+            hook.uninstall()
+        sys.modules["json"] = saved

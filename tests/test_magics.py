@@ -524,3 +524,38 @@ def test_check_with_isolate_and_an_exception(ip):
 def test_check_semicolon_still_compares_but_shows_nothing(ip, capsys):
     assert run_ok(ip, "%%seeded 0 --check\nnp.random.default_rng().random();") is None
     assert "Out: values differ" in capsys.readouterr().err
+
+
+# -- quiet, and what fits in 80 columns -------------------------------------------------------------------------------
+
+
+def test_seed_quiet_alone_prints_nothing(ip, capsys):
+    run_ok(ip, "%seed -q")
+    assert capsys.readouterr() == ("", "")
+    run_ok(ip, "%seed 3 -q")
+    assert capsys.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize("magic", ["seed", "seeded", "seedpanel"])
+def test_the_help_fits_in_80_columns(ip, magic, monkeypatch):
+    shown = []
+    monkeypatch.setitem(ip.hooks, "show_in_pager", lambda data, **kwargs: shown.append(data))
+    ip.run_line_magic("pinfo", f"%{magic}")  # what %seed? shows
+    [data] = shown
+    text = re.sub(r"\x1b\[[0-9;]*m", "", data if isinstance(data, str) else data["text/plain"])
+    assert max(map(len, text.splitlines())) <= 80, text
+    assert "--quiet" in text or magic != "seed"
+
+
+def test_a_warning_points_at_the_users_cell(ip, recwarn):
+    import warnings
+
+    warnings.simplefilter("always")
+    run_ok(
+        ip,
+        "import dataclasses, random, seedmagic\n"
+        "snap = seedmagic.snapshot()\n"
+        "seedmagic.restore(dataclasses.replace(snap, states={**snap.states, 'random': 'not a state'}))",
+    )
+    [warning] = [w for w in recwarn if "could not restore random" in str(w.message)]
+    assert "seedmagic" not in warning.filename and warning.lineno == 3  # the cell's third line

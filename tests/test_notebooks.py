@@ -56,3 +56,22 @@ def test_notebook_compares_most_of_its_outputs(path):
     assert len(ignored) * 2 < len(cells), f"{len(ignored)} of {len(cells)} cells ignore their output"
     with_output = [cell for cell in cells if cell.outputs and "NBVAL_IGNORE_OUTPUT" not in cell.source]
     assert with_output, "nbval would compare nothing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_make_demo_installs_what_the_notebook_imports(path):
+    """`make demo` installs the `demo` extra: every notebook runs top to bottom there."""
+    import re
+
+    import tomllib
+
+    demo = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["demo"]
+    installed = {re.split(r"[<>=;\[ ]", requirement)[0].removesuffix("-cpu") for requirement in demo}
+    installed |= {"seedmagic", "ipywidgets", "IPython"}  # seedmagic and what it depends on
+    imported = {
+        name
+        for cell in code_cells(path)
+        for name in re.findall(r"^\s*(?:import|from) ([A-Za-z_]+)", cell.source, re.MULTILINE)
+    }
+    missing = {name for name in imported if name not in sys.stdlib_module_names and name not in installed}
+    assert not missing, f"imported, but not in the demo extra: {sorted(missing)}"

@@ -1,0 +1,449 @@
+"""The generators that global seeding misses: a census of those created without a seed, and ``--reach``.
+
+``np.random.default_rng()``, ``random.Random()`` and ``torch.Generator()`` make generators of their own, which
+``np.random.seed``, ``random.seed`` and ``torch.manual_seed`` never touch. The census records each one created without
+a seed while seedmagic is loaded: where (the cell and line, or the file and line, and the library function that made
+it on the user's behalf) and how often. With reach on, each such generator is seeded instead with
+``derive_seed(seed in force, "reach:<library>:<cell>:<n>")``, the n-th of its library in the cell, so that code and
+libraries that call ``default_rng()`` repeat.
+
+One small unit per library, each changing one attribute, put back exactly when the census and reach are both off:
+
+- NumPy: every generator made without a seed (``default_rng()``, ``Generator(PCG64())``, ``RandomState()``, each
+  bit generator, ``SeedSequence()``) takes its entropy from one function, ``numpy.random.bit_generator.randbits``;
+  with reach on it returns the derived seed, so ``default_rng()`` is ``default_rng(S)``, ``PCG64()`` is ``PCG64(S)``
+  and ``RandomState()`` is ``RandomState(MT19937(S))``. A seeded generator never calls it: it costs them nothing, and
+  code that imported ``default_rng`` by name is reached too.
+- ``random``: ``random.Random.__init__`` (subclasses that call it are reached; ``random.SystemRandom`` is left alone).
+- torch: the ``torch.Generator`` name, by a stand-in whose calls return real ``torch.Generator`` objects and against
+  which ``isinstance`` checks as before. A new one starts from a fixed seed, so unseeded it is the same stream every
+  time: the census lists those still unseeded. Code that bound ``Generator`` by name before is not reached, and named.
+
+``secrets``, ``os.urandom`` and ``random.SystemRandom`` are never touched. Nothing here knows IPython; nothing imports
+a library the user has not imported.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import sysconfig
+import weakref
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+TORCH_DEFAULT_SEED = 67280421310721
+"""What every ``torch.Generator()`` starts from until it is seeded (torch's ``default_rng_seed_val``)."""
+
+_PATHS = sysconfig.get_paths()
+_HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# Frames in these are a library's own: the census names the user's code that led to them.
+# (the longest first, so that a file is shown from its package: site-packages lies inside the virtual environment).
+_LIBRARY_DIRS = tuple(
+    sorted(
+        {os.path.join(path, "") for key in ("stdlib", "platstdlib", "purelib", "platlib") if (path := _PATHS.get(key))},
+        key=len,
+        reverse=True,
+    )
+)
+_LIBRARY_FILES = (*_LIBRARY_DIRS, "<frozen ")
+_MOST_FRAMES = 60
+
+
+class Unseeded(NamedTuple):
+    """Generators made without a seed at one place: what the status lists."""
+
+    library: str
+    #: The code that led to it: a cell's file (with ``cell``, its execution count) or a file of the user's.
+    file: str
+    line: int
+    cell: int | None
+    #: The library's own code that called the constructor for the user (``scipy/stats/_resampling.py:1312``).
+    via: str
+    count: int
+    #: How many of them reach seeded, and the seed the last one got.
+    reached: int
+    last_seed: int | None
+
+    @property
+    def where(self) -> str:
+        if self.cell is not None:
+            return f"In [{self.cell}], line {self.line}"
+        return f"{self.file}:{self.line}"
+
+    @property
+    def note(self) -> str:
+        if self.library == "torch" and self.reached < self.count:
+            return "torch.Generator() starts from a fixed seed: the same stream for every unseeded generator"
+        return ""
+
+
+class _Site:
+    """The running record of one place: kept while the session lasts; a loop adds to its count. It holds the code
+    objects its key names by ``id``, so that no other code takes their ids."""
+
+    __slots__ = ("cell", "codes", "count", "file", "generators", "last_seed", "line", "reached", "via")
+
+    def __init__(self, file: str, line: int, via: str, cell: int | None, codes: tuple[Any, ...]) -> None:
+        self.file, self.line, self.via, self.cell, self.codes = file, line, via, cell, codes
+        self.count = 0
+        self.reached = 0
+        self.last_seed: int | None = None
+        self.generators: weakref.WeakSet[Any] | None = None
+
+
+class _Patches:
+    """Attributes changed, and their values before, so that ``undo`` puts each one back exactly, newest first."""
+
+    def __init__(self) -> None:
+        self._changed: list[tuple[object, str, object, object]] = []
+
+    def setattr(self, owner: object, name: str, value: object) -> None:
+        self._changed.append((owner, name, getattr(owner, name), value))
+        setattr(owner, name, value)
+
+    def undo(self) -> None:
+        while self._changed:
+            owner, name, before, ours = self._changed.pop()
+            # Someone who changed it after us puts back ours, which passes calls through while nothing is on.
+            if getattr(owner, name, None) is ours:
+                setattr(owner, name, before)
+
+
+class _Library:
+    """One library's piece: the module whose import makes it patchable, and the patch."""
+
+    name = ""
+    module = ""
+    #: Whether the census alone installs it (else only reach): what it costs a generator made with a seed.
+    census = True
+
+    def install(self, census: Census, patches: _Patches) -> None:
+        raise NotImplementedError
+
+    def not_reached(self) -> tuple[str, ...]:
+        """Names bound before the patch to what it replaced, which the patch cannot reach."""
+        return ()
+
+
+class _NumPy(_Library):
+    name = "numpy"
+    module = "numpy.random"
+
+    def install(self, census: Census, patches: _Patches) -> None:
+        nprandom = sys.modules["numpy.random"]
+        bit_generator = sys.modules["numpy.random.bit_generator"]
+        entropy = bit_generator.randbits
+        package = os.path.dirname(nprandom.__file__) + os.sep
+        seeding = [0]  # RandomState(N) makes an MT19937 from entropy, then seeds it with N: not made without a seed
+
+        @functools.wraps(entropy)
+        def randbits(bits: int) -> int:
+            # NumPy's own Python code (unpickling, copy.deepcopy) makes a generator to load a saved state into.
+            if seeding[0] or sys._getframe(1).f_code.co_filename.startswith(package):
+                return entropy(bits)
+            seed = census.created("numpy")
+            return entropy(bits) if seed is None else seed
+
+        random_state = nprandom.RandomState
+
+        def make_random_state(*args: Any, **kwargs: Any) -> Any:
+            if (args[0] if args else kwargs.get("seed")) is None:
+                return random_state(*args, **kwargs)
+            seeding[0] += 1
+            try:
+                return random_state(*args, **kwargs)
+            finally:
+                seeding[0] -= 1
+
+        patches.setattr(bit_generator, "randbits", randbits)
+        patches.setattr(nprandom, "RandomState", _stand_in(random_state, make_random_state))
+
+
+class _PythonRandom(_Library):
+    name = "random"
+    module = "random"
+
+    def install(self, census: Census, patches: _Patches) -> None:
+        import random
+
+        system = random.SystemRandom
+        init = random.Random.__dict__["__init__"]
+
+        @functools.wraps(init)
+        def __init__(self: Any, x: Any = None) -> None:
+            if x is None and not isinstance(self, system):
+                x = census.created("random")
+            init(self, x)
+
+        patches.setattr(random.Random, "__init__", __init__)
+
+
+class _StandInType(type):
+    """A stand-in's type: ``isinstance``, ``issubclass`` and attributes are those of the real class."""
+
+    _real: type
+
+    def __instancecheck__(cls, instance: Any) -> bool:
+        return isinstance(instance, cls._real)
+
+    def __subclasscheck__(cls, subclass: type) -> bool:
+        return issubclass(subclass, cls._real)
+
+    def __getattr__(cls, name: str) -> Any:
+        return getattr(cls._real, name)
+
+    def __repr__(cls) -> str:
+        return repr(cls._real)
+
+
+def _stand_in(real: type, make: Callable[..., Any]) -> type:
+    """A stand-in for the class ``real`` (a C type, which cannot be patched): calling it calls ``make``, which
+    returns a real instance; ``isinstance(x, stand_in)`` is ``isinstance(x, real)``, and pickle finds ``real`` by its
+    own module and name."""
+
+    def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return make(*args, **kwargs)
+
+    namespace = {"__new__": __new__, "__doc__": real.__doc__, "__module__": real.__module__, "_real": real}
+    stand_in = _StandInType(real.__name__, (), namespace)
+    stand_in.__qualname__ = real.__qualname__
+    return stand_in
+
+
+class _Torch(_Library):
+    # Every torch.Generator is made unseeded and seeded afterwards (``torch.Generator().manual_seed(0)``): the census
+    # keeps a weak reference to each and counts, when asked, those still at torch's fixed seed. The stand-in's call
+    # adds a few µs to a construction of about 2 µs.
+    name = "torch"
+    module = "torch"
+    _real: Any = None
+
+    def install(self, census: Census, patches: _Patches) -> None:
+        torch = sys.modules["torch"]
+        real = self._real = torch.Generator
+
+        def make(*args: Any, **kwargs: Any) -> Any:
+            generator = real(*args, **kwargs)
+            seed = census.created("torch", generator)
+            if seed is not None:
+                generator.manual_seed(seed)
+            return generator
+
+        patches.setattr(torch, "Generator", _stand_in(real, make))
+
+    def not_reached(self) -> tuple[str, ...]:
+        real = self._real
+        if real is None:
+            return ()
+        names = []
+        for module_name, module in list(sys.modules.items()):
+            if module_name == "torch" or module_name.startswith(("torch.", "seedmagic")):
+                continue
+            namespace = getattr(module, "__dict__", None)
+            if not isinstance(namespace, dict):
+                continue
+            names += [f"{module_name}.{name}" for name, value in list(namespace.items()) if value is real]
+        return tuple(names)
+
+
+LIBRARIES: tuple[_Library, ...] = (_NumPy(), _PythonRandom(), _Torch())
+
+
+class Census:
+    """Which generators were made without a seed, where; and, with reach on, seeding them.
+
+    ``seed_in_force()`` is the seed reach derives from (None: no seed, nothing reached); ``derive(seed, key)`` is
+    how. ``cell_of(filename)`` gives the execution count of a cell's file (set by the notebook side)."""
+
+    def __init__(self, seed_in_force: Callable[[], int | None], derive: Callable[[int, str], int]) -> None:
+        self.seed_in_force = seed_in_force
+        self.derive = derive
+        self.cell_of: Callable[[str], int | None] | None = None
+        #: Whether the census records (reach records too).
+        self.enabled = False
+        self.reaching = False
+        self._sites: dict[tuple[Any, ...], _Site] = {}
+        self._patches = _Patches()
+        self._installed: set[str] = set()
+        self._cell_key = "-"
+        self._counters: dict[str, int] = {}
+        self._not_reached: tuple[int, tuple[str, ...]] | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether the patches are in place (the census or reach is on)."""
+        return self.enabled or self.reaching
+
+    @property
+    def watched(self) -> frozenset[str]:
+        """The modules whose import installs a patch."""
+        return frozenset(library.module for library in LIBRARIES)
+
+    # -- switching -------------------------------------------------------------------------------------------------
+
+    def set_enabled(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._apply()
+
+    def set_reach(self, reaching: bool) -> None:
+        """Seed generators made without a seed from now on (from the seed in force), or stop."""
+        if reaching and not self.reaching:
+            self._counters.clear()
+        self.reaching = reaching
+        self._apply()
+
+    def _wanted(self, library: _Library) -> bool:
+        return self.reaching or (self.enabled and library.census)
+
+    def _apply(self) -> None:
+        wanted = {library.name for library in LIBRARIES if self._wanted(library)}
+        if self._installed - wanted:  # put back everything, exactly, then patch again what is still wanted
+            self._patches.undo()
+            self._installed.clear()
+            self._not_reached = None
+        for library in LIBRARIES:
+            if library.name in wanted and library.name not in self._installed and library.module in sys.modules:
+                self._install(library)
+
+    def imported(self, module: str) -> None:
+        """A watched module finished importing: patch it if the census or reach is on."""
+        for library in LIBRARIES:
+            if library.module == module and library.name not in self._installed and self._wanted(library):
+                self._install(library)
+
+    def _install(self, library: _Library) -> None:
+        try:
+            library.install(self, self._patches)
+        except Exception:  # a version whose layout differs: that library is neither counted nor reached
+            return
+        self._installed.add(library.name)
+
+    # -- cells -----------------------------------------------------------------------------------------------------
+
+    def begin_cell(self, key: str | None) -> None:
+        """A cell starts: reach counts its generators from zero, under ``key`` (its id or source)."""
+        self._cell_key = "-" if key is None else key
+        if self._counters:
+            self._counters.clear()
+
+    def restart(self) -> None:
+        """Count from zero again, as at the start of the cell (a cell run twice, a new session seed)."""
+        self._counters.clear()
+
+    # -- recording -------------------------------------------------------------------------------------------------
+
+    def created(self, library: str, generator: Any = None) -> int | None:
+        """A generator of ``library`` is being made without a seed: record where; with reach on and a seed in force,
+        return the seed it gets."""
+        frame = sys._getframe(1)
+        code = frame.f_code
+        while code.co_filename.startswith(_HERE):
+            frame = frame.f_back
+            if frame is None:
+                return None
+            code = frame.f_code
+        # The hot path (a loop in the user's code): one lookup by the calling instruction, found the first time.
+        if code.co_filename.startswith(_LIBRARY_FILES):
+            site = self._site_beyond(library, frame)
+        else:
+            key = (library, id(code), frame.f_lasti)
+            site = self._sites.get(key)
+            if site is None:
+                site = self._sites[key] = self._site(frame, frame)
+        site.count += 1
+        if generator is not None:
+            if site.generators is None:
+                site.generators = weakref.WeakSet()
+            site.generators.add(generator)
+        if not self.reaching:
+            return None
+        seed = self.seed_in_force()
+        if seed is None:
+            return None
+        number = self._counters.get(library, 0)
+        self._counters[library] = number + 1
+        seed = self.derive(seed, f"reach:{library}:{self._cell_key}{_worker()}:{number}")
+        site.reached += 1
+        site.last_seed = seed
+        return seed
+
+    def _site_beyond(self, library: str, via: Any) -> _Site:
+        """The site of a generator a library's code made: the user's code that called it, the cell or file."""
+        frame = via
+        for _ in range(_MOST_FRAMES):
+            frame = frame.f_back
+            if frame is None or not frame.f_code.co_filename.startswith(_LIBRARY_FILES):
+                break
+        if frame is None or frame.f_code.co_filename.startswith(_LIBRARY_FILES):
+            frame = via
+        key = (library, id(frame.f_code), frame.f_lasti, id(via.f_code), via.f_lasti)
+        site = self._sites.get(key)
+        if site is None:
+            site = self._sites[key] = self._site(frame, via)
+        return site
+
+    def _site(self, frame: Any, via: Any) -> _Site:
+        file = frame.f_code.co_filename
+        via_text = "" if via is frame else _short(via.f_code.co_filename, via.f_lineno)
+        cell = self.cell_of(file) if self.cell_of is not None else None
+        return _Site(file, frame.f_lineno, via_text, cell, (frame.f_code, via.f_code))
+
+    def unseeded(self) -> tuple[Unseeded, ...]:
+        """Every place that made generators without a seed, in order of first creation. A torch generator seeded
+        after it was made (``torch.Generator().manual_seed(0)``) is not counted."""
+        rows: dict[tuple[str, str, int, str], Unseeded] = {}
+        for key, site in self._sites.items():
+            library = key[0]
+            count = site.count
+            if library == "torch":
+                count = site.reached + sum(_still_unseeded(g) for g in list(site.generators or ()))
+                if not count:
+                    continue
+            where = (library, site.file, site.line, site.via)
+            row = Unseeded(library, site.file, site.line, site.cell, site.via, count, site.reached, site.last_seed)
+            before = rows.get(where)
+            if before is not None:  # two calls on one line
+                last = row.last_seed if row.last_seed is not None else before.last_seed
+                row = row._replace(count=before.count + count, reached=before.reached + row.reached, last_seed=last)
+            rows[where] = row
+        return tuple(rows.values())
+
+    def not_reached(self) -> tuple[str, ...]:
+        """Names that reach cannot seed through: bound to a constructor before it was patched."""
+        if not self.active:
+            return ()
+        size = len(sys.modules)
+        kept = self._not_reached
+        if kept is None or kept[0] != size:
+            names = tuple(n for lib in LIBRARIES if lib.name in self._installed for n in lib.not_reached())
+            kept = self._not_reached = (size, names)
+        return kept[1]
+
+    def clear(self) -> None:
+        """Forget what was recorded."""
+        self._sites.clear()
+        self._counters.clear()
+
+
+def _still_unseeded(generator: Any) -> bool:
+    try:
+        return generator.initial_seed() == TORCH_DEFAULT_SEED
+    except Exception:
+        return False
+
+
+def _worker() -> str:
+    """In a DataLoader worker, what tells it from the others (each derives its own seeds); else nothing."""
+    data = sys.modules.get("torch.utils.data")
+    info = data.get_worker_info() if data is not None else None
+    return "" if info is None else f":worker:{info.id}:{info.seed}"
+
+
+def _short(file: str, line: int) -> str:
+    for directory in _LIBRARY_DIRS:
+        if file.startswith(directory):
+            file = file[len(directory) :]
+            break
+    return f"{file}:{line}"

@@ -1,0 +1,93 @@
+"""seedmagic's pytest plugin (installed with seedmagic; pytest loads it by itself).
+
+- With nbval (``pytest --nbval``): each cell is sent with its id, as JupyterLab sends it, so that a notebook written
+  with ``%seed N --auto`` gives nbval the outputs it stored.
+- ``pytest --seedmagic-verify NOTEBOOK...``: each notebook is one test, which passes when ``seedmagic verify`` finds
+  it reproducible and fails with its report otherwise.
+
+It imports nothing of seedmagic's, nor nbval, until a notebook is run.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("seedmagic")
+    group.addoption(
+        "--seedmagic-verify",
+        action="store_true",
+        help="verify each collected notebook (.ipynb): run it twice in fresh kernels and fail where a cell's outputs "
+        "differ, with its likely cause and fix",
+    )
+    group.addoption("--seedmagic-verify-seed", type=int, metavar="N", help="start the kernels with %%seed N")
+    group.addoption("--seedmagic-verify-auto", action="store_true", help="start the kernels with %%seed N --auto")
+    group.addoption(
+        "--seedmagic-verify-timeout", type=float, default=600.0, metavar="SECONDS", help="the most one cell may take"
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
+    session = _nbval_session(item)
+    if session is None:
+        yield
+        return
+    from .cell_ids import cell_id_sent
+
+    with cell_id_sent(session, item.cell.get("id")):  # type: ignore[attr-defined]
+        yield
+
+
+def _nbval_session(item: pytest.Item) -> Any:
+    """The jupyter_client session nbval sends this cell's execute request on, when ``item`` is an nbval cell."""
+    plugin = sys.modules.get("nbval.plugin")
+    if plugin is None or not isinstance(item, getattr(plugin, "IPyNbCell", ())):
+        return None
+    kernel = getattr(item.parent, "kernel", None)
+    return getattr(getattr(kernel, "kc", None), "session", None)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix == ".ipynb" and parent.config.getoption("seedmagic_verify"):
+        return VerifiedNotebook.from_parent(parent, path=file_path)
+    return None
+
+
+class VerifiedNotebook(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        yield VerifyItem.from_parent(self, name="seedmagic verify")
+
+
+class NotReproducible(Exception):
+    """The notebook's report, shown as the test's failure."""
+
+
+class VerifyItem(pytest.Item):
+    def runtest(self) -> None:
+        from . import report
+        from .verify import verify
+
+        option = self.config.getoption
+        verdict = verify(
+            self.path,
+            seed=option("seedmagic_verify_seed"),
+            auto=option("seedmagic_verify_auto"),
+            timeout=option("seedmagic_verify_timeout"),
+        )
+        if not verdict.reproducible:
+            raise NotReproducible(report.text([verdict]))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, NotReproducible):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo, style))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.path.name}: seedmagic verify"

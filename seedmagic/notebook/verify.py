@@ -1,0 +1,308 @@
+"""``seedmagic verify``: run a notebook twice in fresh kernels, at the same time, and compare every code cell's outputs.
+
+A run here is what a user's own run is: the notebook's kernel, its directory as the working directory, the
+environment as it is (no seed, no PYTHONHASHSEED added), each cell sent with its id. ``seed``/``auto`` add
+``%load_ext seedmagic`` and ``%seed`` to both kernels' start, to show whether seedmagic alone makes it reproducible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import copy
+import dataclasses
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .causes import Cause, cells_used, likely_causes
+from .cell_ids import send_cell_ids
+from .outputs import Output, first_difference, normalized
+
+#: What a cell's source says to leave its outputs out of the comparison, as nbval reads it.
+IGNORED_MARKERS = ("NBVAL_IGNORE_OUTPUT", "NBVAL_SKIP")
+IGNORED_TAGS = ("nbval-ignore-output", "nbval-skip")
+DEFAULT_TIMEOUT = 600.0
+STARTUP_TIMEOUT = 120.0
+# What a kernel says on stderr every time it starts: not why it died.
+_CHATTER = re.compile(r"\[IPKernelApp\] WARNING \| Kernel is running over TCP")
+RUNS = 2
+T = TypeVar("T")
+
+
+class CannotRun(Exception):
+    """The notebook could not be verified (missing, not a notebook, kernel died, a cell hung): one line says why."""
+
+
+@dataclass(frozen=True)
+class CellDifference:
+    """A code cell whose outputs differ between the two runs."""
+
+    index: int  # in the notebook's cells, from 0
+    cell_id: str | None
+    difference: str  # where the runs first part, one line
+    causes: tuple[Cause, ...]  # those not already told for the cells in ``after``
+    after: tuple[int, ...] = ()  # the earlier differing cells it uses (their indices): it may differ because they do
+
+    @property
+    def number(self) -> int:
+        """The cell's position in the notebook, from 1, as a reader counts."""
+        return self.index + 1
+
+    @property
+    def name(self) -> str:
+        return f"cell {self.number}" + (f" (id {self.cell_id})" if self.cell_id else "")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One notebook's result: reproducible or not, the cells that differ (the first one first), the cells left out."""
+
+    path: str
+    code_cells: int
+    differences: tuple[CellDifference, ...] = ()
+    ignored: tuple[int, ...] = ()  # indices of cells marked NBVAL_IGNORE_OUTPUT/NBVAL_SKIP
+    seconds: float = 0.0
+    setup: tuple[str, ...] = ()  # the lines added to each kernel's start (--seed, --auto)
+    missing_ids: int = 0  # code cells without an id: auto mode keys them by their source
+    error: str | None = None  # why it could not be verified
+
+    @property
+    def reproducible(self) -> bool | None:
+        """True or False; None when it could not be run."""
+        return None if self.error is not None else not self.differences
+
+
+@dataclass
+class Progress:
+    """Cells done per run, for a progress display; ``on_change`` is called after every cell."""
+
+    path: str
+    total: int
+    done: list[int] = field(default_factory=lambda: [0] * RUNS)
+    on_change: Callable[[Progress], None] | None = None
+
+    def cell_done(self, run: int) -> None:
+        self.done[run] += 1
+        if self.on_change is not None:
+            self.on_change(self)
+
+
+def setup_lines(seed: int | None, auto: bool) -> tuple[str, ...]:
+    """What ``--seed N`` and ``--auto`` add to each kernel's start (``--auto`` alone seeds with 0)."""
+    if seed is None and not auto:
+        return ()
+    return ("%load_ext seedmagic", f"%seed {0 if seed is None else seed}{' --auto' if auto else ''} -q")
+
+
+def read_notebook(path: str | os.PathLike[str]) -> Any:
+    """The notebook at ``path``, or CannotRun saying in one line why not."""
+    import nbformat
+
+    location = Path(path)
+    if not location.exists():
+        raise CannotRun("no such file")
+    if location.is_dir():
+        raise CannotRun("a directory, not a notebook")
+    try:
+        with warnings_silenced():
+            return nbformat.read(location, as_version=4)
+    except Exception as exc:  # JSON or schema errors: nbformat raises many kinds
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise CannotRun(f"not a notebook ({reason[:120]})") from None
+
+
+@contextlib.contextmanager
+def warnings_silenced() -> Any:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. nbformat's MissingIDFieldWarning: counted and reported instead
+        yield
+
+
+def _ignored(cell: Any) -> bool:
+    tags = cell.get("metadata", {}).get("tags", [])
+    return any(marker in cell.source for marker in IGNORED_MARKERS) or any(tag in tags for tag in IGNORED_TAGS)
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """How both runs of one notebook are made."""
+
+    path: Path
+    kernel: str | None
+    timeout: float
+    setup: tuple[str, ...]
+    progress: Progress
+
+    async def one(self, nb: Any, run: int) -> Any:
+        """Run ``nb`` in a fresh kernel; CannotRun if it cannot be run to the end. Its kernel is shut down."""
+        from nbclient import NotebookClient
+
+        running: list[int] = []
+        client = NotebookClient(
+            nb,
+            timeout=self.timeout,
+            startup_timeout=STARTUP_TIMEOUT,
+            allow_errors=True,  # an error is an output like any other
+            kernel_name=self.kernel or "",
+            resources={"metadata": {"path": str(self.path.parent)}},
+            extra_arguments=[f"--IPKernelApp.exec_lines={line}" for line in self.setup],
+            on_cell_start=lambda cell_index, **_: running.append(cell_index),
+            on_cell_executed=lambda **_: self.progress.cell_done(run),
+        )
+        send_cell_ids(client)
+        km = client.create_kernel_manager()
+        # The kernel's stderr (its start-up chatter) is kept for the message when it dies, not shown.
+        with tempfile.TemporaryFile() as stderr:
+            try:
+                await client.async_execute(env=dict(os.environ), stderr=stderr)
+            except Exception as exc:
+                stderr.seek(0)
+                cell = nb.cells[running[-1]] if running else None
+                raise CannotRun(self._why(exc, cell, running, stderr.read().decode(errors="replace"))) from exc
+            finally:
+                # nbclient shuts down a kernel it started; this also covers a run cancelled while it starts.
+                atexit.unregister(client._cleanup_kernel)
+                if km.has_kernel:
+                    with contextlib.suppress(Exception):
+                        await km.shutdown_kernel(now=True)
+        return client.nb
+
+    def _why(self, exc: BaseException, cell: Any, running: list[int], stderr: str) -> str:
+        name = type(exc).__name__
+        said = " ".join(str(exc).split())
+        where = f"cell {running[-1] + 1}" + (f" (id {cell.get('id')})" if cell is not None and cell.get("id") else "")
+        told = [line.strip() for line in stderr.splitlines() if line.strip() and not _CHATTER.match(line)]
+        last = f" ({told[-1][:120]})" if told else ""
+        if name == "CellTimeoutError":
+            return f"{where} ran past --timeout {self.timeout:g} s"
+        if name == "DeadKernelError":
+            return f"the kernel died in {where}{last}" if running else f"the kernel died{last}"
+        if name == "NoSuchKernel":
+            return f"no kernel named {said}"
+        if not running:
+            return f"the kernel did not start: {name}: {said[:120]}{last}"
+        return f"{where}: {name}: {said[:150]}{last}"
+
+    async def both(self, nb: Any) -> list[Any]:
+        tasks = [asyncio.ensure_future(self.one(copy.deepcopy(nb), run)) for run in range(RUNS)]
+        try:
+            return list(await asyncio.gather(*tasks))
+        finally:  # when one run fails, the other is stopped and shuts its kernel down
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _interruptible(work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` to its end on an event loop of its own thread. Ctrl-C (KeyboardInterrupt here) cancels it,
+    waits while it shuts its kernels down, and is raised. (nbclient takes SIGINT for itself when its loop runs in
+    the main thread: it kills the kernel and the run goes on, failing.)"""
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(work)
+    outcome: dict[str, Any] = {}
+    finished = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            outcome["value"] = loop.run_until_complete(task)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+        finally:
+            try:
+                # As asyncio.run ends: what the work left running (nbclient's pollers of a cancelled cell) is
+                # cancelled.
+                left = asyncio.all_tasks(loop)
+                for pending in left:
+                    pending.cancel()
+                if left:
+                    loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+            finally:
+                finished.set()
+
+    threading.Thread(target=run, name="seedmagic-verify", daemon=True).start()
+    try:
+        while not finished.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        # Waited for with an Event: a Thread.join that Ctrl-C interrupts may take the thread for finished.
+        loop.call_soon_threadsafe(task.cancel)  # once: the work cancels what it started, once each
+        finished.wait(STARTUP_TIMEOUT)
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]  # type: ignore[no-any-return]
+
+
+def verify(
+    path: str | os.PathLike[str],
+    *,
+    seed: int | None = None,
+    auto: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+    kernel: str | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Verdict:
+    """Run the notebook at ``path`` twice in fresh kernels, at the same time, and compare every code cell's outputs.
+
+    A notebook that cannot be read, a kernel that dies or does not start, or a cell past ``timeout`` seconds makes
+    a Verdict with ``error`` set (one line); no kernel is left running."""
+    began = time.perf_counter()
+    name = str(path)
+    setup = setup_lines(seed, auto)
+    try:
+        nb = read_notebook(path)
+    except CannotRun as exc:
+        return Verdict(name, 0, error=str(exc), setup=setup)
+    code = sum(cell.cell_type == "code" for cell in nb.cells)
+    runs = _Runs(Path(path).resolve(), kernel, timeout, setup, Progress(name, code, on_change=on_progress))
+    try:
+        first, second = _interruptible(runs.both(nb))
+    except CannotRun as exc:
+        return Verdict(name, code, error=str(exc), setup=setup)
+    return compare(nb, first, second, path=name, seconds=time.perf_counter() - began, setup=setup)
+
+
+def compare(nb: Any, first: Any, second: Any, *, path: str, seconds: float = 0.0, setup: tuple[str, ...] = ()):
+    """The verdict on two runs of ``nb``: the code cells whose normalized outputs differ, each with its likely
+    causes (what ``setup`` seeded counts as seeded), and, for a later one, the differing cells it uses."""
+    sources = [cell.source if cell.cell_type == "code" else None for cell in nb.cells]
+    # The kernels' start-up lines, read as a cell before the first: what they seed is seeded.
+    analysed = ["\n".join(setup), *sources] if setup else sources
+    offset = len(analysed) - len(sources)
+    differences: list[CellDifference] = []
+    ignored: list[int] = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if _ignored(cell):
+            ignored.append(index)
+            continue
+        outputs: list[tuple[Output, ...]] = [normalized(run.cells[index].outputs) for run in (first, second)]
+        difference = first_difference(outputs[0], outputs[1])
+        if difference is None:
+            continue
+        used = {k - offset for k in cells_used(analysed, index + offset)}
+        after = tuple(earlier for earlier in differences if earlier.index in used)
+        told = {(c.kind, c.cell, c.line) for earlier in after for c in earlier.causes}
+        causes = tuple(
+            dataclasses.replace(cause, cell=cause.cell - offset)
+            for cause in likely_causes(analysed, index + offset)
+            if cause.cell >= offset and (cause.kind, cause.cell - offset, cause.line) not in told
+        )
+        differences.append(CellDifference(index, cell.get("id"), difference, causes, tuple(e.index for e in after)))
+    code_cells = sum(source is not None for source in sources)
+    missing = sum(1 for cell in nb.cells if cell.cell_type == "code" and not cell.get("id"))
+    return Verdict(path, code_cells, tuple(differences), tuple(ignored), seconds, setup, missing)

@@ -1,0 +1,272 @@
+"""What ``%seed`` prints and the panel draws: the status of the session, each library and each flag, the report of
+one seeding, and their text form, which fits in 80 columns."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from .census import Unseeded
+from .ranks import Rank
+from .sources import Flag
+
+WIDTH = 80
+"""The text form fits in this many columns: a terminal's, and a notebook's output at 400 px or so."""
+_INDENT = "    "
+VERDICTS = {True: "ok", False: "NOT DETERMINISTIC", None: "-"}
+
+
+class Seeding(NamedTuple):
+    """The last seeding of one library: with what seed, and by what (``session``, ``cell``, ``auto``, ``import``)."""
+
+    seed: int
+    by: str
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    """What one seeding did."""
+
+    seed: int | None
+    seeded: tuple[str, ...] = ()
+    on_import: tuple[str, ...] = ()
+    failed: dict[str, str] = field(default_factory=dict)
+    deterministic: bool | None = None
+    flags_changed: tuple[str, ...] = ()
+    auto: bool | None = None
+    #: With ``per_rank``: the seed given, and the rank whose seed was derived from it.
+    per_rank: tuple[int, Rank | None] | None = None
+    #: ``--reach`` switched on (True) or off (False); with it on, the names bound before it that it cannot reach.
+    reach: bool | None = None
+    not_reached: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        parts = []
+        if self.seed is not None:
+            seeded = ", ".join(self.seeded) or "nothing imported yet"
+            parts.append(f"seeded {seeded} with {self.seed}")
+        if self.per_rank is not None:
+            base, rank = self.per_rank
+            parts.append(f"derived from {base} for {rank or 'rank 0 (no parallel job found)'}")
+        if self.on_import:
+            verb = "is" if len(self.on_import) == 1 else "are"
+            parts.append(f"{', '.join(self.on_import)} {verb} seeded on import")
+        if self.deterministic is True:
+            parts.append(f"deterministic mode on ({', '.join(self.flags_changed) or 'on import'})")
+        elif self.deterministic is False:
+            restored = ", ".join(self.flags_changed) or "nothing to restore"
+            parts.append(f"deterministic mode off (restored {restored})")
+        if self.auto is True:
+            parts.append("auto mode on: every cell is reseeded with a seed derived from the session seed and the cell")
+        elif self.auto is False:
+            parts.append("auto mode off")
+        if self.reach is True:
+            parts.append("reach on: generators made without a seed are seeded from the seed in force")
+            if self.not_reached:
+                parts.append(f"NOT reached (bound before): {', '.join(self.not_reached)}")
+        elif self.reach is False:
+            parts.append("reach off")
+        for name, error in self.failed.items():
+            parts.append(f"{name} FAILED ({error})")
+        return "seedmagic: " + "; ".join(parts)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+@dataclass(frozen=True)
+class LibraryStatus:
+    name: str
+    installed: bool
+    imported: bool
+    version: str | None
+    seeding: Seeding | None
+    on_import: bool
+    streams: dict[str, str]
+    #: A remark about the library (e.g. that it has no global generator).
+    note: str = ""
+    #: Why its last seeding failed, and why its state could not be read.
+    seed_error: str = ""
+    state_error: str = ""
+    #: False for a library with no global generator (JAX): listed, never seeded.
+    seedable: bool = True
+
+    @property
+    def error(self) -> str:
+        return "; ".join(error for error in (self.seed_error, self.state_error) if error)
+
+    @property
+    def state(self) -> str:
+        if not self.installed:
+            return "not installed"
+        if not self.seedable:
+            return "imported" if self.imported else "not imported"
+        if not self.imported:
+            return "seeded on import" if self.on_import else "not imported"
+        if self.seeding is None:
+            return "seeding FAILED" if self.seed_error else "unseeded"
+        return f"seeded with {self.seeding.seed} ({self.seeding.by})"
+
+    @property
+    def fingerprint(self) -> str:
+        return " ".join(f"{stream}={value}" for stream, value in self.streams.items())
+
+
+class Summary(NamedTuple):
+    """The one line the panel shows folded: the seeds, the mode, how many imported libraries are seeded, how many
+    flags are not deterministic, and which libraries the last cell drew from."""
+
+    seed: int | None
+    mode: str
+    last_cell_seed: int | None
+    #: Imported libraries with a global generator, and how many of them are seeded.
+    seeded: int
+    imported: int
+    #: Flags whose verdict is NOT DETERMINISTIC.
+    not_deterministic: int
+    #: The libraries the last cell drew from; None before a cell has been watched.
+    drew: tuple[str, ...] | None = None
+    #: The flags the last cell changed.
+    changed: tuple[str, ...] = ()
+
+    def parts(self) -> list[str]:
+        parts = [
+            f"seed {'none' if self.seed is None else self.seed}",
+            f"mode {self.mode}",
+            f"last cell {'-' if self.last_cell_seed is None else self.last_cell_seed}",
+            f"{self.seeded}/{self.imported} seeded",
+            f"{self.not_deterministic} flag{'' if self.not_deterministic == 1 else 's'} NOT deterministic",
+        ]
+        if self.drew is not None:
+            parts.append(f"drew from {', '.join(self.drew) or 'nothing'}")
+        if self.changed:
+            parts.append(f"changed {', '.join(self.changed)}")
+        return parts
+
+    def __str__(self) -> str:
+        return "seedmagic: " + "; ".join(self.parts())
+
+
+@dataclass(frozen=True)
+class Status:
+    """What ``%seed`` shows and the panel draws: the session, each library, each flag."""
+
+    seed: int | None
+    #: ``none`` (no seed), ``manual`` (%seed N) or ``auto`` (%seed N --auto: every cell reseeded).
+    mode: str
+    #: With ``%seed N --per-rank``: N and the rank the session seed was derived for (None: no job, rank 0).
+    per_rank: tuple[int, Rank | None] | None
+    #: The seed of the cell running now (inside %%seeded or an auto cell), else None.
+    cell_seed: int | None
+    #: The seed the last seeded cell got (from %%seeded or auto mode).
+    last_cell_seed: int | None
+    deterministic: bool
+    warn_only: bool
+    libraries: tuple[LibraryStatus, ...]
+    flags: tuple[Flag, ...]
+    #: Whether ``--reach`` seeds generators made without a seed.
+    reach: bool = False
+    #: Where generators were made without a seed (the census), and the names reach cannot seed through.
+    unseeded: tuple[Unseeded, ...] = ()
+    not_reached: tuple[str, ...] = ()
+
+    def library(self, name: str) -> LibraryStatus:
+        return next(library for library in self.libraries if library.name == name)
+
+    def summary(self, drew: tuple[str, ...] | None = None, changed: tuple[str, ...] = ()) -> Summary:
+        """The folded panel's line; ``drew`` and ``changed``: the libraries the last cell drew from and the flags it
+        changed, where known."""
+        imported = [lib for lib in self.libraries if lib.imported and lib.seedable]
+        return Summary(
+            self.seed,
+            self.mode,
+            self.last_cell_seed,
+            sum(lib.seeding is not None for lib in imported),
+            len(imported),
+            sum(flag.ok is False for flag in self.flags),
+            drew,
+            changed,
+        )
+
+    def headline(self) -> str:
+        """The first line: the session seed, the mode, the last cell's seed and the deterministic switch."""
+        seed = "none (use %seed N)" if self.seed is None else str(self.seed)
+        if self.per_rank is not None:
+            base, rank = self.per_rank
+            seed += f" (derived from {base} for {rank or 'rank 0: no parallel job found'})"
+        last = "" if self.last_cell_seed is None else f", last cell got {self.last_cell_seed}"
+        deterministic = "on" + (" (warn only)" if self.warn_only else "") if self.deterministic else "off"
+        reach = "; reach on" if self.reach else ""
+        return f"seedmagic: session seed {seed}; mode {self.mode}{last}; deterministic mode {deterministic}{reach}"
+
+    def __str__(self) -> str:
+        lines = _wrap_parts(self.headline().split("; "), "; ")
+        rows = [(lib.name, lib.version or "", lib.state, lib.fingerprint) for lib in self.libraries]
+        notes = [[text for text in (lib.note, lib.error) if text] for lib in self.libraries]
+        lines += table(("library", "version", "state", "fingerprint"), rows, notes)
+        rows = [(flag.name, str(flag.value), VERDICTS.get(flag.ok, "-")) for flag in self.flags]
+        lines += table(("flag", "value", "verdict"), rows, [[flag.note] for flag in self.flags])
+        lines += self._unseeded_lines()
+        return "\n".join(lines)
+
+    def _unseeded_lines(self) -> list[str]:
+        """The census: where generators were made without a seed, and whether reach seeded them."""
+        lines = []
+        if self.unseeded:
+            rows, notes = [], []
+            for site in self.unseeded:
+                reached = f"{site.reached} seeded" if site.reached else "-"
+                if site.last_seed is not None:
+                    reached += f", last with {site.last_seed}"
+                rows.append((site.library, site.where, str(site.count), reached))
+                notes.append([text for text in (f"via {site.via}" if site.via else "", site.note) if text])
+            lines += table(("made without a seed", "at", "times", "reach"), rows, notes)
+            if not self.reach:
+                lines.append("(%seed N --reach seeds them from the seed in force)")
+        if self.not_reached:
+            text = f"NOT reached by --reach (bound before it): {', '.join(self.not_reached)}"
+            lines += textwrap.wrap(text, WIDTH, subsequent_indent=_INDENT, break_on_hyphens=False)
+        return lines
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+def _wrap_parts(parts: Sequence[str], separator: str) -> list[str]:
+    """``parts`` joined by ``separator``, broken between parts (within one only where it alone is too wide)."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + len(separator) + len(part) <= WIDTH:
+            lines[-1] += separator + part
+            continue
+        if lines:
+            lines[-1] += separator.rstrip()
+        first = _INDENT if lines else ""
+        lines += textwrap.wrap(part, WIDTH, initial_indent=first, subsequent_indent=_INDENT, break_on_hyphens=False)
+    return lines
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], notes: Sequence[Iterable[str]]) -> list[str]:
+    """Columns padded to their widest cell, each row's notes wrapped under it, indented: at most WIDTH columns.
+
+    A row whose last cell would pass WIDTH has that cell moved under it, with its notes; a row still too wide (a very
+    long name) is left as it is rather than cut."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join([*(cell.ljust(w) for cell, w in zip(cells, widths, strict=False)), cells[-1]]).rstrip()
+
+    lines = [line(header)]
+    for row, row_notes in zip(rows, notes, strict=True):
+        texts = list(row_notes)
+        text = line(row)
+        if len(text) > WIDTH and row[-1]:
+            text, texts = line([*row[:-1], ""]), [row[-1], *texts]
+        lines.append(text)
+        for note in texts:
+            lines += textwrap.wrap(
+                note, WIDTH, initial_indent=_INDENT, subsequent_indent=_INDENT, break_on_hyphens=False
+            )
+    return lines
