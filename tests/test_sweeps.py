@@ -62,7 +62,10 @@ def test_each_seed_gives_what_a_standalone_seeded_cell_gives(nb):
 
 
 def test_runs_start_from_the_same_namespace_and_leave_it_as_it_was(nb):
+    nb.user_ns.pop("z", None)  # the shell is shared: an earlier test may have left a z
     run_ok(nb, "y = 7\nmodel = {'w': [1.0]}")
+    # What a first sweep imports on the way sets variables of its own (torch's inductor sets its cache directory).
+    run_ok(nb, "%%seeds 0-1 -q\nmodel['w'].append(torch.rand(()).item())\nlen(model['w'])")
     before = generators_and_flags()
     sweep = run_ok(
         nb,
