@@ -34,9 +34,11 @@ demo: $(VENV)/.demo-installed
 bench: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/bench.py
 
+# Lint and type-check: ruff, and mypy strict on seedmagic/ (its settings are in pyproject.toml).
 lint: $(VENV)/.test-installed
 	$(BIN)/python -m ruff check seedmagic tests benchmarks
 	$(BIN)/python -m ruff format --check seedmagic tests benchmarks
+	$(BIN)/python -m mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache

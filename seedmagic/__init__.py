@@ -25,8 +25,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .determinism import SeedmagicWarning
 from .engine import ENGINE, Snapshot, derive_seed
+from .errors import SeedmagicWarning
 from .generators import jax_key, rng, torch_generator, worker_init_fn
 from .status import SeedReport, Status
 

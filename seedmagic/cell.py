@@ -16,13 +16,11 @@ used: it would fire the cell events a second time and swallow the exception.
 from __future__ import annotations
 
 import ast
-import io
 import linecache
 import re
 import sys
-import tokenize
 from dataclasses import dataclass
-from types import CodeType
+from types import CodeType, FrameType
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -41,7 +39,9 @@ def seeded_cells(lines: list[str]) -> list[str]:
         return lines
     first = f"get_ipython().run_line_magic('seeded', {arguments!r})\n"
     # A cell magic under it (%%seeded 0, then %%time) is still one: IPython only looks for it on the first line.
-    return [first, *cell_magic(lines[1:])] if len(lines) > 1 and lines[1].startswith("%%") else [first, *lines[1:]]
+    if len(lines) > 1 and lines[1].startswith("%%"):
+        return [first, *cell_magic(lines[1:])]  # type: ignore[no-untyped-call]  # IPython leaves it unannotated
+    return [first, *lines[1:]]
 
 
 # IPython's check whether a cell is complete (the terminal's Enter) must still see a cell magic, which a blank line
@@ -57,33 +57,27 @@ def show_as_written(raw_cell: str) -> None:
     IPython keeps the source of a cell for tracebacks in ``linecache``, as transformed (``!cmd`` as
     ``get_ipython().system(...)``, the first line as ``seeded_cells`` made it). Called from that first line, this
     puts the written lines there: all of them where the transformation kept them one for one, else the first."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         entry = linecache.cache.get(frame.f_code.co_filename)
-        if frame.f_lineno == 1 and entry is not None and entry[2] and entry[2][0].startswith(_FIRST_LINE):
+        # A lazily loaded entry (a 1-tuple) is never a cell's.
+        if (
+            frame.f_lineno == 1
+            and entry is not None
+            and len(entry) == 4
+            and entry[2]
+            and entry[2][0].startswith(_FIRST_LINE)
+        ):
             break
         frame = frame.f_back
     else:
         return
-    size, mtime, lines, name = entry  # type: ignore[misc]
-    written = [line + "\n" for line in leading_empty_lines(raw_cell.splitlines())]
+    size, mtime, lines, name = entry
+    written = [line + "\n" for line in leading_empty_lines(raw_cell.splitlines())]  # type: ignore[no-untyped-call]
     if not written or not _SEEDED.match(written[0]):
         return
     shown = written if len(written) == len(lines) else [written[0], *lines[1:]]
     linecache.cache[frame.f_code.co_filename] = (size, mtime, shown, name)
-
-
-def ends_with_semicolon(code: str) -> bool:
-    """Whether the last token of ``code`` is ``;``, which silences a cell's output."""
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
-    except (tokenize.TokenError, SyntaxError):
-        return False
-    ignored = (tokenize.ENDMARKER, tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.DEDENT)
-    for token in reversed(tokens):
-        if token.type not in ignored:
-            return token.type == tokenize.OP and token.string == ";"
-    return False
 
 
 @dataclass(frozen=True)
@@ -93,16 +87,10 @@ class CompiledCell:
     shell: Any
     statements: tuple[CodeType, ...]
     last_expression: CodeType | None
-    quiet: bool
-
-    def run(self) -> Any:
-        """Execute in the user namespace; return the trailing expression's value (None after ``;``)."""
-        __tracebackhide__ = True
-        value = self.evaluate()
-        return None if self.quiet else value
 
     def evaluate(self) -> Any:
-        """Execute in the user namespace; return the trailing expression's value, even after ``;``."""
+        """Execute in the user namespace; return the trailing expression's value (IPython does not show it after a
+        trailing ``;``: the magic is ``output_can_be_silenced``)."""
         __tracebackhide__ = True
         for code in self.statements:
             exec(code, self.shell.user_global_ns, self.shell.user_ns)
@@ -149,7 +137,6 @@ def compile_cell(shell: Any, body: str, magic_line: str) -> CompiledCell:
             shell,
             compiled,
             None if last is None else shell.compile(ast.Expression(last.value), filename, "eval"),
-            ";" in code and ends_with_semicolon(code),
         )
     except SyntaxError as error:
         if "await" in str(error.msg):

@@ -31,7 +31,12 @@ import sys
 import sysconfig
 import weakref
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from types import CodeType, FrameType
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from numpy.random import RandomState
+    from torch import Generator as TorchGenerator
 
 TORCH_DEFAULT_SEED = 67280421310721
 """What every ``torch.Generator()`` starts from until it is seeded (torch's ``default_rng_seed_val``)."""
@@ -61,7 +66,7 @@ class Unseeded(NamedTuple):
     cell: int | None
     #: The library's own code that called the constructor for the user (``scipy/stats/_resampling.py:1312``).
     via: str
-    count: int
+    count: int  # type: ignore[assignment]  # a field, which shadows tuple.count
     #: How many of them reach seeded, and the seed the last one got.
     reached: int
     last_seed: int | None
@@ -85,12 +90,12 @@ class _Site:
 
     __slots__ = ("cell", "codes", "count", "file", "generators", "last_seed", "line", "reached", "via")
 
-    def __init__(self, file: str, line: int, via: str, cell: int | None, codes: tuple[Any, ...]) -> None:
+    def __init__(self, file: str, line: int, via: str, cell: int | None, codes: tuple[CodeType, ...]) -> None:
         self.file, self.line, self.via, self.cell, self.codes = file, line, via, cell, codes
         self.count = 0
         self.reached = 0
         self.last_seed: int | None = None
-        self.generators: weakref.WeakSet[Any] | None = None
+        self.generators: weakref.WeakSet[TorchGenerator] | None = None
 
 
 class _Patches:
@@ -134,7 +139,9 @@ class _NumPy(_Library):
     def install(self, census: Census, patches: _Patches) -> None:
         nprandom = sys.modules["numpy.random"]
         bit_generator = sys.modules["numpy.random.bit_generator"]
-        entropy = bit_generator.randbits
+        entropy: Callable[[int], int] = bit_generator.randbits
+        if nprandom.__file__ is None:
+            raise ImportError("numpy.random has no __file__")
         package = os.path.dirname(nprandom.__file__) + os.sep
         seeding = [0]  # RandomState(N) makes an MT19937 from entropy, then seeds it with N: not made without a seed
 
@@ -146,9 +153,9 @@ class _NumPy(_Library):
             seed = census.created("numpy")
             return entropy(bits) if seed is None else seed
 
-        random_state = nprandom.RandomState
+        random_state: type[RandomState] = nprandom.RandomState
 
-        def make_random_state(*args: Any, **kwargs: Any) -> Any:
+        def make_random_state(*args: Any, **kwargs: Any) -> RandomState:
             if (args[0] if args else kwargs.get("seed")) is None:
                 return random_state(*args, **kwargs)
             seeding[0] += 1
@@ -172,7 +179,7 @@ class _PythonRandom(_Library):
         init = random.Random.__dict__["__init__"]
 
         @functools.wraps(init)
-        def __init__(self: Any, x: Any = None) -> None:
+        def __init__(self: random.Random, x: object = None) -> None:
             if x is None and not isinstance(self, system):
                 x = census.created("random")
             init(self, x)
@@ -185,7 +192,7 @@ class _StandInType(type):
 
     _real: type
 
-    def __instancecheck__(cls, instance: Any) -> bool:
+    def __instancecheck__(cls, instance: object) -> bool:
         return isinstance(instance, cls._real)
 
     def __subclasscheck__(cls, subclass: type) -> bool:
@@ -198,12 +205,12 @@ class _StandInType(type):
         return repr(cls._real)
 
 
-def _stand_in(real: type, make: Callable[..., Any]) -> type:
+def _stand_in(real: type, make: Callable[..., object]) -> type:
     """A stand-in for the class ``real`` (a C type, which cannot be patched): calling it calls ``make``, which
     returns a real instance; ``isinstance(x, stand_in)`` is ``isinstance(x, real)``, and pickle finds ``real`` by its
     own module and name."""
 
-    def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
+    def __new__(cls: type, *args: Any, **kwargs: Any) -> object:
         return make(*args, **kwargs)
 
     namespace = {"__new__": __new__, "__doc__": real.__doc__, "__module__": real.__module__, "_real": real}
@@ -218,13 +225,14 @@ class _Torch(_Library):
     # adds a few µs to a construction of about 2 µs.
     name = "torch"
     module = "torch"
-    _real: Any = None
+    _real: type[TorchGenerator] | None = None
 
     def install(self, census: Census, patches: _Patches) -> None:
         torch = sys.modules["torch"]
-        real = self._real = torch.Generator
+        real: type[TorchGenerator] = torch.Generator
+        self._real = real
 
-        def make(*args: Any, **kwargs: Any) -> Any:
+        def make(*args: Any, **kwargs: Any) -> TorchGenerator:
             generator = real(*args, **kwargs)
             seed = census.created("torch", generator)
             if seed is not None:
@@ -264,7 +272,8 @@ class Census:
         #: Whether the census records (reach records too).
         self.enabled = False
         self.reaching = False
-        self._sites: dict[tuple[Any, ...], _Site] = {}
+        # (library, code, instruction), and (..., the library's code, instruction) for a site beyond a library's
+        self._sites: dict[tuple[str, int, int] | tuple[str, int, int, int, int], _Site] = {}
         self._patches = _Patches()
         self._installed: set[str] = set()
         self._cell_key = "-"
@@ -334,17 +343,19 @@ class Census:
 
     # -- recording -------------------------------------------------------------------------------------------------
 
-    def created(self, library: str, generator: Any = None) -> int | None:
+    def created(self, library: str, generator: TorchGenerator | None = None) -> int | None:
         """A generator of ``library`` is being made without a seed: record where; with reach on and a seed in force,
         return the seed it gets."""
         frame = sys._getframe(1)
         code = frame.f_code
         while code.co_filename.startswith(_HERE):
-            frame = frame.f_back
-            if frame is None:
+            caller = frame.f_back
+            if caller is None:
                 return None
+            frame = caller
             code = frame.f_code
         # The hot path (a loop in the user's code): one lookup by the calling instruction, found the first time.
+        site: _Site | None
         if code.co_filename.startswith(_LIBRARY_FILES):
             site = self._site_beyond(library, frame)
         else:
@@ -369,14 +380,17 @@ class Census:
         site.last_seed = seed
         return seed
 
-    def _site_beyond(self, library: str, via: Any) -> _Site:
+    def _site_beyond(self, library: str, via: FrameType) -> _Site:
         """The site of a generator a library's code made: the user's code that called it, the cell or file."""
         frame = via
         for _ in range(_MOST_FRAMES):
-            frame = frame.f_back
-            if frame is None or not frame.f_code.co_filename.startswith(_LIBRARY_FILES):
+            caller = frame.f_back
+            if caller is None:  # the library's code all the way up: the site is where it made the generator
                 break
-        if frame is None or frame.f_code.co_filename.startswith(_LIBRARY_FILES):
+            frame = caller
+            if not frame.f_code.co_filename.startswith(_LIBRARY_FILES):
+                break
+        if frame.f_code.co_filename.startswith(_LIBRARY_FILES):
             frame = via
         key = (library, id(frame.f_code), frame.f_lasti, id(via.f_code), via.f_lasti)
         site = self._sites.get(key)
@@ -384,7 +398,7 @@ class Census:
             site = self._sites[key] = self._site(frame, via)
         return site
 
-    def _site(self, frame: Any, via: Any) -> _Site:
+    def _site(self, frame: FrameType, via: FrameType) -> _Site:
         file = frame.f_code.co_filename
         via_text = "" if via is frame else _short(via.f_code.co_filename, via.f_lineno)
         cell = self.cell_of(file) if self.cell_of is not None else None
@@ -427,7 +441,7 @@ class Census:
         self._counters.clear()
 
 
-def _still_unseeded(generator: Any) -> bool:
+def _still_unseeded(generator: TorchGenerator) -> bool:
     try:
         return generator.initial_seed() == TORCH_DEFAULT_SEED
     except Exception:

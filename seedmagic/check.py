@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import copy
 import dis
+import enum
 import functools
 import io
 import math
@@ -78,9 +79,16 @@ import types
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-from .sources import hash_seed_flag
+from .determinism import hash_seed_flag
+from .errors import one_line
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+    from torch import Generator as TorchGenerator
+    from torch import Tensor, nn
+    from torch import device as TorchDevice
 
 LAST_EXPRESSION = "Out"
 HINT = (
@@ -131,8 +139,15 @@ _GLOBAL_STORES = frozenset({"STORE_GLOBAL", "DELETE_GLOBAL"})
 _MOST_CODE = 10_000  # code objects followed when looking for the names a cell reads
 _MOST_PAIRS = 100_000  # element pairs tried when matching a set's elements that are not hashed by value
 _EXACT = (int, bool, str, bytes, bytearray, type(None))
-_MISSING = object()
-_TOO_MANY = object()
+
+
+class _Sentinel(enum.Enum):
+    MISSING = enum.auto()  # no value: a name not bound, a key not found, nothing of that kind
+    TOO_MANY = enum.auto()  # too many element pairs to try
+
+
+_MISSING: Final = _Sentinel.MISSING
+_TOO_MANY: Final = _Sentinel.TOO_MANY
 
 
 @dataclass(frozen=True)
@@ -396,7 +411,7 @@ class _Start:
                 # Forget what this value half-copied; keep the memo's keep-alive list (its key is id(memo)).
                 for key in [key for key in list(memo)[mark:] if key != id(memo)]:
                     del memo[key]
-                failures[name] = f"it cannot be copied ({_one_line(exc)})"
+                failures[name] = f"it cannot be copied ({one_line(exc)})"
         _copy_gradients(memo)
         for name, copied in list(copies.items()):
             # A copy that is not the same as its original would make the runs differ by itself.
@@ -442,16 +457,12 @@ def _copy_gradients(memo: dict[int, Any]) -> None:
             pass
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    text = text if len(text) <= 100 else text[:99] + "…"
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 # -- which names a cell reads ------------------------------------------------------------------------------------
 
 
-def _code_of(run: Callable[[], Any], code: Any) -> list[types.CodeType] | None:
+def _code_of(
+    run: Callable[[], Any], code: str | types.CodeType | Iterable[types.CodeType] | None
+) -> list[types.CodeType] | None:
     if code is None:
         owner = getattr(run, "__self__", None)
         held = list(vars(owner).values()) if hasattr(owner, "__dict__") else []
@@ -562,7 +573,7 @@ def _defined_in(cls: type, namespace: dict[str, Any]) -> bool:
     return any(isinstance(m, types.FunctionType) and m.__globals__ is namespace for m in vars(cls).values())
 
 
-def _cell_filled(cell: Any) -> bool:
+def _cell_filled(cell: types.CellType) -> bool:
     try:
         cell.cell_contents  # noqa: B018
     except ValueError:
@@ -605,7 +616,7 @@ class _Comparison:
         except RecursionError:
             self.notes.append("a value nested too deeply")
         except Exception as exc:  # a value whose own methods fail: say so, never crash the cell
-            self.notes.append(f"a {type(a).__name__} ({_one_line(exc)})")
+            self.notes.append(f"a {type(a).__name__} ({one_line(exc)})")
         return None
 
     def cannot(self, where: str, what: str) -> None:
@@ -634,7 +645,7 @@ class _Comparison:
         except RecursionError:
             raise
         except Exception as exc:  # a value whose own methods fail: say so, never crash the cell
-            self.cannot(where, f"a {_type_name(a)} object, whose state cannot be read ({_one_line(exc)})")
+            self.cannot(where, f"a {_type_name(a)} object, whose state cannot be read ({one_line(exc)})")
             return None
 
     def _dispatch(self, a: Any, b: Any, where: str) -> str | None:
@@ -712,15 +723,19 @@ class _Comparison:
     def _sequence(self, a: Any, b: Any, where: str) -> str | None:
         if len(a) != len(b):
             return f"{where}length {len(a)} vs {len(b)}"
-        for index, (x, y) in enumerate(zip(a, b, strict=True)):
+        return self._first_difference(zip(a, b, strict=True), lambda index: f"{where}[{index}] ")
+
+    def _first_difference(self, pairs: Iterable[tuple[Any, Any]], label: Callable[[int], str]) -> str | None:
+        """The first difference between the values of ``pairs``; ``label(index)`` says where (built only then)."""
+        for index, (x, y) in enumerate(pairs):
             if x is y or (type(x) in _EXACT and type(x) is type(y) and x == y):
                 continue
-            why = self.diff(x, y, f"{where}[{index}] ")
+            why = self.diff(x, y, label(index))
             if why is not None:
                 return why
         return None
 
-    def _dict(self, a: dict, b: dict, where: str) -> str | None:
+    def _dict(self, a: dict[Any, Any], b: dict[Any, Any], where: str) -> str | None:
         if len(a) != len(b):
             return f"{where}keys differ"
         if _keyed_by_identity(a) and _keyed_by_identity(b):  # {id(x): x}: the keys are addresses, the values count
@@ -728,14 +743,9 @@ class _Comparison:
         for x, y in zip(a, b, strict=True):
             if x is not y and not self._same(x, y):
                 return f"{where}keys in another order" if self._reordered(a, b) else f"{where}keys differ"
-        for index, (x, y) in enumerate(zip(a, b, strict=True)):
-            u, v = a[x], b[y]
-            if u is v or (type(u) in _EXACT and type(u) is type(v) and u == v):
-                continue
-            why = self.diff(u, v, f"{where}[{_key_label(x, index)}] ")
-            if why is not None:
-                return why
-        return None
+        keys = list(a)
+        values = ((a[x], b[y]) for x, y in zip(a, b, strict=True))
+        return self._first_difference(values, lambda index: f"{where}[{_key_label(keys[index], index)}] ")
 
     def _set(self, a: Any, b: Any, where: str) -> str | None:
         if len(a) != len(b):
@@ -757,11 +767,11 @@ class _Comparison:
             return None
         return None if missing is _MISSING else f"{where}elements differ: {_excerpt(missing, 30)} is only in the first"
 
-    def _reordered(self, a: dict, b: dict) -> bool:
+    def _reordered(self, a: dict[Any, Any], b: dict[Any, Any]) -> bool:
         """Whether two dicts have the same keys in another order (for the message: small dicts only)."""
         return self._unmatched(list(a), list(b)) is _MISSING
 
-    def _unmatched(self, a: list[Any], b: list[Any]) -> Any:
+    def _unmatched(self, a: list[Any], b: list[Any]) -> object:
         """An element of ``a`` with no equal in ``b`` (each used once), _MISSING, or _TOO_MANY pairs to try."""
         rest, tries = list(b), 0
         for x in a:
@@ -779,7 +789,7 @@ class _Comparison:
     def _same(self, x: Any, y: Any) -> bool:
         """Whether x and y are the same, as a trial: notes and pairs it adds are dropped if they are not."""
         if type(x) in _EXACT and type(x) is type(y):
-            return x == y
+            return bool(x == y)
         notes, trail = len(self.notes), len(self.trail)
         if self.diff(x, y, "") is None:
             return True
@@ -837,7 +847,7 @@ class _Comparison:
         try:
             parts_a, parts_b = _reduce(a), _reduce(b)
         except Exception as exc:
-            self.cannot(where, f"a {_type_name(a)} object, whose state cannot be read ({_one_line(exc)})")
+            self.cannot(where, f"a {_type_name(a)} object, whose state cannot be read ({one_line(exc)})")
             return None
         callable_, args, state, items, pairs = zip(parts_a, parts_b, strict=True)
         return (
@@ -848,7 +858,7 @@ class _Comparison:
             or self.diff(*pairs, where)
         )
 
-    def _module(self, torch: Any, a: Any, b: Any, where: str) -> str | None:
+    def _module(self, torch: types.ModuleType, a: nn.Module, b: nn.Module, where: str) -> str | None:
         internal = _module_internals(torch)
         modules_a, modules_b = dict(a.named_modules()), dict(b.named_modules())
         if list(modules_a) != list(modules_b):
@@ -870,7 +880,7 @@ class _Comparison:
         )
         return self.diff(*tensors, where)
 
-    def _tensor(self, torch: Any, a: Any, b: Any, where: str) -> str | None:
+    def _tensor(self, torch: types.ModuleType, a: Tensor, b: Tensor, where: str) -> str | None:
         for what, x, y in (
             ("dtype", a.dtype, b.dtype),
             ("layout", a.layout, b.layout),
@@ -891,7 +901,7 @@ class _Comparison:
             return None if grads == (None, None) else f"{where}grad {_excerpt(grads[0])} vs {_excerpt(grads[1])}"
         return self.diff(grads[0], grads[1], f"{where}grad ")
 
-    def _tensor_values(self, torch: Any, a: Any, b: Any, where: str) -> str | None:
+    def _tensor_values(self, torch: types.ModuleType, a: Tensor, b: Tensor, where: str) -> str | None:
         if a.device.type == "meta":  # no values: dtype, shape and layout are all there is
             return None
         if a.is_nested:
@@ -917,6 +927,7 @@ class _Comparison:
             scheme = a.qscheme()
             if scheme != b.qscheme():
                 return f"{where}quantization {scheme} vs {b.qscheme()}"
+            params: tuple[tuple[object, ...], tuple[object, ...]]
             if scheme in (torch.per_tensor_affine, torch.per_tensor_symmetric):
                 params = (a.q_scale(), a.q_zero_point()), (b.q_scale(), b.q_zero_point())
             else:
@@ -924,7 +935,7 @@ class _Comparison:
                     (a.q_per_channel_scales(), a.q_per_channel_zero_points(), a.q_per_channel_axis()),
                     (b.q_per_channel_scales(), b.q_per_channel_zero_points(), b.q_per_channel_axis()),
                 )
-            why = self.diff(*params, f"{where}quantization ")
+            why = self.diff(params[0], params[1], f"{where}quantization ")
             return why or (None if torch.equal(a.int_repr(), b.int_repr()) else f"{where}values differ")
         a, b = a.resolve_conj().resolve_neg(), b.resolve_conj().resolve_neg()
         if a.is_complex():
@@ -939,7 +950,7 @@ class _Comparison:
             return None if bool(same.all()) else f"{where}values differ"
         return None if torch.equal(a, b) else f"{where}values differ"
 
-    def _torch_generator(self, torch: Any, a: Any, b: Any, where: str) -> str | None:
+    def _torch_generator(self, torch: types.ModuleType, a: TorchGenerator, b: TorchGenerator, where: str) -> str | None:
         if a.device != b.device:
             return f"{where}device {a.device} vs {b.device}"
         if not _device_started(torch, a.device):
@@ -952,7 +963,9 @@ class _Comparison:
             )
         return None
 
-    def _numpy_generator(self, nprandom: Any, a: Any, b: Any, where: str) -> Any:
+    def _numpy_generator(
+        self, nprandom: types.ModuleType, a: Any, b: Any, where: str
+    ) -> str | Literal[_Sentinel.MISSING] | None:
         """The comparison of NumPy's generators, or _MISSING for anything else."""
         kinds = (
             (nprandom.Generator, lambda g: g.bit_generator.state, "a NumPy Generator", "seedmagic.rng()"),
@@ -980,7 +993,7 @@ class _Comparison:
                 )
         return _MISSING
 
-    def _array(self, numpy: Any, a: Any, b: Any, where: str) -> str | None:
+    def _array(self, numpy: types.ModuleType, a: NDArray[Any], b: NDArray[Any], where: str) -> str | None:
         if a.dtype != b.dtype:
             return f"{where}dtype {a.dtype} vs {b.dtype}"
         if a.shape != b.shape:
@@ -989,7 +1002,7 @@ class _Comparison:
             masks = numpy.ma.getmaskarray(a), numpy.ma.getmaskarray(b)
             if not numpy.array_equal(*masks):
                 return f"{where}masks differ"
-            a, b = a.data, b.data
+            a, b = numpy.ma.getdata(a), numpy.ma.getdata(b)  # their .data (typed as ndarray's memoryview)
         if a.dtype.names:
             for field in a.dtype.names:
                 why = self._array(numpy, numpy.asarray(a[field]), numpy.asarray(b[field]), f"{where}[{field!r}] ")
@@ -1033,7 +1046,7 @@ def _same_class(a: type, b: type) -> bool:
         return False
 
 
-def _keyed_by_identity(d: dict) -> bool:
+def _keyed_by_identity(d: dict[Any, Any]) -> bool:
     """Whether every key is the ``id()`` of its value (or of what its weak reference points to)."""
     if not d or type(next(iter(d))) is not int:
         return False
@@ -1058,7 +1071,7 @@ def _hashed_by_value(x: Any) -> bool:
     if type(x) in _EXACT:
         return True
     if type(x) in (float, complex):
-        return x == x
+        return bool(x == x)
     return type(x) in (tuple, frozenset) and all(_hashed_by_value(item) for item in x)
 
 
@@ -1076,7 +1089,7 @@ def _internal(name: str) -> bool:
 
 
 _TORCH_BITS = {1: "uint8", 2: "int16", 4: "int32", 8: "int64"}
-_VIEW_TYPES = (type({}.keys()), type({}.values()), type({}.items()))
+_VIEW_TYPES: tuple[type, ...] = (type({}.keys()), type({}.values()), type({}.items()))
 
 
 def _without_state(value: Any) -> str | None:
@@ -1113,11 +1126,11 @@ def _type_name(value: Any) -> str:
     return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
-def _index(numpy: Any, flat: int, shape: tuple[int, ...]) -> str:
+def _index(numpy: types.ModuleType, flat: int, shape: tuple[int, ...]) -> str:
     return ", ".join(str(int(i)) for i in numpy.unravel_index(flat, shape)) if shape else "()"
 
 
-def _device_started(torch: Any, device: Any) -> bool:
+def _device_started(torch: types.ModuleType, device: TorchDevice) -> bool:
     """Whether reading a generator's state on ``device`` is safe: never start a device to compare."""
     if device.type == "cpu":
         return True
@@ -1132,7 +1145,7 @@ def _device_started(torch: Any, device: Any) -> bool:
 _MODULE_INTERNALS: frozenset[str] | None = None
 
 
-def _module_internals(torch: Any) -> frozenset[str]:
+def _module_internals(torch: types.ModuleType) -> frozenset[str]:
     """What ``nn.Module.__init__`` puts in every module's ``__dict__`` (parameters, buffers, hooks, ...)."""
     global _MODULE_INTERNALS
     if _MODULE_INTERNALS is None:

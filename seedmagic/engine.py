@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .census import Census
-from .determinism import DeterminismSwitch, warn
+from .determinism import DeterminismState, DeterminismSwitch
+from .errors import one_line, warn, warn_failures
 from .importhook import ImportHook
-from .ranks import Rank, current_rank
+from .ranks import PerRank, current_rank
 from .sources import NAMES, SOURCES, Flag, Source, StateUnavailable
 from .status import LibraryStatus, Seeding, SeedReport, Status
 
@@ -45,6 +46,8 @@ class InvalidArgumentType(InvalidArgument, TypeError):
 
 def validate_seed(seed: Any) -> int:
     """Return ``seed`` as an int, or raise TypeError/ValueError naming what is wrong with it."""
+    if type(seed) is int and 0 <= seed < SEED_LIMIT:
+        return seed
     if isinstance(seed, bool):
         raise InvalidArgumentType(f"seed must be an integer, got {seed!r}")
     try:
@@ -95,7 +98,7 @@ def _blake2b() -> Any:
     return blake2b
 
 
-def _names(value: Selection, option: str) -> list[str]:
+def _names(value: str | Iterable[str], option: str) -> list[str]:
     parts = [value] if isinstance(value, str) else [str(part) for part in value]
     names = [name.strip() for part in parts for name in part.split(",")]
     if not any(names):
@@ -118,16 +121,6 @@ def resolve_selection(only: Selection = None, skip: Selection = None) -> frozens
             raise InvalidArgument("skip leaves no library to seed")
         return selection
     return None
-
-
-def _warn_failed(failed: dict[str, str]) -> None:
-    """Say which libraries could not be seeded where no report is printed (a cell, an import)."""
-    for name, error in failed.items():
-        warn(f"seedmagic could not seed {name}: {error}")
-
-
-def _error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
 def check_bool(name: str, value: Any, *, none: bool = False) -> None:
@@ -170,34 +163,58 @@ class _Imported(NamedTuple):
     flags: Any
 
 
-class SessionRecord(NamedTuple):
-    """The session as a snapshot keeps it: the seed and how it was set, the mode, and what the status reports."""
+@dataclass(frozen=True, slots=True)
+class Session:
+    """The session as one value: the seed in force between cells, how it was given, what it seeds and whether every
+    cell is reseeded. ``%seed`` replaces it; a snapshot keeps it as it is; ``reset`` goes back to ``Session()``."""
 
-    seed: int | None
-    per_rank: tuple[int, Rank | None] | None
-    selection: frozenset[str]
-    auto: bool
-    last_cell_seed: int | None
-    seedings: dict[str, Seeding]
-    failures: dict[str, str]
-    reach: bool = False
+    seed: int | None = None
+    #: With ``%seed N --per-rank``: N and the rank ``seed`` was derived for.
+    per_rank: PerRank | None = None
+    selection: frozenset[str] = ALL
+    #: Auto mode: every cell reseeded with a seed derived from ``seed`` and the cell.
+    auto: bool = False
+    #: The seed the last seeded cell got (from ``%%seeded`` or auto mode).
+    last_cell_seed: int | None = None
+
+    @property
+    def mode(self) -> str:
+        """``none`` (no session seed), ``manual`` (``%seed N``) or ``auto`` (``%seed N --auto``)."""
+        return "auto" if self.auto else "manual" if self.seed is not None else "none"
 
 
 @dataclass(frozen=True)
 class Snapshot:
     """Everything about randomness that ``restore`` puts back: the imported libraries' generator states, the
-    determinism flags, and the session (seed, selection, what was seeded). ``unavailable`` names the libraries whose
-    state cannot be saved, and why."""
+    determinism flags, the session, and what the status reports of it (what was seeded, what failed, reach).
+    ``unavailable`` names the libraries whose state cannot be saved, and why."""
 
     states: dict[str, Any]
     unavailable: dict[str, str]
-    session: SessionRecord
-    determinism: Any
+    session: Session
+    seedings: dict[str, Seeding]
+    failures: dict[str, str]
+    reach: bool
+    determinism: DeterminismState
 
     @property
     def imported(self) -> frozenset[str]:
         """The libraries that were imported when the snapshot was taken."""
         return frozenset(self.states) | frozenset(self.unavailable)
+
+
+@dataclass(frozen=True, slots=True)
+class _AutoCell:
+    """What auto mode does for one cell under one session, worked out once: the cell's scope, the session as it
+    leaves it (its seed as the last cell's), and the record of the seeding."""
+
+    scope: Scope
+    session: Session
+    seeding: Seeding
+
+
+#: Auto mode's cells worked out under the current session; forgotten when it changes, and past this many.
+_AUTO_CELLS_KEPT = 4096
 
 
 class Engine:
@@ -206,13 +223,10 @@ class Engine:
     def __init__(self, sources: Sequence[Source] = SOURCES) -> None:
         self.sources = tuple(sources)
         self._by_module = {source.module: source for source in self.sources}
-        self.seed: int | None = None
-        self.per_rank: tuple[int, Rank | None] | None = None
-        self.selection: frozenset[str] = ALL
+        self.session = Session()
         #: The scope of the cell running now (``%%seeded``, auto mode), None outside one.
-        self._cell: Scope | None = None
-        self.auto = False
-        self.last_cell_seed: int | None = None
+        self._scope: Scope | None = None
+        self._auto_cells: dict[str, _AutoCell] = {}
         self.seedings: dict[str, Seeding] = {}
         self.failures: dict[str, str] = {}
         self.determinism = DeterminismSwitch(self.sources)
@@ -220,7 +234,8 @@ class Engine:
         self.census = Census(self.current_seed, _derive)
         self.hook = ImportHook({*self._by_module, *self.census.watched}, self._import_started, self._import_finished)
         self._importing: list[dict[str, Any] | None] = []
-        self._running_cells: list[_RunningCell] = []
+        #: The cells that have begun and not ended, innermost last.
+        self._cell_stack: list[_RunningCell] = []
         self._imported: dict[str, _Imported] = {}
         self._on_import_kept: tuple[tuple[Any, ...], float, tuple[str, ...]] | None = None
         self._seedable_kept: tuple[tuple[Any, ...], tuple[Source, ...]] | None = None
@@ -230,6 +245,38 @@ class Engine:
         self.listeners: list[Callable[[str, tuple[str, ...], int | None], None]] = []
         self._flag_variables = (*(var for s in self.sources for var in s.deterministic_env), "PYTHONHASHSEED")
         self._imported_kept: tuple[int, tuple[Source, ...]] | None = None
+
+    # The session's fields, read-only: they change only as one value (see ``_set_session``).
+
+    @property
+    def seed(self) -> int | None:
+        """The session seed (None if unset)."""
+        return self.session.seed
+
+    @property
+    def per_rank(self) -> PerRank | None:
+        return self.session.per_rank
+
+    @property
+    def selection(self) -> frozenset[str]:
+        return self.session.selection
+
+    @property
+    def auto(self) -> bool:
+        return self.session.auto
+
+    @property
+    def last_cell_seed(self) -> int | None:
+        return self.session.last_cell_seed
+
+    @property
+    def mode(self) -> str:
+        """``none`` (no session seed), ``manual`` (``%seed N``) or ``auto`` (``%seed N --auto``)."""
+        return self.session.mode
+
+    def _set_session(self, session: Session) -> None:
+        self.session = session
+        self._auto_cells.clear()
 
     # -- seeding ---------------------------------------------------------------------------------------------------
 
@@ -257,31 +304,37 @@ class Engine:
         it. Returns a report of what was seeded; a library whose seeding failed is named there.
         """
         seed = validate_seed(seed)
-        check_bool("per_rank", per_rank)
-        check_bool("reach", reach, none=True)
-        selection = resolve_selection(only, skip)
-        self._check_deterministic(deterministic, warn_only)
-        check_bool("auto", auto, none=True)
-        # The switch goes first: it is all or nothing, so if it fails, nothing at all has changed.
-        flags_changed = self._switch(deterministic, warn_only)
+        selection: frozenset[str] | None = None
+        flags_changed: list[str] = []
+        plain = deterministic is None and auto is None and reach is None and only is None and skip is None
+        if not (plain and per_rank is False and warn_only is False):  # `%seed N` alone has nothing more to check
+            check_bool("per_rank", per_rank)
+            check_bool("reach", reach, none=True)
+            selection = resolve_selection(only, skip)
+            self._check_deterministic(deterministic, warn_only)
+            check_bool("auto", auto, none=True)
+            # The switch goes first: it is all or nothing, so if it fails, nothing at all has changed.
+            flags_changed = self._switch(deterministic, warn_only)
         # Inside a seeded cell, the new session seed is the seed in force for the rest of the cell: a library the
         # cell imports next gets it, as the report says. The cell's scope comes back for nothing after the cell.
-        self._cell = None
-        self.per_rank = None
+        self._scope = None
+        given = None
         if per_rank:
             rank = current_rank()
-            self.per_rank = (seed, rank)
+            given = PerRank(seed, rank)
             seed = derive_seed(seed, f"rank:{rank.rank if rank else 0}")
-        self.seed, self.selection = seed, selection if selection is not None else ALL
-        if auto is not None:
-            self.auto = auto
-        seeded, failed = self._seed_imported(seed, self.selection, by="session")
+        session = self.session
+        selection = ALL if selection is None else selection
+        auto_mode = session.auto if auto is None else auto
+        if (seed, given, selection, auto_mode) != (session.seed, session.per_rank, session.selection, session.auto):
+            self._set_session(Session(seed, given, selection, auto_mode, session.last_cell_seed))
+        seeded, failed = self._seed_imported(seed, selection, by="session")
         self.census.restart()
         if reach is not None:
             self.census.set_reach(reach)
         self.refresh_hook()
         on_import = self._on_import_names()
-        report = SeedReport(seed, seeded, on_import, failed, deterministic, tuple(flags_changed), auto, self.per_rank)
+        report = SeedReport(seed, seeded, on_import, failed, deterministic, tuple(flags_changed), auto, given)
         return report if reach is None else self._with_reach(report, reach)
 
     # -- cells -----------------------------------------------------------------------------------------------------
@@ -290,22 +343,36 @@ class Engine:
         """A cell starts (``cell`` stands for it until ``end_cell``). In auto mode, seed it for ``key`` (its id, or
         its source): the same seed whenever that cell runs, in any order, and a different one for every other cell;
         None skips it. Returns the cell's seed (None if not reseeded)."""
-        self._running_cells.append(_RunningCell(cell, self._cell))
+        self._cell_stack.append(_RunningCell(cell, self._scope))
         if self.census.reaching:
             self.census.begin_cell(key)
-        if key is None or not self.auto or self.seed is None:
+        session = self.session
+        if key is None or not session.auto or session.seed is None:
             return None
-        seed = _derive(self.seed, key)  # the session seed was checked when it was set
-        self._enter_scope(Scope(seed, self.selection), by="auto")
-        return seed
+        # Worked out once per cell and session: auto mode runs before every cell, and a notebook reruns its cells.
+        auto = self._auto_cells.get(key)
+        if auto is None:
+            if len(self._auto_cells) >= _AUTO_CELLS_KEPT:
+                self._auto_cells.clear()
+            seed = _derive(session.seed, key)  # the session seed was checked when it was set
+            auto = _AutoCell(
+                Scope(seed, session.selection), dataclasses.replace(session, last_cell_seed=seed), Seeding(seed, "auto")
+            )
+            self._auto_cells[key] = auto
+        self._scope = auto.scope
+        self.session = auto.session  # only the last cell's seed differs: what was worked out stays good
+        failed = self._seed_imported(auto.scope.seed, session.selection, auto.seeding)[1]
+        if failed:
+            warn_failures("seed", failed)
+        return auto.scope.seed
 
     def in_cell(self) -> bool:
         """Whether a cell started by ``begin_cell`` is running."""
-        return bool(self._running_cells)
+        return bool(self._cell_stack)
 
     def innermost_cell(self) -> object | None:
         """What stands for the innermost running cell (see ``begin_cell``), None outside cells."""
-        return self._running_cells[-1].token if self._running_cells else None
+        return self._cell_stack[-1].token if self._cell_stack else None
 
     def seed_cell(
         self, seed: int | None = None, *, only: Selection = None, skip: Selection = None, isolate: bool = False
@@ -314,17 +381,17 @@ class Engine:
         first line. Libraries the cell imports get the seed too. Without a seed, the session seed. With
         ``isolate=True``, ``end_cell`` puts back every generator, flag and the session as they were before this
         call. Checks everything before changing anything; outside a cell (see ``begin_cell``) it refuses."""
-        scope = self._cell_scope(seed, only, skip)
+        scope = self._scope_for(seed, only, skip)
         check_bool("isolate", isolate)
-        if not self._running_cells:
+        if not self._cell_stack:
             raise InvalidArgument("no cell is running: use `with seedmagic.seeded(N):` outside a cell")
-        running = self._running_cells[-1]
+        running = self._cell_stack[-1]
         if isolate and running.saved is None:
             running.saved = self.snapshot()
         seeded, failed = self._enter_scope(scope, by="cell")
         return SeedReport(scope.seed, seeded, self._on_import_names(), failed)
 
-    def _cell_scope(self, seed: int | None, only: Selection, skip: Selection) -> Scope:
+    def _scope_for(self, seed: int | None, only: Selection, skip: Selection) -> Scope:
         if seed is None:
             if self.seed is None:
                 raise InvalidArgument("no seed: give one (e.g. %%seeded 0) or set the session seed first with %seed N")
@@ -334,40 +401,40 @@ class Engine:
         return Scope(seed, selection if selection is not None else self.selection)
 
     def _enter_scope(self, scope: Scope, by: str) -> tuple[tuple[str, ...], dict[str, str]]:
-        self._cell = scope
-        self.last_cell_seed = scope.seed
+        self._scope = scope
+        self._set_session(dataclasses.replace(self.session, last_cell_seed=scope.seed))
         if self.seed is None:  # a seed is in force now: what the cell imports gets it (a session seed has it so)
             self.hook.install()
         seeded, failed = self._seed_imported(scope.seed, scope.selection, by=by)
         if failed:
-            _warn_failed(failed)
+            warn_failures("seed", failed)
         return seeded, failed
 
     def end_cell(self, cell: object) -> None:
         """The cell ``begin_cell`` started has finished: the seed in force is again the one from before it, and an
         isolated cell's snapshot is put back. Ends the innermost running cell where ``cell`` is None (a front end
         that lost it, e.g. an interrupted asynchronous cell)."""
-        if not self._running_cells or (cell is not None and self._running_cells[-1].token is not cell):
+        if not self._cell_stack or (cell is not None and self._cell_stack[-1].token is not cell):
             return
-        running = self._running_cells.pop()
+        running = self._cell_stack.pop()
         if running.saved is not None:
-            self._cell = running.outer
+            self._scope = running.outer
             self.restore(running.saved)
-        elif running.outer is not self._cell:  # most cells change nothing: keep the per-cell cost to a pop
-            self._cell = running.outer
+        elif running.outer is not self._scope:  # most cells change nothing: keep the per-cell cost to a pop
+            self._scope = running.outer
             if self.seed is None:  # with a session seed, imports stay watched
                 self.refresh_hook()
 
     def end_cells(self) -> None:
         """End every cell still running, innermost first (the extension is unloaded inside one)."""
-        while self._running_cells:
-            self.end_cell(self._running_cells[-1].token)
+        while self._cell_stack:
+            self.end_cell(self._cell_stack[-1].token)
 
     def reseed(self) -> None:
         """Seed again with the seed in force (the cell's, else the session's), as at the start of the cell."""
         self.census.restart()
-        if self._cell is not None:
-            self._seed_imported(self._cell.seed, self._cell.selection, by="cell")
+        if self._scope is not None:
+            self._seed_imported(self._scope.seed, self._scope.selection, by="cell")
         elif self.seed is not None:
             self._seed_imported(self.seed, self.selection, by="session")
 
@@ -407,8 +474,8 @@ class Engine:
         if reach and self.seed is None:
             raise InvalidArgument("reach needs a session seed: %seed N --reach")
         flags_changed = self._switch(deterministic, warn_only)
-        if auto is not None:
-            self.auto = auto
+        if auto is not None and auto != self.session.auto:
+            self._set_session(dataclasses.replace(self.session, auto=auto))
         if reach is not None:
             self.census.set_reach(reach)
         self.refresh_hook()
@@ -420,7 +487,7 @@ class Engine:
 
     def current_seed(self) -> int | None:
         """The seed in force: the cell's inside ``%%seeded``/``seeded()``, else the session seed (None if unset)."""
-        return self._cell.seed if self._cell is not None else self.seed
+        return self._scope.seed if self._scope is not None else self.seed
 
     def seeded(
         self, seed: int | None = None, *, only: Selection = None, skip: Selection = None, isolate: bool = False
@@ -432,7 +499,7 @@ class Engine:
         afterwards, also when the block raises or is interrupted. The session seed is unchanged. Checks everything
         before changing anything.
         """
-        self._cell_scope(seed, only, skip)
+        self._scope_for(seed, only, skip)
         check_bool("isolate", isolate)
         return self._seeded(seed, only, skip, isolate)
 
@@ -459,14 +526,18 @@ class Engine:
             return self.determinism.disable()
         return []
 
-    def _seed_imported(self, seed: int, selection: frozenset[str], by: str) -> tuple[tuple[str, ...], dict[str, str]]:
-        seeded, failed = [], {}
-        record = Seeding(seed, by)
+    def _seed_imported(
+        self, seed: int, selection: frozenset[str], by: str | Seeding
+    ) -> tuple[tuple[str, ...], dict[str, str]]:
+        """Seed the imported libraries in ``selection``; ``by`` says what seeded them (or is the record itself)."""
+        seeded: list[str] = []
+        failed: dict[str, str] = {}
+        record = by if isinstance(by, Seeding) else Seeding(seed, by)
         for source in self._seedable_now(selection):
             try:
                 source.seed(seed)
             except Exception as exc:  # one library failing must leave the others seeded
-                failed[source.name] = self.failures[source.name] = _error(exc)
+                failed[source.name] = self.failures[source.name] = one_line(exc)
                 continue
             if self.failures:
                 self.failures.pop(source.name, None)
@@ -493,8 +564,8 @@ class Engine:
         return sources
 
     def _seed_for_import(self, name: str) -> int | None:
-        if self._cell is not None and name in self._cell.selection:
-            return self._cell.seed
+        if self._scope is not None and name in self._scope.selection:
+            return self._scope.seed
         if self.seed is not None and name in self.selection:
             return self.seed
         return None
@@ -506,7 +577,7 @@ class Engine:
         # Every %seed reports these, and asking whether a library is installed is the slow part: the answer is kept
         # while nothing was imported (sys.modules keeps its size) and the seed in force is the same, for at most
         # _ON_IMPORT_KEPT_S, so that a library installed since (%pip install takes longer) is seen.
-        key = (len(sys.modules), self._cell, self.seed is None, self.selection)
+        key = (len(sys.modules), self._scope, self.seed is None, self.selection)
         now = time.monotonic()
         kept = self._on_import_kept
         if kept is not None and kept[0] == key and now - kept[1] < _ON_IMPORT_KEPT_S:
@@ -522,9 +593,9 @@ class Engine:
     def reset(self) -> None:
         """Forget the session seed and what was seeded; put back the determinism flags. Generators stay as they are."""
         self.determinism.disable()
-        self.seed, self.selection, self._cell, self.per_rank = None, ALL, None, None
-        self.auto, self.last_cell_seed = False, None
-        self._running_cells.clear()
+        self._set_session(Session())
+        self._scope = None
+        self._cell_stack.clear()
         self.seedings.clear()
         self.failures.clear()
         self.census.set_reach(False)
@@ -535,7 +606,7 @@ class Engine:
 
     def refresh_hook(self) -> None:
         """Watch imports while a seed or the deterministic switch waits for a library."""
-        if self.seed is not None or self._cell is not None or self.determinism.enabled or self.census.active:
+        if self.seed is not None or self._scope is not None or self.determinism.enabled or self.census.active:
             self.hook.install()
         else:
             self.hook.uninstall()
@@ -560,7 +631,7 @@ class Engine:
             try:
                 self.census.imported(module)
             except Exception as exc:  # never break the user's import
-                warn(f"seedmagic: {module} imported, but: {_error(exc)}")
+                warn(f"seedmagic: {module} imported, but: {one_line(exc)}")
         if module not in self._by_module:
             return
         guard = self._importing.pop()
@@ -568,34 +639,32 @@ class Engine:
         try:
             if loaded:
                 self._seedable_kept = self._on_import_kept = None
-                self._imported[source.name] = _Imported(_read(source.get_state), _read(source.flag_state))
+                self._imported[source.name] = _Imported(_read(source.get_state), _read(source.save_flags))
                 seed = self._seed_for_import(source.name)
                 if seed is not None:
-                    _warn_failed(self._seed_imported(seed, frozenset({source.name}), by="import")[1])
+                    warn_failures("seed", self._seed_imported(seed, frozenset({source.name}), by="import")[1])
                 self.determinism.on_import(source)
             if guard is not None:
                 self._restore_generators(guard)
             if loaded and self.listeners:
                 self._tell("imported", (source.name,))
         except Exception as exc:  # never break the user's import
-            warn(f"seedmagic: {source.name} imported, but: {_error(exc)}")
+            warn(f"seedmagic: {source.name} imported, but: {one_line(exc)}")
 
     # -- snapshots -------------------------------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
         """Every imported library's generators (accelerators only once initialized), the flags and the session."""
         states, unavailable = self._save_generators()
-        session = SessionRecord(
-            self.seed,
-            self.per_rank,
-            self.selection,
-            self.auto,
-            self.last_cell_seed,
-            dict(self.seedings),
-            dict(self.failures),
-            self.census.reaching,
+        return Snapshot(
+            states,
+            unavailable,
+            session=self.session,
+            seedings=dict(self.seedings),
+            failures=dict(self.failures),
+            reach=self.census.reaching,
+            determinism=self.determinism.save(),
         )
-        return Snapshot(states, unavailable, session, self.determinism.save())
 
     def restore(self, snapshot: Snapshot) -> None:
         """Put back everything ``snapshot`` saved; a generator or flag that fails does not stop the others.
@@ -606,20 +675,10 @@ class Engine:
         if self.listeners:
             self._tell("restoring")
         self._restore_generators(snapshot.states)
-        session = snapshot.session
-        self.seed, self.per_rank, self.selection, self.auto = (
-            session.seed,
-            session.per_rank,
-            session.selection,
-            session.auto,
-        )
-        self.last_cell_seed, self.seedings, self.failures = (
-            session.last_cell_seed,
-            dict(session.seedings),
-            dict(session.failures),
-        )
-        if self.census.reaching != session.reach:
-            self.census.set_reach(session.reach)
+        self._set_session(snapshot.session)
+        self.seedings, self.failures = dict(snapshot.seedings), dict(snapshot.failures)
+        if self.census.reaching != snapshot.reach:
+            self.census.set_reach(snapshot.reach)
         self.determinism.load(snapshot.determinism)
         newcomers = [s for s in self.sources if s.imported() and s.name not in snapshot.imported]
         for source in newcomers:
@@ -639,14 +698,12 @@ class Engine:
             try:
                 source.set_state(imported.state)
             except Exception as exc:
-                failed[source.name] = _error(exc)
+                failed[source.name] = one_line(exc)
         try:
             self.determinism.on_restore(source, None if imported is None else imported.flags)
         except Exception as exc:
-            failed[f"{source.name} flags"] = _error(exc)
-        if failed:
-            detail = "; ".join(f"{name}: {error}" for name, error in failed.items())
-            warn(f"seedmagic could not restore {detail}")
+            failed[f"{source.name} flags"] = one_line(exc)
+        warn_failures("restore", failed)
 
     def _save_generators(self) -> tuple[dict[str, Any], dict[str, str]]:
         states, unavailable = {}, {}
@@ -658,7 +715,7 @@ class Engine:
             except StateUnavailable as exc:
                 unavailable[source.name] = str(exc)
             except Exception as exc:
-                unavailable[source.name] = _error(exc)
+                unavailable[source.name] = one_line(exc)
             else:
                 # What the saved state leaves out (TensorFlow's op kernels, cuRAND): said, not pretended.
                 left_out = source.unsaved()
@@ -673,10 +730,8 @@ class Engine:
                 try:
                     source.set_state(states[source.name])
                 except Exception as exc:
-                    failed[source.name] = _error(exc)
-        if failed:
-            detail = "; ".join(f"{name}: {error}" for name, error in failed.items())
-            warn(f"seedmagic could not restore {detail}")
+                    failed[source.name] = one_line(exc)
+        warn_failures("restore", failed)
 
     @contextmanager
     def isolated(self) -> Iterator[Snapshot]:
@@ -689,11 +744,6 @@ class Engine:
             self.restore(saved)
 
     # -- status ----------------------------------------------------------------------------------------------------
-
-    @property
-    def mode(self) -> str:
-        """``none`` (no session seed), ``manual`` (``%seed N``) or ``auto`` (``%seed N --auto``)."""
-        return "auto" if self.auto else "manual" if self.seed is not None else "none"
 
     def marks(self, libraries: Iterable[str] | None = None) -> Marks:
         """Cheap readings of every imported library's generators and of the determinism flags, to compare with
@@ -711,7 +761,7 @@ class Engine:
                 try:
                     flags.append(source.flags_mark())
                 except Exception as exc:
-                    flags.append(_error(exc))
+                    flags.append(one_line(exc))
         return Marks(states, tuple(flags))
 
     def _imported_now(self) -> tuple[Source, ...]:
@@ -725,12 +775,12 @@ class Engine:
         self._imported_kept = (size, sources)
         return sources
 
-    def flags(self) -> tuple[Flag, ...]:
+    def shown_flags(self) -> tuple[Flag, ...]:
         """Every determinism flag as it is now, with its verdict (as in ``status``)."""
         try:
-            return tuple(self.determinism.flags())
+            return tuple(self.determinism.shown_flags())
         except Exception as exc:
-            return (Flag("flags", "unreadable", None, _error(exc)),)
+            return (Flag("flags", "unreadable", None, one_line(exc)),)
 
     def status(self) -> Status:
         """What every library and flag looks like now. Reads only; imports nothing and starts no device."""
@@ -742,9 +792,9 @@ class Engine:
             seed_error = self.failures.get(source.name, "")
             if imported:
                 try:
-                    streams = source.streams()
+                    streams = source.shown_streams()
                 except Exception as exc:
-                    state_error = f"state unreadable: {_error(exc)}"
+                    state_error = f"state unreadable: {one_line(exc)}"
             libraries.append(
                 LibraryStatus(
                     name=source.name,
@@ -760,12 +810,12 @@ class Engine:
                     state_error=state_error,
                 )
             )
-        flags = self.flags()
+        flags = self.shown_flags()
         return Status(
             seed=self.seed,
             per_rank=self.per_rank,
             mode=self.mode,
-            cell_seed=self._cell.seed if self._cell is not None else None,
+            cell_seed=self._scope.seed if self._scope is not None else None,
             last_cell_seed=self.last_cell_seed,
             deterministic=self.determinism.enabled,
             warn_only=self.determinism.warn_only,
@@ -781,7 +831,7 @@ def _mark(source: Source) -> Any:
     try:
         return source.mark()
     except Exception as exc:  # compared like any mark: an error that changes shows as a change
-        return _error(exc)
+        return one_line(exc)
 
 
 def _read(read: Callable[[], Any]) -> Any:

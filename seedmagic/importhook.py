@@ -8,16 +8,19 @@ library's own module code, in the importing cell. Every other import passes thro
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader
 
 
 class _NotifyingLoader:
     """Runs the real loader between the call-backs. The module keeps the real loader as its ``__loader__``."""
 
-    def __init__(self, loader: Any, hook: ImportHook) -> None:
+    def __init__(self, loader: Loader, hook: ImportHook) -> None:
         self._loader = loader
         self._hook = hook
 
@@ -67,7 +70,9 @@ class ImportHook:
     def uninstall(self) -> None:
         sys.meta_path[:] = [finder for finder in sys.meta_path if finder is not self]
 
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
         if fullname not in self.watched or fullname in self._finding:
             return None
         self._finding.add(fullname)
@@ -76,7 +81,7 @@ class ImportHook:
                 find_spec = getattr(finder, "find_spec", None)
                 if finder is self or find_spec is None:
                     continue
-                spec = find_spec(fullname, path, target)
+                spec: ModuleSpec | None = find_spec(fullname, path, target)
                 if spec is not None:
                     break
             else:
@@ -84,7 +89,8 @@ class ImportHook:
         finally:
             self._finding.discard(fullname)
         if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = _NotifyingLoader(spec.loader, self)
+            # Not a Loader subclass, so that every other attribute (load_module too) is the real loader's.
+            spec.loader = _NotifyingLoader(spec.loader, self)  # type: ignore[assignment]
         return spec
 
     def invalidate_caches(self) -> None:

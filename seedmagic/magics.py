@@ -3,25 +3,48 @@ engine when a cell starts and ends (for auto mode); the profile options seed a s
 
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import MagicHelpFormatter, argument, magic_arguments, parse_argstring
+from IPython.core.magic import (
+    Magics,
+    cell_magic,
+    line_cell_magic,
+    line_magic,
+    magics_class,
+    no_var_expand,
+    output_can_be_silenced,
+)
+from IPython.core.magic_arguments import MagicHelpFormatter
 from traitlets import Any as AnyTrait
 
 from .cell import compile_cell, seeded_cells, show_as_written
-from .determinism import WARNING_SKIPS, warn
 from .engine import ENGINE, SEED_LIMIT, Engine, InvalidArgument, check_bool, parse_seed, random_seed, validate_seed
+from .errors import WARNING_SKIPS, warn
 from .sources import NAMES
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+if TYPE_CHECKING:  # IPython's argument decorators are untyped: each returns the function it was given
+    from IPython.core.interactiveshell import InteractiveShell
+
+    def argument(*args: Any, **kwargs: Any) -> Callable[[_Method], _Method]: ...
+    def magic_arguments(name: str | None = None) -> Callable[[_Method], _Method]: ...
+    def parse_argstring(magic_func: Callable[..., Any], argstring: str) -> argparse.Namespace: ...
+
+else:
+    from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 ENVIRONMENT_SEED = "SEEDMAGIC_SEED"
 _SWEEPS_KEPT = 20  # the %%seeds sweeps whose best seeds %seed knows
 # A warning from a magic points at the user's cell, past IPython's magic machinery (see determinism.warn).
-_IPYTHON_FILES = os.path.dirname(os.path.abspath(sys.modules["IPython"].__file__)) + os.sep
+_IPYTHON_FILES = os.path.dirname(os.path.abspath(str(sys.modules["IPython"].__file__))) + os.sep
 if _IPYTHON_FILES not in WARNING_SKIPS:
     WARNING_SKIPS.append(_IPYTHON_FILES)
 
@@ -41,13 +64,18 @@ class _Usage:
 _usage = _Usage()
 
 
-def _libraries_argument(option: str, verb: str) -> argument:
+def _libraries_argument(option: str, verb: str) -> Callable[[_Method], _Method]:
     return argument(
         option,
         metavar="LIBS",
         action="append",
         help=f"comma-separated libraries to {verb} ({', '.join(NAMES)})",
     )
+
+
+def _named_line_magic(name: str) -> Callable[[_Method], _Method]:
+    """IPython's ``@line_magic(name)``, typed as what it is: a decorator that returns the method it was given."""
+    return cast(Callable[[_Method], _Method], line_magic(name))
 
 
 HELP_WIDTH = 80
@@ -60,12 +88,13 @@ class _HelpFormatter(MagicHelpFormatter):
         super().__init__(prog, **{**kwargs, "width": HELP_WIDTH})
 
 
-def _no_abbreviations(magic: Any) -> Any:
+def _no_abbreviations(magic: _Method) -> _Method:
     """Options are spelled out: ``--deter`` is an unknown option, not ``--deterministic``; the help (``%seed?``) is
     wrapped at 80 columns."""
-    magic.parser.allow_abbrev = False
-    magic.parser.formatter_class = _HelpFormatter
-    magic.__doc__ = magic.parser.format_help()
+    parser: argparse.ArgumentParser = magic.parser  # type: ignore[attr-defined]  # set by @magic_arguments
+    parser.allow_abbrev = False
+    parser.formatter_class = _HelpFormatter
+    magic.__doc__ = parser.format_help()
     return magic
 
 
@@ -96,10 +125,54 @@ def cell_key(info: Any) -> str | None:
     return f"cell-id:{cell_id}" if cell_id else f"source:{info.raw_cell.strip()}"
 
 
+@dataclass(frozen=True)
+class _SeedLine:
+    """What a ``%seed`` line asks for, parsed and checked once: a notebook repeats its lines."""
+
+    seed: int | None
+    random: bool
+    deterministic: bool | None
+    warn_only: bool
+    auto: bool | None
+    reach: bool | None
+    only: tuple[str, ...] | None
+    skip: tuple[str, ...] | None
+    per_rank: bool
+    quiet: bool
+
+
+@functools.lru_cache(maxsize=256)
+def _seed_line(line: str) -> _SeedLine:
+    """The ``%seed`` line, or a UsageError (raised anew each time: errors are not kept)."""
+    args = parse_argstring(SeedMagics.seed_magic, line)
+    if args.seed is not None and args.random:
+        raise UsageError("give a seed or --random, not both")
+    if args.warn_only and not args.deterministic:
+        raise UsageError("--warn-only goes with --deterministic")
+    if args.seed is None and not args.random and (args.only is not None or args.skip is not None or args.per_rank):
+        raise UsageError("--only/--skip/--per-rank need a seed, e.g. %seed 0 --only torch")
+    with _usage:
+        seed = None if args.seed is None else parse_seed(args.seed)
+    return _SeedLine(
+        seed=seed,
+        random=args.random,
+        deterministic=_either(args, "deterministic", "no_deterministic"),
+        warn_only=args.warn_only,
+        auto=_either(args, "auto", "no_auto"),
+        reach=_either(args, "reach", "no_reach"),
+        only=None if args.only is None else tuple(args.only),
+        skip=None if args.skip is None else tuple(args.skip),
+        per_rank=args.per_rank,
+        quiet=args.quiet,
+    )
+
+
 @magics_class
 class SeedMagics(Magics):
     """``%seed``, ``%%seeded`` and ``%seedpanel``. Set the options below in ``ipython_config.py`` to seed every
     session when the extension loads: ``c.SeedMagics.seed = 0``, ``c.SeedMagics.auto = True``."""
+
+    shell: InteractiveShell  # loaded into one: never None here
 
     # Checked by seedmagic when the extension loads, not by traitlets: a bad value is then a one-line warning that
     # changes nothing, rather than an extension that fails to load (traitlets' Bool would also take 1 for True).
@@ -248,7 +321,7 @@ class SeedMagics(Magics):
     @_libraries_argument("--skip", "leave alone")
     @argument("-q", "--quiet", action="store_true", help="print nothing unless something failed")
     @no_var_expand
-    @line_magic("seed")
+    @_named_line_magic("seed")
     def seed_magic(self, line: str) -> None:
         """Seed every RNG library this session uses: random, NumPy, torch (CPU and all
         GPUs), TensorFlow, Keras, CuPy.
@@ -279,45 +352,34 @@ class SeedMagics(Magics):
             %seed 2023 --per-rank
             %seed $my_seed
         """
-        args = _parse(SeedMagics.seed_magic, self._expand(line))
-        if args.seed is not None and args.random:
-            raise UsageError("give a seed or --random, not both")
-        deterministic = _either(args, "deterministic", "no_deterministic")
-        auto = _either(args, "auto", "no_auto")
-        reach = _either(args, "reach", "no_reach")
-        if args.warn_only and not args.deterministic:
-            raise UsageError("--warn-only goes with --deterministic")
-
-        if args.seed is None and not args.random:
-            if args.only is not None or args.skip is not None or args.per_rank:
-                raise UsageError("--only/--skip/--per-rank need a seed, e.g. %seed 0 --only torch")
-            if deterministic is None and auto is None and reach is None:
-                if not args.quiet:  # %seed -q alone: asked for nothing, says nothing
+        wanted = _seed_line(self._expand(line))
+        if wanted.seed is None and not wanted.random:
+            if wanted.deterministic is None and wanted.auto is None and wanted.reach is None:
+                if not wanted.quiet:  # %seed -q alone: asked for nothing, says nothing
                     print(self.engine.status())
                 return
             with _usage:
                 report = self.engine.set_modes(
-                    deterministic=deterministic, warn_only=args.warn_only, auto=auto, reach=reach
+                    deterministic=wanted.deterministic, warn_only=wanted.warn_only, auto=wanted.auto, reach=wanted.reach
                 )
         else:
             with _usage:
-                seed = random_seed() if args.random else parse_seed(args.seed)
                 report = self.engine.seed_all(
-                    seed,
-                    deterministic=deterministic,
-                    warn_only=args.warn_only,
-                    only=args.only,
-                    skip=args.skip,
-                    auto=auto,
-                    per_rank=args.per_rank,
-                    reach=reach,
+                    random_seed() if wanted.seed is None else wanted.seed,
+                    deterministic=wanted.deterministic,
+                    warn_only=wanted.warn_only,
+                    only=wanted.only,
+                    skip=wanted.skip,
+                    auto=wanted.auto,
+                    per_rank=wanted.per_rank,
+                    reach=wanted.reach,
                 )
         if report.failed:
             print(report, file=sys.stderr)
-        elif not args.quiet:
+        elif not wanted.quiet:
             print(report)
         if report.seed is not None and self._sweeps:
-            self._note_best_seed(report.per_rank[0] if report.per_rank else report.seed)
+            self._note_best_seed(report.per_rank.given if report.per_rank else report.seed)
 
     @_no_abbreviations
     @magic_arguments()
@@ -339,6 +401,7 @@ class SeedMagics(Magics):
     @_libraries_argument("--only", "seed (default: those %%seed seeds)")
     @_libraries_argument("--skip", "leave alone")
     @no_var_expand
+    @output_can_be_silenced
     @line_cell_magic
     def seeded(self, line: str, cell: str | None = None) -> Any:
         """Reseed, then run the cell as a plain cell: the same random numbers every time.
@@ -374,14 +437,14 @@ class SeedMagics(Magics):
         body = compile_cell(self.shell, cell, f"%%seeded {line}".rstrip())
         if not args.check:
             with scope:
-                return body.run()
+                return body.evaluate()
         from .check import run_twice
 
         with scope as started:
             code = [*body.statements, *([body.last_expression] if body.last_expression is not None else [])]
             value, report = run_twice(body.evaluate, self.shell.user_ns, self.engine.reseed, started.seed, code=code)
         print(report, file=sys.stdout if report.proven else sys.stderr)
-        return None if body.quiet else value
+        return value
 
     def _seed_rest_of_cell(self, seed: int | None, args: Any) -> None:
         # IPython gives the displayhook the running cell's result, silent cells' too; pre_run_cell came before
@@ -403,7 +466,9 @@ class SeedMagics(Magics):
         since IPython's expansion copies the whole namespace (the magics are ``no_var_expand``)."""
         if "$" not in line and "{" not in line:
             return line
-        return self.shell.var_expand(line, 3)  # 3: past this method, the magic and run_line_magic: the caller
+        # 3: past this method, the magic and run_line_magic: the caller.
+        expanded: str = self.shell.var_expand(line, 3)  # type: ignore[no-untyped-call]
+        return expanded
 
     @_no_abbreviations
     @magic_arguments()

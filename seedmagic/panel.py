@@ -23,11 +23,16 @@ import sys
 import warnings
 import weakref
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .engine import Engine, InvalidArgument, Marks, parse_seed, random_seed
+from .errors import one_line
 from .sources import Flag
 from .status import Status, Summary
+
+if TYPE_CHECKING:
+    import ipywidgets
+    from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult
 
 #: Inline styles only use JupyterLab's theme variables, so that the panel reads well in light and dark themes.
 _FONT = "font-family: var(--jp-ui-font-family); font-size: var(--jp-ui-font-size1); color: var(--jp-ui-font-color1)"
@@ -59,13 +64,9 @@ def _escaped(text: str) -> str:
     return html.escape(text)
 
 
-def _e(value: Any) -> str:
+def _e(value: object) -> str:
     # Names, versions, states and reasons repeat from one refresh to the next: escape each text once.
     return _escaped(str(value))
-
-
-def _error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _summary(summary: Summary) -> str:
@@ -84,8 +85,7 @@ def _summary(summary: Summary) -> str:
 def _headline(status: Status) -> str:
     seed = "none (use %seed N)" if status.seed is None else f"<b>{status.seed}</b>"
     if status.per_rank is not None:
-        base, rank = status.per_rank
-        seed += f" (derived from {base} for {_e(rank or 'rank 0: no parallel job found')})"
+        seed += f" ({_e(status.per_rank)})"
     parts = [f"session seed {seed}", f"mode <b>{_e(status.mode)}</b>"]
     if status.cell_seed is not None:
         parts.append(f"this cell's seed {status.cell_seed}")
@@ -178,7 +178,7 @@ class _Watch:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.before: Marks = engine.marks()
-        self._read_flags(engine.flags(), self.before.flags)
+        self._read_flags(engine.shown_flags(), self.before.flags)
         #: What the last cell drew from and the flags it changed; None before a cell has been watched.
         self.drew: tuple[str, ...] | None = None
         self.changed: tuple[str, ...] = ()
@@ -221,7 +221,7 @@ class _Watch:
         """The flags that differ from the last full reading, which is read anew (only where a mark moved)."""
         if now.flags == self._flags_mark:
             return ()
-        flags = self.engine.flags()
+        flags = self.engine.shown_flags()
         changed = _changed_flags(self.flags, flags)
         self._read_flags(flags, now.flags)
         return changed
@@ -272,18 +272,18 @@ class _Watch:
 def _box_class() -> type:
     import ipywidgets
 
-    class PanelBox(ipywidgets.VBox):
+    class PanelBox(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped: VBox is Any
         """The panel's container. Its text/plain is the ``%seed`` table, for front ends that cannot draw widgets."""
 
         text: Callable[[], str] | None = None
 
         def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-            data = super()._repr_mimebundle_(**kwargs)
+            data: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
             if data is not None and self.text is not None:
                 try:
                     data["text/plain"] = self.text()
                 except Exception as exc:  # the view still shows; the text says why the table is missing
-                    data["text/plain"] = f"seedmagic panel: {_error(exc)}"
+                    data["text/plain"] = f"seedmagic panel: {one_line(exc)}"
             return data
 
     return PanelBox
@@ -337,9 +337,13 @@ class SeedPanel:
         self.message = w.HTML()
         self.error = w.HTML()
 
-        controls = [self.seed_field, self.reseed_button, self.random_button, self.deterministic_toggle]
-        if hasattr(engine, "set_auto"):
-            controls.append(self.auto_toggle)
+        controls = [
+            self.seed_field,
+            self.reseed_button,
+            self.random_button,
+            self.deterministic_toggle,
+            self.auto_toggle,
+        ]
         self.controls = w.HBox(controls, layout=w.Layout(margin="6px 0 0 0", flex_flow="row wrap"))
         self.details = w.VBox(
             [self.headline, self.libraries, self.flags, self.controls],
@@ -400,8 +404,9 @@ class SeedPanel:
         """The ``%seed`` table of the engine now."""
         return str(self.engine.status())
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        bundle: dict[str, Any] | None = self.widget._repr_mimebundle_(**kwargs)
+        return bundle
 
     def refresh(self, status: Status | None = None) -> None:
         """Show the engine's state now (``status``: already read for several panels). Never raises.
@@ -431,7 +436,7 @@ class SeedPanel:
                 self._failed = False
         except Exception as exc:  # a refresh runs after the user's cell: it must never fail it
             with contextlib.suppress(Exception):
-                self._set(self.error, _message(f"seedmagic panel could not refresh: {_error(exc)}", error=True))
+                self._set(self.error, _message(f"seedmagic panel could not refresh: {one_line(exc)}", error=True))
                 self._failed = True
 
     def _sync_toggles(self, modes: tuple[bool, bool]) -> None:
@@ -445,7 +450,7 @@ class SeedPanel:
         self._modes = modes
 
     @staticmethod
-    def _set(widget: Any, value: Any, name: str = "value") -> None:
+    def _set(widget: ipywidgets.Widget, value: object, name: str = "value") -> None:
         """Set a widget's trait only when it changes: an unchanged refresh sends nothing to the front end."""
         if getattr(widget, name) != value:
             setattr(widget, name, value)
@@ -464,7 +469,7 @@ class SeedPanel:
 
     # -- controls: each does what the magic does ------------------------------------------------------------------
 
-    def _act(self, action: Callable[[], Any], done: str = "") -> None:
+    def _act(self, action: Callable[[], object], done: str = "") -> None:
         """Run one control's engine call; show its report (or its error, as the magic would), then refresh."""
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -476,7 +481,7 @@ class SeedPanel:
         except InvalidArgument as exc:  # what the magic turns into a one-line UsageError
             self.notice, failed = f"UsageError: {exc}", True
         except Exception as exc:
-            self.notice, failed = f"seedmagic: {_error(exc)}", True
+            self.notice, failed = f"seedmagic: {one_line(exc)}", True
         with contextlib.suppress(Exception):
             self._set(self.message, _message(self.notice, error=failed))
         if self._hub is not None:
@@ -488,11 +493,11 @@ class SeedPanel:
                 watch.rebase()
         _refresh_all(list(self._hub.panels) if self._hub is not None else [self])
 
-    def _reseed(self, _widget: Any = None) -> None:
+    def _reseed(self, _widget: ipywidgets.Widget | None = None) -> None:
         """``%seed N`` with N from the seed field (the Reseed button, or Enter in the field)."""
         self._act(lambda: self.engine.seed_all(parse_seed(self.seed_field.value)))
 
-    def _random(self, _button: Any = None) -> None:
+    def _random(self, _button: ipywidgets.Button | None = None) -> None:
         """``%seed --random``."""
         seed = random_seed()
         self._set(self.seed_field, str(seed))
@@ -511,7 +516,7 @@ class SeedPanel:
 
     # -- closing ---------------------------------------------------------------------------------------------------
 
-    def _widget_closed(self, change: Any = None) -> None:
+    def _widget_closed(self, change: object = None) -> None:
         if isinstance(change, dict) and change.get("name") == "comm" and change.get("new") is not None:
             return
         self.close()
@@ -574,7 +579,7 @@ class _Hub:
             watch.close()
         self._watches.clear()
 
-    def pre_run_cell(self, info: Any = None) -> None:
+    def pre_run_cell(self, info: ExecutionInfo | None = None) -> None:
         try:
             for watch in self._watches.values():
                 watch.cell_started()
@@ -585,7 +590,7 @@ class _Hub:
         except Exception:  # never into the user's cell
             pass
 
-    def post_run_cell(self, result: Any = None) -> None:
+    def post_run_cell(self, result: ExecutionResult | None = None) -> None:
         try:
             panels = list(self.panels)
             if not panels:
@@ -650,7 +655,7 @@ def show(shell: Any, engine: Engine, *, expanded: bool = False) -> SeedPanel | N
     from IPython.display import display
 
     panel = SeedPanel(engine, shell, expanded=expanded)
-    display(panel.widget)
+    display(panel.widget)  # type: ignore[no-untyped-call]  # unannotated
     return panel
 
 

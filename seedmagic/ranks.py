@@ -20,6 +20,19 @@ class Rank:
         return f"rank {self.rank} (from {self.source})"
 
 
+@dataclass(frozen=True)
+class PerRank:
+    """``--per-rank``: the seed given, and the rank this process's seed was derived for (None: no parallel job,
+    rank 0)."""
+
+    given: int
+    rank: Rank | None
+
+    def __str__(self) -> str:
+        """The one wording of it, in the report, the status and the panel."""
+        return f"derived from {self.given} for {self.rank or 'rank 0 (no parallel job found)'}"
+
+
 def current_rank() -> Rank | None:
     """This process's rank, or None in a process that is not part of a parallel job."""
     distributed = sys.modules.get("torch.distributed")

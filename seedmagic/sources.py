@@ -21,7 +21,9 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar, cast
+
+from .errors import one_line
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,14 @@ class Flag:
     value: Any
     ok: bool | None
     note: str
+
+
+def set_environ(variable: str, value: str | None) -> None:
+    """Put an environment variable back as it was: set to ``value``, or removed where it was unset (None)."""
+    if value is None:
+        os.environ.pop(variable, None)
+    else:
+        os.environ[variable] = value
 
 
 class StateUnavailable(Exception):
@@ -56,7 +66,8 @@ def fingerprint(data: bytes) -> str:
 
 def _array_bytes(array: Any) -> bytes:
     """A NumPy array's elements as little-endian bytes."""
-    return array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+    data: bytes = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+    return data
 
 
 _MT_WORDS = struct.Struct("<625I")  # a Mersenne Twister's 624 words and its position
@@ -88,11 +99,14 @@ _SEARCH_PATH_REUSE_NS = 5_000_000
 # keeps 1 s, FAT 2 s), which its mtime would not show: answers found then are not kept past the next reading.
 _SETTLED_NS = 2_000_000_000
 _search_path: _SearchPath | None = None
+_Asked = TypeVar("_Asked")
+_Answer = TypeVar("_Answer")
 _installed_answers: dict[tuple[str, Any], Any] = {}
 
 
 def _read_search_path(read_at: int) -> _SearchPath:
-    now, settled, entries = time.time_ns(), True, []
+    now, settled = time.time_ns(), True
+    entries: list[tuple[str, int | None, int | None]] = []
     for entry in sys.path:
         try:
             stat = os.stat(entry or ".")  # "" is the working directory
@@ -104,7 +118,7 @@ def _read_search_path(read_at: int) -> _SearchPath:
     return _SearchPath(read_at, tuple(entries), settled)
 
 
-def _installed_answer(question: tuple[str, Any], answer: Callable[[Any], Any]) -> Any:
+def _installed_answer(question: tuple[str, _Asked], answer: Callable[[_Asked], _Answer]) -> _Answer:
     """``answer(argument)`` for a question ``(kind, argument)`` about installed packages: kept until a sys.path
     directory changes."""
     global _search_path
@@ -118,7 +132,7 @@ def _installed_answer(question: tuple[str, Any], answer: Callable[[Any], Any]) -
             importlib.invalidate_caches()
             _installed_answers.clear()
     try:
-        return _installed_answers[question]
+        return cast(_Answer, _installed_answers[question])  # kept by this function, for this question's kind
     except KeyError:
         value = _installed_answers[question] = answer(question[1])
         return value
@@ -163,7 +177,7 @@ class Source:
     distributions: tuple[str, ...] = ()
     #: Environment variables the library reads once, when its device starts, to be deterministic.
     deterministic_env: dict[str, str] = {}
-    #: Whether the library has deterministic-algorithm flags (``flag_state`` / ``set_deterministic``).
+    #: Whether the library has deterministic-algorithm flags (``save_flags`` / ``set_deterministic``).
     has_flags: bool = False
     #: False for a library that has no global generator to seed (JAX): the status lists it, the engine never seeds
     #: it, and no report says it was seeded.
@@ -178,10 +192,8 @@ class Source:
         return self.imported() or _installed(self.module)
 
     def version(self) -> str | None:
-        module = sys.modules.get(self.module)
-        if module is not None and isinstance(getattr(module, "__version__", None), str):
-            return module.__version__
-        return _distribution_version(self.distributions)
+        version = getattr(sys.modules.get(self.module), "__version__", None)
+        return version if isinstance(version, str) else _distribution_version(self.distributions)
 
     def seed(self, seed: int) -> None:
         """Seed the library exactly as its own seeding call does."""
@@ -198,37 +210,37 @@ class Source:
         """What a successful ``get_state`` still leaves out, said in ``Snapshot.unavailable`` (None: nothing)."""
         return None
 
-    def streams(self) -> dict[str, str]:
-        """A fingerprint per stream (e.g. ``cpu``, ``cuda:0``), read without starting any device."""
+    def shown_streams(self) -> dict[str, str]:
+        """For display: a fingerprint per stream (e.g. ``cpu``, ``cuda:0``), read without starting any device."""
         return {}
 
     def mark(self) -> Any:
-        """A cheap reading of the generators, for comparing with another: it differs whenever ``streams`` does.
+        """A cheap reading of the generators, for comparing with another: it differs whenever ``shown_streams`` does.
 
         A live panel reads it before and after every cell; by default, the fingerprints themselves."""
-        return self.streams()
+        return self.shown_streams()
 
-    def flags(self) -> list[Flag]:
-        """The library's determinism settings, read without starting any device."""
+    def shown_flags(self) -> list[Flag]:
+        """For display: the library's determinism settings with their verdicts, read without starting any device."""
         return []
 
     def flags_mark(self) -> Any:
-        """A cheap reading of what ``flags`` reports, for comparing with another; by default the flags themselves."""
-        return tuple(self.flags())
+        """A cheap reading of what ``shown_flags`` reports, for comparing with another; by default the flags."""
+        return tuple(self.shown_flags())
 
     def device_started(self) -> bool:
         """Whether the library's accelerator is initialized (then ``deterministic_env`` comes too late)."""
         return False
 
-    def flag_state(self) -> Any:
-        """The determinism settings, in the form ``set_flag_state`` takes back."""
+    def save_flags(self) -> Any:
+        """For restore: the determinism settings, in the form ``restore_flags`` takes back."""
         return None
 
     def set_deterministic(self, warn_only: bool) -> None:
         """Switch the library's deterministic algorithms on."""
 
-    def set_flag_state(self, state: Any) -> None:
-        """Put back settings read by ``flag_state``."""
+    def restore_flags(self, state: Any) -> None:
+        """Put back settings read by ``save_flags``."""
 
 
 class PythonRandom(Source):
@@ -252,7 +264,7 @@ class PythonRandom(Source):
 
         random.setstate(state)
 
-    def streams(self) -> dict[str, str]:
+    def shown_streams(self) -> dict[str, str]:
         import random
 
         # Not hash(): before Python 3.12 hash(None) is an address, different in every process, and tuples hash
@@ -288,7 +300,7 @@ class NumPy(Source):
 
         numpy.random.set_state(state)
 
-    def streams(self) -> dict[str, str]:
+    def shown_streams(self) -> dict[str, str]:
         import numpy.random
 
         _, keys, pos, has_gauss, gauss = numpy.random.get_state()
@@ -302,7 +314,7 @@ class NumPy(Source):
         generator = sys.modules["numpy"].random.get_bit_generator()
         address = _numpy_state_address(generator)
         if address is None:
-            return self.streams()
+            return self.shown_streams()
         return _string_at()(address, _MT_STATE_BYTES)
 
 
@@ -417,7 +429,7 @@ class Torch(Source):
             else:
                 started[kind].set_rng_state_all(states)
 
-    def streams(self) -> dict[str, str]:
+    def shown_streams(self) -> dict[str, str]:
         state = self.get_state()
         result = {"cpu": _tensor_fingerprint(state.cpu)}
         for kind, states in state.accelerators.items():
@@ -429,13 +441,13 @@ class Torch(Source):
         # The CPU generator's raw bytes: comparing them is cheaper than fingerprinting them. Accelerators, once
         # started, by their fingerprints.
         cpu = sys.modules["torch"].default_generator.get_state()  # what torch.get_rng_state() returns
-        accelerators = self.streams() if self._started_accelerators() else None
+        accelerators = self.shown_streams() if self._started_accelerators() else None
         return _string_at()(cpu.data_ptr(), cpu.numel()), accelerators
 
     def device_started(self) -> bool:
         return "torch" in sys.modules and "cuda" in self._started_accelerators()
 
-    def flags(self) -> list[Flag]:
+    def shown_flags(self) -> list[Flag]:
         import torch
 
         enabled = torch.are_deterministic_algorithms_enabled()
@@ -445,14 +457,15 @@ class Torch(Source):
         def tf32(name: str, legacy: Any, precisions: dict[str, Any], what: str) -> Flag:
             # These reads touch only settings: they start no GPU. torch >= 2.9 refuses the legacy read once its newer
             # fp32_precision API has set a different value; that value is then the one in force.
+            value: object
             try:
                 value = bool(legacy())
-                on: bool | None = value
+                on: bool | None = bool(value)
             except RuntimeError:
                 try:
                     settings = {key: str(read()) for key, read in precisions.items()}
                 except Exception as exc:
-                    return Flag(name, "unreadable", None, f"{type(exc).__name__}: {exc}".splitlines()[0])
+                    return Flag(name, "unreadable", None, one_line(exc))
                 value = ", ".join(f"{key}={setting}" for key, setting in settings.items())
                 on = True if "tf32" in settings.values() else False if set(settings.values()) == {"ieee"} else None
             if on is None:
@@ -465,7 +478,7 @@ class Torch(Source):
             else:
                 note = f"{what} run in full float32"
             # TF32 only matters once a GPU computes: until CUDA has started in this process, the verdict is "-".
-            applies = on is not None and torch.cuda.is_initialized()
+            applies = on is not None and torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
             return Flag(name, value, (not on) if applies else None, note)
 
         return [
@@ -504,7 +517,8 @@ class Torch(Source):
             tf32(
                 "torch.backends.cudnn.allow_tf32",
                 lambda: cudnn.allow_tf32,
-                {"conv": lambda: cudnn.conv.fp32_precision, "rnn": lambda: cudnn.rnn.fp32_precision},
+                # Set by torch >= 2.9 at import, unknown to its type hints.
+                {"conv": lambda: cudnn.conv.fp32_precision, "rnn": lambda: cudnn.rnn.fp32_precision},  # type: ignore[attr-defined]
                 "cuDNN convolutions and RNNs",
             ),
         ]
@@ -515,11 +529,11 @@ class Torch(Source):
         cudnn = torch.backends.cudnn
         try:
             tf32: Any = (torch.backends.cuda.matmul.allow_tf32, cudnn.allow_tf32)
-        except RuntimeError:  # torch >= 2.9, with a different fp32_precision set: what flags() shows then
-            tf32 = tuple(self.flags()[3:])
-        return self.flag_state(), tf32, torch.cuda.is_initialized()
+        except RuntimeError:  # torch >= 2.9, with a different fp32_precision set: what shown_flags() shows then
+            tf32 = tuple(self.shown_flags()[3:])
+        return self.save_flags(), tf32, torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
 
-    def flag_state(self) -> Any:
+    def save_flags(self) -> Any:
         import torch
 
         return (
@@ -530,9 +544,9 @@ class Torch(Source):
         )
 
     def set_deterministic(self, warn_only: bool) -> None:
-        self.set_flag_state((True, warn_only, True, False))
+        self.restore_flags((True, warn_only, True, False))
 
-    def set_flag_state(self, state: Any) -> None:
+    def restore_flags(self, state: Any) -> None:
         import torch
 
         enabled, warn_only, cudnn_deterministic, cudnn_benchmark = state
@@ -587,13 +601,13 @@ class TensorFlow(Source):
         module = sys.modules.get("tensorflow.python.ops.stateful_random_ops")
         if module is not None:
             # The object too: a cell may have replaced it with tf.random.set_global_generator.
-            module.global_generator = generator
+            module.global_generator = generator  # type: ignore[attr-defined]
         generator.reset(value)
 
     def unsaved(self) -> str | None:
         return f"{_TF_KERNELS} (its global tf.random.Generator is saved)"
 
-    def streams(self) -> dict[str, str]:
+    def shown_streams(self) -> dict[str, str]:
         from tensorflow.python.eager import context
 
         ctx = context.context()
@@ -606,8 +620,8 @@ class TensorFlow(Source):
             result["global generator"] = fingerprint(_array_bytes(generator.state.numpy()))
         return result
 
-    def flags(self) -> list[Flag]:
-        enabled = self.flag_state()
+    def shown_flags(self) -> list[Flag]:
+        enabled = self.save_flags()
         return [
             Flag(
                 "tf op determinism",
@@ -617,7 +631,7 @@ class TensorFlow(Source):
             )
         ]
 
-    def flag_state(self) -> Any:
+    def save_flags(self) -> Any:
         from tensorflow.python.framework import config
 
         return bool(config.is_op_determinism_enabled())
@@ -627,7 +641,7 @@ class TensorFlow(Source):
 
         tf.config.experimental.enable_op_determinism()
 
-    def set_flag_state(self, state: Any) -> None:
+    def restore_flags(self, state: Any) -> None:
         from tensorflow.python.framework import config
 
         if state:
@@ -658,12 +672,12 @@ class Keras(Source):
         major = (self.version() or "3").split(".")[0]
         return major.isdigit() and int(major) < 3
 
-    @property  # type: ignore[override]
-    def seedable(self) -> bool:
+    @property
+    def seedable(self) -> bool:  # type: ignore[override]  # a class attribute in other units
         return not self._is_keras2()
 
-    @property  # type: ignore[override]
-    def note(self) -> str:
+    @property
+    def note(self) -> str:  # type: ignore[override]  # a class attribute in other units
         if self._is_keras2():
             return "Keras 2: its own seed generator is not seeded (random, NumPy and TensorFlow are)"
         return ""
@@ -709,7 +723,7 @@ class Keras(Source):
         if generator is not None:
             generator.state.assign(value)
 
-    def streams(self) -> dict[str, str]:
+    def shown_streams(self) -> dict[str, str]:
         if self._is_keras2():
             return {}
         seed, _, value = self.get_state()
@@ -777,10 +791,7 @@ class CuPy(Source):
         return os.environ.get("CUPY_SEED")
 
     def set_state(self, state: Any) -> None:
-        if state is None:
-            os.environ.pop("CUPY_SEED", None)
-        else:
-            os.environ["CUPY_SEED"] = state
+        set_environ("CUPY_SEED", state)
 
     def unsaved(self) -> str | None:
         if self._started():
@@ -793,83 +804,3 @@ class CuPy(Source):
 
 SOURCES: tuple[Source, ...] = (PythonRandom(), NumPy(), Torch(), TensorFlow(), Keras(), JAX(), CuPy())
 NAMES: tuple[str, ...] = tuple(source.name for source in SOURCES)
-
-
-@functools.cache
-def _startup_hash_seed() -> str | None:
-    """PYTHONHASHSEED as the interpreter saw it at start (Linux keeps that environment in /proc)."""
-    try:
-        with open("/proc/self/environ", "rb") as environ:
-            entries = environ.read().split(b"\0")
-    except OSError:
-        return os.environ.get("PYTHONHASHSEED")
-    for entry in entries:
-        if entry.startswith(b"PYTHONHASHSEED="):
-            return entry.split(b"=", 1)[1].decode(errors="replace")
-    return None
-
-
-@functools.cache
-def _interpreter_options() -> str:
-    """The one-letter options the interpreter was started with (``python -E -R ...``), from ``sys.orig_argv``."""
-    letters = []
-    arguments = iter(getattr(sys, "orig_argv", [])[1:])
-    for argument in arguments:
-        if argument in ("-", "--") or not argument.startswith("-"):
-            break  # the script: what follows is its own
-        if argument.startswith("--"):
-            if argument == "--check-hash-based-pycs":
-                next(arguments, None)
-            continue
-        for index, letter in enumerate(argument[1:], 1):
-            if letter in "cm":
-                return "".join(letters)  # -c command, -m module: the rest is theirs
-            if letter in "WX":
-                if index == len(argument) - 1:
-                    next(arguments, None)  # -W arg, -X arg
-                break
-            letters.append(letter)
-    return "".join(letters)
-
-
-def _hash_seed_number(value: str) -> int | None:
-    """The seed a PYTHONHASHSEED value fixes, as Python reads it (strtoul); None for any other value."""
-    digits = value.lstrip(" \t\n\v\f\r").removeprefix("+")
-    if digits.isascii() and digits.isdigit() and int(digits) <= 0xFFFFFFFF:
-        return int(digits)
-    return None
-
-
-def hash_seed_flag() -> Flag:
-    """Python's str/bytes hashing: fixed only when the interpreter took a seed from PYTHONHASHSEED as it started.
-
-    The verdict is what the interpreter does: ``sys.flags`` (PYTHONHASHSEED=0 turns randomization off), -E and -I
-    (PYTHONHASHSEED is ignored), -R (randomization on, whatever it says), an empty value (unset) and "random".
-    """
-    value = _startup_hash_seed()
-    randomized = "str hashes (and set order) differ between processes"
-    if not sys.flags.hash_randomization:
-        shown, fixed, note = value or "0", True, "hash randomization is off"
-    elif value is None or value == "" or value == "random":
-        shown = "unset" if value is None else "'' (empty: unset)" if value == "" else value
-        fixed, note = False, f"{randomized}; a running process cannot change that"
-    elif sys.flags.ignore_environment:
-        option = "-I" if sys.flags.isolated else "-E"
-        shown, fixed = f"{value} (ignored: {option})", False
-        note = f"Python was started with {option}, which ignores PYTHON* variables: {randomized}"
-    elif "R" in _interpreter_options():
-        shown, fixed = f"{value} (ignored: -R)", False
-        note = f"Python was started with -R, which randomizes hashes whatever PYTHONHASHSEED says: {randomized}"
-    elif _hash_seed_number(value) is None:
-        # Python refuses to start with such a value: it was set later (read from os.environ, where /proc is missing),
-        # and what the interpreter took cannot be read.
-        shown, fixed = f"{value} (invalid)", None
-        note = "not a value Python starts with (a number up to 4294967295, or random): set after the start"
-    elif _hash_seed_number(value) == 0:
-        # A 0 the interpreter took turns sys.flags.hash_randomization off.
-        shown, fixed, note = f"{value} (not in force)", False, f"{randomized}: sys.flags shows it was not taken"
-    else:
-        shown, fixed, note = value, True, "str/bytes hashes are the same in every run"
-    if os.environ.get("PYTHONHASHSEED") != value:
-        note += "; changing it in a running process has no effect"
-    return Flag("PYTHONHASHSEED", shown, fixed, note)

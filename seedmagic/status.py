@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .census import Unseeded
-from .ranks import Rank
+from .ranks import PerRank
 from .sources import Flag
 
 WIDTH = 80
@@ -37,7 +37,7 @@ class SeedReport:
     flags_changed: tuple[str, ...] = ()
     auto: bool | None = None
     #: With ``per_rank``: the seed given, and the rank whose seed was derived from it.
-    per_rank: tuple[int, Rank | None] | None = None
+    per_rank: PerRank | None = None
     #: ``--reach`` switched on (True) or off (False); with it on, the names bound before it that it cannot reach.
     reach: bool | None = None
     not_reached: tuple[str, ...] = ()
@@ -48,8 +48,7 @@ class SeedReport:
             seeded = ", ".join(self.seeded) or "nothing imported yet"
             parts.append(f"seeded {seeded} with {self.seed}")
         if self.per_rank is not None:
-            base, rank = self.per_rank
-            parts.append(f"derived from {base} for {rank or 'rank 0 (no parallel job found)'}")
+            parts.append(str(self.per_rank))
         if self.on_import:
             verb = "is" if len(self.on_import) == 1 else "are"
             parts.append(f"{', '.join(self.on_import)} {verb} seeded on import")
@@ -157,7 +156,7 @@ class Status:
     #: ``none`` (no seed), ``manual`` (%seed N) or ``auto`` (%seed N --auto: every cell reseeded).
     mode: str
     #: With ``%seed N --per-rank``: N and the rank the session seed was derived for (None: no job, rank 0).
-    per_rank: tuple[int, Rank | None] | None
+    per_rank: PerRank | None
     #: The seed of the cell running now (inside %%seeded or an auto cell), else None.
     cell_seed: int | None
     #: The seed the last seeded cell got (from %%seeded or auto mode).
@@ -194,8 +193,7 @@ class Status:
         """The first line: the session seed, the mode, the last cell's seed and the deterministic switch."""
         seed = "none (use %seed N)" if self.seed is None else str(self.seed)
         if self.per_rank is not None:
-            base, rank = self.per_rank
-            seed += f" (derived from {base} for {rank or 'rank 0: no parallel job found'})"
+            seed += f" ({self.per_rank})"
         last = "" if self.last_cell_seed is None else f", last cell got {self.last_cell_seed}"
         deterministic = "on" + (" (warn only)" if self.warn_only else "") if self.deterministic else "off"
         reach = "; reach on" if self.reach else ""
@@ -206,8 +204,8 @@ class Status:
         rows = [(lib.name, lib.version or "", lib.state, lib.fingerprint) for lib in self.libraries]
         notes = [[text for text in (lib.note, lib.error) if text] for lib in self.libraries]
         lines += table(("library", "version", "state", "fingerprint"), rows, notes)
-        rows = [(flag.name, str(flag.value), VERDICTS.get(flag.ok, "-")) for flag in self.flags]
-        lines += table(("flag", "value", "verdict"), rows, [[flag.note] for flag in self.flags])
+        flag_rows = [(flag.name, str(flag.value), VERDICTS.get(flag.ok, "-")) for flag in self.flags]
+        lines += table(("flag", "value", "verdict"), flag_rows, [[flag.note] for flag in self.flags])
         lines += self._unseeded_lines()
         return "\n".join(lines)
 

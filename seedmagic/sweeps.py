@@ -27,9 +27,18 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from types import CodeType
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from .engine import ENGINE, Engine, InvalidArgument, derive_seed, parse_seed, validate_seed
+from .errors import one_line
+
+if TYPE_CHECKING:
+    import pandas
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
+
+    from .engine import Selection
 
 LEVEL = 0.95
 MOST_SEEDS = 1_000_000
@@ -39,6 +48,7 @@ _PROGRESS_EVERY_S = 0.1  # the progress display is updated at most this often (a
 _SCALAR = "value"  # the name of a one-number metric when the cell's last expression has no short name
 
 Metric = float | dict[str, float]
+_T = TypeVar("_T")
 
 
 class NotAMetric(InvalidArgument):
@@ -126,7 +136,7 @@ def _resolve(seeds: int | str | Iterable[int], engine: Engine) -> tuple[int, ...
     """``sweep()``'s seeds: a count (derived from the session seed), a ``%%seeds`` text, or the seeds themselves."""
     if isinstance(seeds, str):
         return parse_seeds(seeds, engine.seed)
-    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
+    if not isinstance(seeds, bool) and isinstance(seeds, numbers.Integral):
         return parse_seeds(str(int(seeds)), engine.seed)
     if not isinstance(seeds, Iterable):
         raise InvalidArgument(f"seeds must be a count, a text such as '0-9', or seeds, got {seeds!r}")
@@ -287,8 +297,9 @@ def _interval(mean: float, std: float, n: int, level: float, df: float | None = 
     return mean - half, mean + half
 
 
-def _check_level(level: float) -> float:
-    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
+def _check_level(level: object) -> float:
+    # typeshed's Real has __lt__ but no __gt__, which 0 < level falls back on
+    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:  # type: ignore[operator]
         raise InvalidArgument(f"level must be between 0 and 1 (e.g. 0.95), got {level!r}")
     return float(level)
 
@@ -382,7 +393,7 @@ class SeedSweep:
     def _column(self, metric: str) -> list[tuple[int, float]]:
         return [(run.seed, run.metrics[metric]) for run in self.runs if run.metrics and metric in run.metrics]
 
-    def _per_metric(self, get: Callable[[str], Any]) -> Any:
+    def _per_metric(self, get: Callable[[str], _T]) -> _T | dict[str, _T]:
         if self.metric is not None:
             return get(self.metric)
         return {metric: get(metric) for metric in self.metrics}
@@ -410,31 +421,31 @@ class SeedSweep:
         level = _check_level(level)
         return tuple(Summary.of(m, [v for _, v in self._column(m)], level) for m in self.metrics)
 
-    def _stat(self, attribute: str) -> Any:
+    def _stat(self, get: Callable[[Summary], _T]) -> _T | dict[str, _T]:
         summaries = {summary.metric: summary for summary in self.summary()}
-        return self._per_metric(lambda metric: getattr(summaries[metric], attribute))
+        return self._per_metric(lambda metric: get(summaries[metric]))
 
     @property
     def n(self) -> int | dict[str, int]:
         """How many values the statistics use (NaN left out)."""
-        return self._stat("n")
+        return self._stat(lambda summary: summary.n)
 
     @property
     def mean(self) -> float | dict[str, float]:
-        return self._stat("mean")
+        return self._stat(lambda summary: summary.mean)
 
     @property
     def std(self) -> float | dict[str, float]:
         """The sample standard deviation (n - 1 in the denominator); NaN with fewer than two values."""
-        return self._stat("std")
+        return self._stat(lambda summary: summary.std)
 
     @property
     def min(self) -> float | dict[str, float]:
-        return self._stat("min")
+        return self._stat(lambda summary: summary.min)
 
     @property
     def max(self) -> float | dict[str, float]:
-        return self._stat("max")
+        return self._stat(lambda summary: summary.max)
 
     def ci(self, level: float = LEVEL) -> tuple[float, float] | dict[str, tuple[float, float]]:
         """The ``level`` confidence interval for the mean over seeds: ``mean ± t * std / sqrt(n)``, t from Student's
@@ -442,7 +453,7 @@ class SeedSweep:
         summaries = {summary.metric: summary for summary in self.summary(level)}
         return self._per_metric(lambda metric: summaries[metric].ci)
 
-    def to_frame(self) -> Any:
+    def to_frame(self) -> pandas.DataFrame:
         """A pandas DataFrame, one row per seed that ran (index ``seed``), a column per metric, and ``error`` where
         a run raised."""
         try:
@@ -526,7 +537,7 @@ class SeedSweep:
     def _repr_html_(self) -> str:
         return _html(self)
 
-    def plot(self, ax: Any = None) -> Any:
+    def plot(self, ax: Axes | None = None) -> Figure | SubFigure:
         """Draw the spread with matplotlib: a strip of each metric's values (one point per seed), the mean and its
         interval. Draws onto ``ax`` (one metric) or a new figure (a panel per metric); returns the figure."""
         return _plot(self, ax)
@@ -653,7 +664,7 @@ class Progress:
 class TextProgress(Progress):
     """A line on ``stream`` (the terminal's stderr), rewritten in place; cleared when the sweep ends."""
 
-    def __init__(self, stream: Any = None) -> None:
+    def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream
         self.total = 0
         self.shown = 0
@@ -687,8 +698,8 @@ def _run_sweep(
     seeds: Sequence[int],
     *,
     engine: Engine,
-    only: Any = None,
-    skip: Any = None,
+    only: Selection = None,
+    skip: Selection = None,
     stop_on_error: bool = False,
     progress: Progress | None = None,
     metric: str = _SCALAR,
@@ -729,7 +740,7 @@ def _run_sweep(
                 interrupted = True
                 break
             except Exception as exc:
-                runs.append(SeedRun(seed, None, _one_line(exc)))
+                runs.append(SeedRun(seed, None, one_line(exc)))
                 if stop_on_error:
                     interrupted = len(runs) < len(seeds)
                     stopped = exc
@@ -754,18 +765,12 @@ def _run_sweep(
     return result, stopped
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    text = text if len(text) <= 100 else text[:99] + "…"
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def sweep(
     fn: Callable[[], Any],
     seeds: int | str | Iterable[int],
     *,
-    only: Any = None,
-    skip: Any = None,
+    only: Selection = None,
+    skip: Selection = None,
     stop_on_error: bool = False,
     progress: bool = False,
     name: str | None = None,
@@ -803,7 +808,7 @@ def sweep(
     return result
 
 
-def _is_count(seeds: Any) -> bool:
+def _is_count(seeds: int | str | Iterable[int]) -> bool:
     if isinstance(seeds, str):
         return names_a_count(seeds)
     return isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool)
@@ -868,13 +873,13 @@ def _text_lines(sweep: SeedSweep) -> list[str]:
 
 
 def _seed_lines(sweep: SeedSweep, metrics: Sequence[str], formats: dict[str, Callable[[float], str]]) -> list[str]:
-    valued = [run for run in sweep.runs if run.metrics is not None]
+    valued = [(run.seed, run.metrics) for run in sweep.runs if run.metrics is not None]
     if not valued:
         return []
     if len(metrics) == 1:
         # One metric: seed/value pairs side by side, as many as fit in the width.
         (metric,) = metrics
-        pairs = [(str(run.seed), formats[metric](run.metrics[metric])) for run in valued]
+        pairs = [(str(seed), formats[metric](values[metric])) for seed, values in valued]
         seed_w, value_w = max(len(s) for s, _ in pairs), max(len(v) for _, v in pairs)
         per_line = max(1, (WIDTH + 4) // (seed_w + value_w + 6))
         lines = [f"seed {metric}" if len(metric) < 60 else "seed value"]
@@ -884,11 +889,13 @@ def _seed_lines(sweep: SeedSweep, metrics: Sequence[str], formats: dict[str, Cal
         return lines
     lines = []
     # Several metrics: a row per seed, the metrics' columns in groups that fit the width.
-    seed_w = max(4, *(len(str(run.seed)) for run in valued))
+    seed_w = max(4, *(len(str(seed)) for seed, _ in valued))
     groups: list[list[str]] = [[]]
     used = seed_w
     for metric in metrics:
-        width = max(len(_fit(metric, 20)), *(len(formats[metric](r.metrics.get(metric, math.nan))) for r in valued))
+        width = max(
+            len(_fit(metric, 20)), *(len(formats[metric](values.get(metric, math.nan))) for _, values in valued)
+        )
         if groups[-1] and used + 2 + width > WIDTH:
             groups.append([])
             used = seed_w
@@ -897,7 +904,7 @@ def _seed_lines(sweep: SeedSweep, metrics: Sequence[str], formats: dict[str, Cal
     for group in groups:
         rows = [["seed", *(_fit(m, 20) for m in group)]]
         rows += [
-            [str(run.seed), *(formats[m](run.metrics[m]) if m in run.metrics else "-" for m in group)] for run in valued
+            [str(seed), *(formats[m](values[m]) if m in values else "-" for m in group)] for seed, values in valued
         ]
         lines += _table(rows, [True] * len(rows[0]))
     return lines
@@ -1054,7 +1061,7 @@ def _svg_plot(sweep: SeedSweep) -> str:
     return text[text.index("<svg") :]
 
 
-def _plot(sweep: SeedSweep, ax: Any) -> Any:
+def _plot(sweep: SeedSweep, ax: Axes | None) -> Figure | SubFigure:
     if ax is not None:
         if len(sweep.metrics) != 1:
             raise InvalidArgument("plot(ax) draws one metric: use sweep['name'].plot(ax), or plot() for all")
@@ -1067,7 +1074,7 @@ def _plot(sweep: SeedSweep, ax: Any) -> Any:
     return figure
 
 
-def _draw(sweep: SeedSweep, figure: Any) -> None:
+def _draw(sweep: SeedSweep, figure: Figure) -> None:
     metrics = sweep.metrics
     axes = figure.subplots(len(metrics), 1, squeeze=False)[:, 0]
     for metric, ax in zip(metrics, axes, strict=True):
@@ -1075,7 +1082,7 @@ def _draw(sweep: SeedSweep, figure: Any) -> None:
     figure.tight_layout()
 
 
-def _draw_metric(sweep: SeedSweep, metric: str, ax: Any) -> None:
+def _draw_metric(sweep: SeedSweep, metric: str, ax: Axes) -> None:
     """A strip plot: one point per seed (spread vertically by rank, never by drawing random numbers), the mean as a
     line and its interval as a band."""
     column = [(seed, value) for seed, value in sweep._column(metric) if math.isfinite(value)]
@@ -1114,7 +1121,7 @@ class WidgetProgress(Progress):
         self.box = ipywidgets.HBox([self.bar, self.label])
         self.text = f"seedmagic: a sweep over {total} seed{'s' if total != 1 else ''}"
         bundle = {**self.box._repr_mimebundle_(), "text/plain": self.text}
-        self.handle = display(bundle, raw=True, display_id=True)
+        self.handle = display(bundle, raw=True, display_id=True)  # type: ignore[no-untyped-call]  # unannotated
 
     def step(self, done: int, seed: int) -> None:
         now = time.monotonic()
@@ -1156,7 +1163,7 @@ class _SameStart:
     run (with ``%%seeded --check``'s machinery, which copies exactly those), and afterwards every name is bound again
     as before. A value that cannot be copied is shared by the runs, and said so."""
 
-    def __init__(self, namespace: dict[str, Any], codes: list[Any]) -> None:
+    def __init__(self, namespace: dict[str, Any], codes: list[CodeType]) -> None:
         from .check import _ipython_name, _is_code, _names_used
 
         self.namespace = namespace
@@ -1199,8 +1206,8 @@ def sweep_cell(
     seeds: Sequence[int],
     *,
     engine: Engine = ENGINE,
-    only: Any = None,
-    skip: Any = None,
+    only: Selection = None,
+    skip: Selection = None,
     stop_on_error: bool = False,
     name: str | None = None,
     derived_from: int | None = None,

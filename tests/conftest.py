@@ -76,7 +76,7 @@ class FailingLibrary(Source):
     def seed(self, seed):
         raise RuntimeError("cannot seed")
 
-    def streams(self):
+    def shown_streams(self):
         raise RuntimeError("cannot read")
 
 

@@ -9,26 +9,37 @@ from conftest import run_failing, run_ok
 from IPython.core.error import UsageError
 
 import seedmagic
-from seedmagic.cell import ends_with_semicolon
 from seedmagic.engine import ENGINE
 
 
 @pytest.mark.parametrize(
-    ("code", "quiet"),
+    ("code", "shown"),
     [
-        ("x", False),
-        ("x;", True),
-        ("x;  # comment", True),
-        ("x;\n\n", True),
+        ("x", True),
+        ("x;", False),
+        ("x;  # comment", False),
+        ("x;\n\n", False),
         ("a = 1; b = 2", False),
-        ("s = 'a;'", False),
-        ("f(x);\n# trailing comment\n", True),
-        ("for i in y:\n    x;\n", True),
-        ("(1,\n", False),
+        ("s = 'a;'\ns", True),
+        ("f(x);\n# trailing comment\n", False),
+        ("for i in [1]:\n    x;\nx", True),
     ],
 )
-def test_ends_with_semicolon(code, quiet):
-    assert ends_with_semicolon(code) is quiet
+@pytest.mark.parametrize("check", ["", " --check"])
+def test_a_trailing_semicolon_silences_a_seeded_cell_as_it_does_a_plain_cell(ip, code, shown, check):
+    ip.user_ns.update(x=3, f=lambda value: value)
+    try:
+        plain = ip.run_cell(code, store_history=True)  # as a notebook runs it: IPython reads `;` from the history
+        seeded = ip.run_cell(f"%%seeded 0{check}\n{code}", store_history=True)
+        direct = ip.run_cell_magic("seeded", f"0{check}", code)  # run_cell_magic, as a front end may call it
+    finally:
+        for name in ("x", "f", "a", "b", "s", "i"):
+            ip.user_ns.pop(name, None)
+    plain.raise_error()
+    seeded.raise_error()
+    assert (plain.result is not None) is shown
+    assert (seeded.result is not None) is shown
+    assert (direct is not None) is shown
 
 
 def test_body_without_expression_returns_nothing(ip):

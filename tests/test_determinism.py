@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import seedmagic
-from seedmagic.determinism import SeedmagicWarning
+from seedmagic import SeedmagicWarning
 from seedmagic.engine import Engine
 from seedmagic.sources import SOURCES, Source
 
@@ -112,7 +112,7 @@ class FailingSwitch(Source):
     module = "sys"
     has_flags = True
 
-    def flag_state(self):
+    def save_flags(self):
         return False
 
     def set_deterministic(self, warn_only):

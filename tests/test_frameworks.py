@@ -224,7 +224,7 @@ def test_tensorflow_without_a_disable_call_says_so(fresh_python):
         sys.modules["tensorflow.python.framework"] = types.SimpleNamespace(config=config)
         from seedmagic.sources import TensorFlow
         try:
-            TensorFlow().set_flag_state(False)
+            TensorFlow().restore_flags(False)
         except RuntimeError as exc:
             emit(str(exc))
         """
@@ -360,7 +360,7 @@ def test_jax_unit_has_nothing_to_seed_or_save():
     unit = JAX()
     assert unit.get_state() is None
     unit.set_state(None)
-    assert unit.streams() == {}
+    assert unit.shown_streams() == {}
 
 
 def test_jax_is_listed_but_never_seeded(fresh_python):

@@ -23,7 +23,8 @@ import torch
 from conftest import FailingLibrary, run_failing, run_ok
 
 from seedmagic import panel
-from seedmagic.engine import ENGINE, Engine, Status
+from seedmagic.engine import ENGINE, Engine
+from seedmagic.ranks import PerRank
 from seedmagic.sources import NAMES, SOURCES
 
 CALLBACKS = "post_run_cell"
@@ -294,7 +295,7 @@ def test_tf32_flags_read_torchs_newer_precision_api_too(fresh_python):
         torch.backends.cuda.matmul.fp32_precision = "tf32"
         torch.backends.cudnn.conv.fp32_precision = "ieee"
         torch.backends.cudnn.rnn.fp32_precision = "ieee"
-        flags = {f.name: [str(f.value), f.ok, f.note] for f in Torch().flags()}
+        flags = {f.name: [str(f.value), f.ok, f.note] for f in Torch().shown_flags()}
         emit([flags, torch.cuda.is_initialized()])
         """
     )
@@ -318,14 +319,13 @@ def test_reseed_does_what_seed_n_does(make_panel):
     assert "seeded with 7 (session)" in row(p, "numpy")
 
 
-@pytest.mark.skipif("per_rank" not in Status.__dataclass_fields__, reason="no per-rank seeds in this engine")
 def test_the_header_says_when_the_seed_was_derived_for_a_rank(make_panel):
     class RankEngine(Engine):
         def status(self):
-            return dataclasses.replace(super().status(), seed=5, per_rank=(3, None))
+            return dataclasses.replace(super().status(), seed=5, per_rank=PerRank(3, None))
 
     p = make_panel(RankEngine())
-    assert "session seed <b>5</b> (derived from 3 for rank 0: no parallel job found)" in p.headline.value
+    assert "session seed <b>5</b> (derived from 3 for rank 0 (no parallel job found))" in p.headline.value
 
 
 def test_reseed_reads_seeds_as_the_magic_does(make_panel):
@@ -421,9 +421,15 @@ def test_the_auto_toggle_does_what_seed_auto_does(ip, make_panel):
     assert not ENGINE.auto and "mode <b>manual</b>" in p.headline.value
 
 
-def test_the_auto_toggle_is_shown_only_with_an_engine_that_has_auto_mode(make_panel):
+def test_the_controls_are_the_seed_the_buttons_and_both_toggles(make_panel):
     p = make_panel()
-    assert (p.auto_toggle in p.controls.children) == hasattr(ENGINE, "set_auto")
+    assert p.controls.children == (
+        p.seed_field,
+        p.reseed_button,
+        p.random_button,
+        p.deterministic_toggle,
+        p.auto_toggle,
+    )
 
 
 def test_panels_refresh_after_every_cell(ip, make_panel):
@@ -676,10 +682,10 @@ def test_tf32_gets_a_verdict_once_the_gpu_has_started():
     matmul = torch.backends.cuda.matmul.allow_tf32
     try:
         torch.backends.cuda.matmul.allow_tf32 = True
-        flag = next(f for f in Torch().flags() if f.name == "torch.backends.cuda.matmul.allow_tf32")
+        flag = next(f for f in Torch().shown_flags() if f.name == "torch.backends.cuda.matmul.allow_tf32")
         assert flag.ok is False
         torch.backends.cuda.matmul.allow_tf32 = False
-        flag = next(f for f in Torch().flags() if f.name == "torch.backends.cuda.matmul.allow_tf32")
+        flag = next(f for f in Torch().shown_flags() if f.name == "torch.backends.cuda.matmul.allow_tf32")
         assert flag.ok is True
     finally:
         torch.backends.cuda.matmul.allow_tf32 = matmul

@@ -77,7 +77,7 @@ import seedmagic
 
 dist.init_process_group("gloo")
 report = seedmagic.seed_all(0, per_rank=True)
-result = {"rank": dist.get_rank(), "per_rank": torch.rand(3).tolist(), "source": report.per_rank[1].source}
+result = {"rank": dist.get_rank(), "per_rank": torch.rand(3).tolist(), "source": report.per_rank.rank.source}
 seedmagic.seed_all(0)
 result["same"] = torch.rand(3).tolist()
 with open(os.path.join(sys.argv[1], f"rank{dist.get_rank()}.json"), "w") as out:

@@ -10,7 +10,7 @@ import torch
 from conftest import run_ok
 
 from seedmagic.engine import ENGINE
-from seedmagic.ranks import Rank
+from seedmagic.ranks import PerRank, Rank
 from seedmagic.status import WIDTH, Summary
 
 
@@ -55,7 +55,7 @@ def test_a_long_fingerprint_or_headline_wraps_instead_of_passing_80_columns():
     wide = dataclasses.replace(
         status,
         seed=4294967295,
-        per_rank=(4294967295, Rank(1023, "torch.distributed")),
+        per_rank=PerRank(4294967295, Rank(1023, "torch.distributed")),
         libraries=tuple(torch_status if lib.name == "torch" else lib for lib in status.libraries),
     )
     text = str(wide)

@@ -47,7 +47,7 @@ def results(*processes: subprocess.Popen) -> list:
 # -- PYTHONHASHSEED: the verdict is what the interpreter does ---------------------------------------------------------
 
 HASH_AND_VERDICT = """
-from seedmagic.sources import hash_seed_flag
+from seedmagic.determinism import hash_seed_flag
 flag = hash_seed_flag()
 print(json.dumps([hash("abc"), flag.ok, flag.value, flag.note]))
 """
@@ -87,9 +87,9 @@ def test_the_fingerprints_of_seed_0_are_the_stored_values():
     random.seed(0)
     np.random.seed(0)
     torch.manual_seed(0)
-    assert PythonRandom().streams() == {"random": RANDOM_SEED_0}
-    assert NumPy().streams() == {"numpy.random": NUMPY_SEED_0}
-    assert Torch().streams() == {"cpu": TORCH_SEED_0}
+    assert PythonRandom().shown_streams() == {"random": RANDOM_SEED_0}
+    assert NumPy().shown_streams() == {"numpy.random": NUMPY_SEED_0}
+    assert Torch().shown_streams() == {"cpu": TORCH_SEED_0}
 
 
 def test_the_random_fingerprint_is_the_same_in_every_process():
@@ -97,7 +97,7 @@ def test_the_random_fingerprint_is_the_same_in_every_process():
 import random
 from seedmagic.sources import PythonRandom
 random.seed(0)
-print(json.dumps(PythonRandom().streams()))
+print(json.dumps(PythonRandom().shown_streams()))
 """
     fingerprints = results(*(start(code, hash_seed=seed) for seed in ("1", "2", "random")))
     assert fingerprints == [{"random": RANDOM_SEED_0}] * 3
@@ -105,16 +105,16 @@ print(json.dumps(PythonRandom().streams()))
 
 def test_a_cached_gauss_is_part_of_the_random_fingerprint():
     random.seed(0)
-    seeded = PythonRandom().streams()
+    seeded = PythonRandom().shown_streams()
     random.gauss(0, 1)
     words = random.getstate()[1]
-    with_cached_gauss = PythonRandom().streams()
+    with_cached_gauss = PythonRandom().shown_streams()
     random.gauss(0, 1)  # returns the value the first call cached: no words drawn, the cache emptied
     assert random.getstate()[1] == words
     assert with_cached_gauss != seeded
-    assert PythonRandom().streams() not in (with_cached_gauss, seeded)
+    assert PythonRandom().shown_streams() not in (with_cached_gauss, seeded)
     random.seed(0)
-    assert PythonRandom().streams() == seeded
+    assert PythonRandom().shown_streams() == seeded
 
 
 # -- libraries installed, upgraded or removed while the kernel runs ---------------------------------------------------

@@ -22,7 +22,10 @@ import functools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from IPython.core.inputtransformer2 import TransformerManager
 
 KINDS = (
     "global-generator",
@@ -98,10 +101,10 @@ def _blank(lines: list[str], start: int) -> int:
 
 
 @functools.lru_cache(maxsize=1)
-def _transformer() -> Any:
+def _transformer() -> TransformerManager:
     from IPython.core.inputtransformer2 import TransformerManager
 
-    return TransformerManager()
+    return TransformerManager()  # type: ignore[no-untyped-call]  # an unannotated __init__
 
 
 @functools.lru_cache(maxsize=1024)
@@ -239,13 +242,9 @@ def _events(cell: _Cell, stmt: ast.stmt, scope: _Scope) -> Iterator[_Event]:
 def _events_in(cell: _Cell, node: ast.AST, scope: _Scope, deferred: bool) -> Iterator[_Event]:
     if isinstance(node, ast.Call):
         func = node.func
-        if (
-            isinstance(func, ast.Attribute)
-            and func.attr == "run_line_magic"
-            and len(node.args) >= 2
-            and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args[:2])
-        ):
-            yield _Event(f"%{node.args[0].value}", cell, node, deferred, node.args[1].value)  # type: ignore[union-attr]
+        words = [a.value for a in node.args[:2] if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        if isinstance(func, ast.Attribute) and func.attr == "run_line_magic" and len(words) == 2:
+            yield _Event(f"%{words[0]}", cell, node, deferred, words[1])
         else:
             yield _Event("call", cell, node, deferred)
     elif isinstance(node, ast.Constant) and isinstance(node.value, str) and _CUDA.fullmatch(node.value):

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from jupyter_client.session import Session
+    from nbclient import NotebookClient
+    from nbformat import NotebookNode
 
 CELL_ID = "cellId"
+_Client = TypeVar("_Client", bound="NotebookClient")
 
 
 @contextlib.contextmanager
-def cell_id_sent(session: Any, cell_id: str | None) -> Iterator[None]:
+def cell_id_sent(session: Session, cell_id: str | None) -> Iterator[None]:
     """Requests sent on ``session`` (a ``jupyter_client.session.Session``) inside the block name ``cell_id`` as the
     cell they run, as JupyterLab's do; None (a cell with no id) sends none. The session's metadata is put back."""
     metadata: dict[str, Any] = session.metadata
@@ -34,7 +40,7 @@ def cell_id_sent(session: Any, cell_id: str | None) -> Iterator[None]:
             metadata[CELL_ID] = before
 
 
-def send_cell_ids(client: Any) -> Any:
+def send_cell_ids(client: _Client) -> _Client:
     """Make an ``nbclient.NotebookClient`` (or nbconvert's ``ExecutePreprocessor``) send each cell's id with its
     execute request, so that ``%seed N --auto`` gives every cell the seed it gets in JupyterLab. Returns the client::
 
@@ -46,14 +52,15 @@ def send_cell_ids(client: Any) -> Any:
     before_complete: Callable[..., Any] | None = client.on_cell_complete
     sent: list[contextlib.ExitStack] = []
 
-    async def on_cell_execute(cell: Any, cell_index: int, **kwargs: Any) -> None:
+    async def on_cell_execute(cell: NotebookNode, cell_index: int, **kwargs: Any) -> None:
         if before_execute is not None:
             await _maybe_await(before_execute(cell=cell, cell_index=cell_index, **kwargs))
+        assert client.kc is not None  # as nbclient asserts before it runs a cell
         stack = contextlib.ExitStack()
         stack.enter_context(cell_id_sent(client.kc.session, cell.get("id")))
         sent.append(stack)
 
-    async def on_cell_complete(cell: Any, cell_index: int, **kwargs: Any) -> None:
+    async def on_cell_complete(cell: NotebookNode, cell_index: int, **kwargs: Any) -> None:
         while sent:  # the request is sent: later messages (completions, widgets) name no cell
             sent.pop().close()
         if before_complete is not None:

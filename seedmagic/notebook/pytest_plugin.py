@@ -13,9 +13,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from jupyter_client.session import Session
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,7 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, None]:
     session = _nbval_session(item)
     if session is None:
         yield
@@ -45,13 +48,14 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
         yield
 
 
-def _nbval_session(item: pytest.Item) -> Any:
+def _nbval_session(item: pytest.Item) -> Session | None:
     """The jupyter_client session nbval sends this cell's execute request on, when ``item`` is an nbval cell."""
     plugin = sys.modules.get("nbval.plugin")
     if plugin is None or not isinstance(item, getattr(plugin, "IPyNbCell", ())):
         return None
     kernel = getattr(item.parent, "kernel", None)
-    return getattr(getattr(kernel, "kc", None), "session", None)
+    session: Session | None = getattr(getattr(kernel, "kc", None), "session", None)
+    return session
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

@@ -17,14 +17,18 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .causes import Cause, cells_used, likely_causes
 from .cell_ids import send_cell_ids
 from .outputs import Output, first_difference, normalized
+
+if TYPE_CHECKING:
+    from jupyter_client.manager import AsyncKernelManager
+    from nbformat import NotebookNode
 
 #: What a cell's source says to leave its outputs out of the comparison, as nbval reads it.
 IGNORED_MARKERS = ("NBVAL_IGNORE_OUTPUT", "NBVAL_SKIP")
@@ -102,7 +106,7 @@ def setup_lines(seed: int | None, auto: bool) -> tuple[str, ...]:
     return ("%load_ext seedmagic", f"%seed {0 if seed is None else seed}{' --auto' if auto else ''} -q")
 
 
-def read_notebook(path: str | os.PathLike[str]) -> Any:
+def read_notebook(path: str | os.PathLike[str]) -> NotebookNode:
     """The notebook at ``path``, or CannotRun saying in one line why not."""
     import nbformat
 
@@ -113,14 +117,15 @@ def read_notebook(path: str | os.PathLike[str]) -> Any:
         raise CannotRun("a directory, not a notebook")
     try:
         with warnings_silenced():
-            return nbformat.read(location, as_version=4)
+            notebook: NotebookNode = nbformat.read(location, as_version=4)  # type: ignore[no-untyped-call]
     except Exception as exc:  # JSON or schema errors: nbformat raises many kinds
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise CannotRun(f"not a notebook ({reason[:120]})") from None
+    return notebook
 
 
 @contextlib.contextmanager
-def warnings_silenced() -> Any:
+def warnings_silenced() -> Iterator[None]:
     import warnings
 
     with warnings.catch_warnings():
@@ -128,7 +133,7 @@ def warnings_silenced() -> Any:
         yield
 
 
-def _ignored(cell: Any) -> bool:
+def _ignored(cell: NotebookNode) -> bool:
     tags = cell.get("metadata", {}).get("tags", [])
     return any(marker in cell.source for marker in IGNORED_MARKERS) or any(tag in tags for tag in IGNORED_TAGS)
 
@@ -143,7 +148,7 @@ class _Runs:
     setup: tuple[str, ...]
     progress: Progress
 
-    async def one(self, nb: Any, run: int) -> Any:
+    async def one(self, nb: NotebookNode, run: int) -> NotebookNode:
         """Run ``nb`` in a fresh kernel; CannotRun if it cannot be run to the end. Its kernel is shut down."""
         from nbclient import NotebookClient
 
@@ -160,7 +165,8 @@ class _Runs:
             on_cell_executed=lambda **_: self.progress.cell_done(run),
         )
         send_cell_ids(client)
-        km = client.create_kernel_manager()
+        # nbclient's own kernel_manager_class: an AsyncKernelManager, whose methods are coroutines.
+        km = cast("AsyncKernelManager", client.create_kernel_manager())
         # The kernel's stderr (its start-up chatter) is kept for the message when it dies, not shown.
         with tempfile.TemporaryFile() as stderr:
             try:
@@ -177,7 +183,7 @@ class _Runs:
                         await km.shutdown_kernel(now=True)
         return client.nb
 
-    def _why(self, exc: BaseException, cell: Any, running: list[int], stderr: str) -> str:
+    def _why(self, exc: BaseException, cell: NotebookNode | None, running: list[int], stderr: str) -> str:
         name = type(exc).__name__
         said = " ".join(str(exc).split())
         where = f"cell {running[-1] + 1}" + (f" (id {cell.get('id')})" if cell is not None and cell.get("id") else "")
@@ -193,7 +199,7 @@ class _Runs:
             return f"the kernel did not start: {name}: {said[:120]}{last}"
         return f"{where}: {name}: {said[:150]}{last}"
 
-    async def both(self, nb: Any) -> list[Any]:
+    async def both(self, nb: NotebookNode) -> list[NotebookNode]:
         tasks = [asyncio.ensure_future(self.one(copy.deepcopy(nb), run)) for run in range(RUNS)]
         try:
             return list(await asyncio.gather(*tasks))
@@ -209,15 +215,16 @@ def _interruptible(work: Coroutine[Any, Any, T]) -> T:
     the main thread: it kills the kernel and the run goes on, failing.)"""
     loop = asyncio.new_event_loop()
     task = loop.create_task(work)
-    outcome: dict[str, Any] = {}
+    value: list[T] = []  # what the work returned
+    error: list[BaseException] = []  # or what it raised
     finished = threading.Event()
 
     def run() -> None:
         asyncio.set_event_loop(loop)
         try:
-            outcome["value"] = loop.run_until_complete(task)
+            value.append(loop.run_until_complete(task))
         except BaseException as exc:  # handed to the caller's thread
-            outcome["error"] = exc
+            error.append(exc)
         finally:
             try:
                 # As asyncio.run ends: what the work left running (nbclient's pollers of a cancelled cell) is
@@ -241,9 +248,9 @@ def _interruptible(work: Coroutine[Any, Any, T]) -> T:
         loop.call_soon_threadsafe(task.cancel)  # once: the work cancels what it started, once each
         finished.wait(STARTUP_TIMEOUT)
         raise
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]  # type: ignore[no-any-return]
+    if error:
+        raise error[0]
+    return value[0]
 
 
 def verify(
@@ -275,7 +282,15 @@ def verify(
     return compare(nb, first, second, path=name, seconds=time.perf_counter() - began, setup=setup)
 
 
-def compare(nb: Any, first: Any, second: Any, *, path: str, seconds: float = 0.0, setup: tuple[str, ...] = ()):
+def compare(
+    nb: NotebookNode,
+    first: NotebookNode,
+    second: NotebookNode,
+    *,
+    path: str,
+    seconds: float = 0.0,
+    setup: tuple[str, ...] = (),
+) -> Verdict:
     """The verdict on two runs of ``nb``: the code cells whose normalized outputs differ, each with its likely
     causes (what ``setup`` seeded counts as seeded), and, for a later one, the differing cells it uses."""
     sources = [cell.source if cell.cell_type == "code" else None for cell in nb.cells]
