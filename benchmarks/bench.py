@@ -73,6 +73,7 @@ VERIFY_RATIO = 1.3  # seedmagic verify (two runs at once) against one plain nbcl
 VERIFY_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "00-quickstart.ipynb"
 AUTO_PANEL_US = 300.0  # auto mode and a live panel over no seedmagic, per cell
 SWEEP_RATIO = 1.05  # a %%seeds sweep of n seeds against the cell run n times by hand (%%seeded k --isolate)
+REACH_RATIO = 1.05  # making a generator without a seed with --reach on, against seedmagic with it off
 PANEL_REFRESH_US = 60.0  # the live panel's own work per cell: its reading and refresh
 
 # The cell timed in auto mode, and the hook a user would register instead of `%seed 0 --auto` (as a notebook cell).
@@ -704,6 +705,70 @@ def bench_sweep(shell: InteractiveShell) -> list[Row]:
     ]
 
 
+# -- the census and --reach --------------------------------------------------------------------------------------------
+
+GENERATORS = {
+    "numpy": ("np.random.default_rng()", lambda: np.random.default_rng()),
+    "random": ("random.Random()", lambda: random.Random()),
+    "torch": ("torch.Generator()", lambda: torch.Generator()),
+}
+
+
+def bench_census() -> list[Row]:
+    """Making a generator without a seed, with the census and with reach on, against seedmagic loaded with both off
+    (the default: then nothing is patched, checked, so it costs nothing)."""
+    engine = seedmagic.engine.ENGINE
+    originals = (np.random.bit_generator.randbits, random.Random.__init__, torch.Generator, np.random.RandomState)
+
+    def state(census: bool, reach: bool) -> Callable[[], None]:
+        def enter() -> None:
+            engine.set_modes(reach=False)
+            engine.census.set_enabled(census)
+            if reach:
+                engine.set_modes(reach=True)
+            engine.census.clear()
+
+        return enter
+
+    seedmagic.seed_all(SEED)
+    enters = {"off": state(False, False), "census": state(True, False), "reach": state(False, True)}
+    enters["off"]()
+    patched = (np.random.bit_generator.randbits, random.Random.__init__, torch.Generator, np.random.RandomState)
+    assert patched == originals, "with the census and reach off, seedmagic must leave every constructor as it was"
+    rows = []
+    try:
+        for library, (call, make) in GENERATORS.items():
+            timings = compare(
+                {name: make for name in enters},
+                rounds=rounds(100),
+                batch=100,
+                warmup=300,
+                enter=enters,
+                shipped=False,
+            ).stubbed
+            reach_ratio = timings.ratio("reach", "off")
+            rows.append(
+                Row(
+                    f"`{call}` with `%seed N --reach` vs seedmagic loaded with the census and reach off (nothing "
+                    f"patched, checked: the same cost as without seedmagic); the census alone beside it",
+                    Figures(
+                        us(timings["reach"]),
+                        us(timings["off"]),
+                        f"reach {reach_ratio:.2f}x ({signed(timings.diff('reach', 'off'))}); the census alone "
+                        f"{timings.ratio('census', 'off'):.2f}x ({signed(timings.diff('census', 'off'))})",
+                    ),
+                    Figures("same", "same", "the same run: no torch.manual_seed, no stack formatting"),
+                    target=f"≤ {REACH_RATIO:.2f}x",
+                    verdict=verdict(reach_ratio <= REACH_RATIO),
+                )
+            )
+    finally:
+        engine.set_modes(reach=False)
+        engine.census.set_enabled(False)
+        engine.census.clear()
+    return rows
+
+
 # -- snapshots ---------------------------------------------------------------------------------------------------------
 
 
@@ -1116,6 +1181,7 @@ def main() -> int:
         "auto mode": lambda: bench_auto(shell),
         "%load_ext": bench_load_ext,
         "snapshot": bench_snapshot,
+        "census and --reach": bench_census,
         "seedmagic verify": bench_verify,
         "auto mode with a live panel": lambda: bench_auto_panel(shell),
         "%%seeds sweeps": lambda: bench_sweep(shell),

@@ -30,7 +30,8 @@ import os
 import sys
 import sysconfig
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -403,6 +404,27 @@ class Census:
         via_text = "" if via is frame else _short(via.f_code.co_filename, via.f_lineno)
         cell = self.cell_of(file) if self.cell_of is not None else None
         return _Site(file, frame.f_lineno, via_text, cell, (frame.f_code, via.f_code))
+
+    @contextmanager
+    def counting(self) -> Iterator[list[Unseeded]]:
+        """Record the generators of NumPy and ``random`` made without a seed, and not reached, inside the block (the
+        census switched on for it where it is off, and back after): the list is filled when the block ends. These
+        start from OS entropy, so two runs draw differently; an unseeded ``torch.Generator()`` starts from a fixed
+        seed, the same in both, and is left out."""
+        before = {key: site.count - site.reached for key, site in self._sites.items()}
+        was_enabled = self.enabled
+        if not was_enabled:
+            self.set_enabled(True)
+        made: list[Unseeded] = []
+        try:
+            yield made
+        finally:
+            if not was_enabled:
+                self.set_enabled(False)
+            for key, site in self._sites.items():
+                new = site.count - site.reached - before.get(key, 0)
+                if new > 0 and key[0] != "torch":
+                    made.append(Unseeded(key[0], site.file, site.line, site.cell, site.via, new, 0, None))
 
     def unseeded(self) -> tuple[Unseeded, ...]:
         """Every place that made generators without a seed, in order of first creation. A torch generator seeded

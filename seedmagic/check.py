@@ -90,6 +90,8 @@ if TYPE_CHECKING:
     from torch import Tensor, nn
     from torch import device as TorchDevice
 
+    from .census import Unseeded
+
 LAST_EXPRESSION = "Out"
 HINT = (
     "usual causes: a generator seedmagic does not seed (np.random.default_rng() or torch.Generator() without a seed: "
@@ -178,6 +180,8 @@ class CheckReport:
     differences: tuple[Difference, ...]
     caveats: tuple[str, ...] = ()
     uncomparable: tuple[Uncomparable, ...] = ()
+    #: Generators the runs made without a seed (from OS entropy): the likely cause of a difference, where it was.
+    made_without_seed: tuple[Unseeded, ...] = ()
 
     @property
     def reproducible(self) -> bool:
@@ -221,6 +225,13 @@ class CheckReport:
                 values = f": {d.first}  vs  {d.second}" if d.first or d.second else ""
                 lines.append(f"  {d.name}: {d.why}{values}")
             lines += [f"  cannot compare {u.name}: {u.why}" for u in self.uncomparable]
+            for made in self.made_without_seed:
+                via = f" (via {made.via})" if made.via else ""
+                fix = "seedmagic.rng()" if made.library == "numpy" else "random.Random(seed)"
+                lines.append(
+                    f"  likely cause: a {made.library} generator made without a seed at {made.where}{via} "
+                    f"({made.count} made in the two runs): give it a seed ({fix}), or %seed N --reach"
+                )
             lines.append(f"  {HINT}")
         lines += [f"  note: {caveat}" for caveat in self.caveats]
         return "\n".join(lines)

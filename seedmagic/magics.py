@@ -4,6 +4,7 @@ engine when a cell starts and ends (for auto mode); the profile options seed a s
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import os
 import sys
@@ -440,9 +441,11 @@ class SeedMagics(Magics):
                 return body.evaluate()
         from .check import run_twice
 
-        with scope as started:
+        with scope as started, self.engine.census.counting() as made:
             code = [*body.statements, *([body.last_expression] if body.last_expression is not None else [])]
             value, report = run_twice(body.evaluate, self.shell.user_ns, self.engine.reseed, started.seed, code=code)
+        if made:
+            report = dataclasses.replace(report, made_without_seed=tuple(made))
         print(report, file=sys.stdout if report.proven else sys.stderr)
         return value
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .engine import Engine, InvalidArgument, Marks, parse_seed, random_seed
 from .errors import one_line
 from .sources import Flag
-from .status import Status, Summary
+from .status import Status, Summary, unseeded_count
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -76,7 +76,9 @@ def _summary(summary: Summary) -> str:
         style = ""
         if part.endswith("NOT deterministic"):
             style = _BAD if summary.not_deterministic else _OK
-        elif part.startswith(("drew from ", "changed ")) and part != "drew from nothing":
+        elif (part.startswith(("drew from ", "changed ")) and part != "drew from nothing") or part.endswith(
+            "made without a seed"
+        ):
             style = _MOVED
         shown.append(f'<span style="{style}">{_e(part)}</span>' if style else _e(part))
     return f'<div style="{_FONT}; {_LINE}"><b>seedmagic</b>&ensp;{" &middot; ".join(shown)}</div>'
@@ -93,6 +95,8 @@ def _headline(status: Status) -> str:
         parts.append(f"last cell got <b>{status.last_cell_seed}</b>")
     deterministic = ("on (warn only)" if status.warn_only else "on") if status.deterministic else "off"
     parts.append(f"deterministic mode <b>{deterministic}</b>")
+    if status.reach:
+        parts.append("reach <b>on</b>")
     return f'<div style="{_FONT}; {_LINE}; margin: 4px 0">{" &middot; ".join(parts)}</div>'
 
 
@@ -148,6 +152,23 @@ def _flags(flags: Iterable[Flag], changed: Iterable[str]) -> str:
         )
         rows.append((_MOVED_ROW if flag.name in changed else "", cells, [_e(flag.note)] if flag.note else []))
     return _table("determinism flags", ("flag", "value", "verdict"), rows)
+
+
+def _unseeded(status: Status) -> str:
+    """The census: where generators were made without a seed, and whether reach seeded them (empty without any)."""
+    rows = []
+    for site in status.unseeded:
+        left = site.count - site.reached
+        reached = f"{site.reached} seeded" + (f", last with {site.last_seed}" if site.last_seed is not None else "")
+        notes = [_e(text) for text in (f"via {site.via}" if site.via else "", site.note) if text]
+        cells = (f"<b>{_e(site.library)}</b>", _e(site.where), _e(site.count), _e(reached if site.reached else "-"))
+        rows.append((_MOVED_ROW if left else "", cells, notes))
+    if status.not_reached:
+        rows.append(("", (_e("NOT reached"), _e(", ".join(status.not_reached)), "", ""), [_e("bound before --reach")]))
+    if not rows:
+        return ""
+    hint = "" if status.reach else " (%seed N --reach seeds them from the seed in force)"
+    return _table(f"made without a seed{hint}", ("library", "at", "times", "reach"), rows)
 
 
 def _message(text: str, error: bool = False) -> str:
@@ -265,6 +286,9 @@ class _Watch:
             self._not_deterministic,
             self.drew,
             self.changed,
+            # The census is off by default: then this reads nothing.
+            unseeded_count(engine.census.unseeded()) if engine.census.active else 0,
+            engine.census.reaching,
         )
 
 
@@ -323,6 +347,7 @@ class SeedPanel:
         self.headline = w.HTML()
         self.libraries = w.HTML()
         self.flags = w.HTML()
+        self.unseeded = w.HTML()
         # No description: ipywidgets shows the tooltip on the field only when it has none.
         self.seed_field = w.Text(placeholder="seed, e.g. 7", tooltip=TOOLTIPS["seed"], layout=w.Layout(width="130px"))
         with warnings.catch_warnings():  # Enter, not leaving the field, reseeds: the submit event is the one for it
@@ -346,7 +371,7 @@ class SeedPanel:
         ]
         self.controls = w.HBox(controls, layout=w.Layout(margin="6px 0 0 0", flex_flow="row wrap"))
         self.details = w.VBox(
-            [self.headline, self.libraries, self.flags, self.controls],
+            [self.headline, self.libraries, self.flags, self.unseeded, self.controls],
             layout=w.Layout(display="" if expanded else "none"),
         )
         self.details.add_class("seedmagic-details")
@@ -428,6 +453,7 @@ class SeedPanel:
                 self._set(self.headline, _headline(status))
                 self._set(self.libraries, _libraries(status, watch.drew or ()))
                 self._set(self.flags, _flags(status.flags, watch.changed))
+                self._set(self.unseeded, _unseeded(status))
             modes = (self.engine.determinism.enabled, self.engine.auto)
             if modes != self._modes:
                 self._sync_toggles(modes)

@@ -129,6 +129,9 @@ class Summary(NamedTuple):
     drew: tuple[str, ...] | None = None
     #: The flags the last cell changed.
     changed: tuple[str, ...] = ()
+    #: Generators made without a seed that reach did not seed (with the census or reach on).
+    unseeded: int = 0
+    reach: bool = False
 
     def parts(self) -> list[str]:
         parts = [
@@ -142,6 +145,10 @@ class Summary(NamedTuple):
             parts.append(f"drew from {', '.join(self.drew) or 'nothing'}")
         if self.changed:
             parts.append(f"changed {', '.join(self.changed)}")
+        if self.reach:
+            parts.append("reach on")
+        if self.unseeded:
+            parts.append(f"{self.unseeded} made without a seed")
         return parts
 
     def __str__(self) -> str:
@@ -187,6 +194,8 @@ class Status:
             sum(flag.ok is False for flag in self.flags),
             drew,
             changed,
+            unseeded_count(self.unseeded),
+            self.reach,
         )
 
     def headline(self) -> str:
@@ -230,6 +239,11 @@ class Status:
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))
+
+
+def unseeded_count(rows: Iterable[Unseeded]) -> int:
+    """How many generators were made without a seed and left so (reach seeds the others)."""
+    return sum(row.count - row.reached for row in rows)
 
 
 def _wrap_parts(parts: Sequence[str], separator: str) -> list[str]:

@@ -821,3 +821,39 @@ def test_check_names_what_it_compared_in_the_order_the_cell_binds_it(ip, capsys)
     ip.user_ns.update(zeta=0, alpha=0)  # already in the namespace, in the other order
     report = check(ip, capsys, "alpha = 1\nmiddle = 2\nzeta = 3")
     assert report.startswith("seedmagic: reproducible: two runs from seed 0 gave the same alpha, middle, zeta")
+
+
+# -- generators made without a seed: named as the likely cause ---------------------------------------------------------
+
+UNSEEDED_CELLS = {
+    "numpy": "r = np.random.default_rng()\nx = r.random()",
+    "random": "r = random.Random()\nx = r.random()",
+}
+
+
+@pytest.mark.parametrize("library", UNSEEDED_CELLS)
+def test_check_names_a_generator_made_without_a_seed_as_the_likely_cause(ip, capsys, library):
+    entropy, init = np.random.bit_generator.randbits, random.Random.__init__
+    cell = f"%%seeded 0 --check\n{UNSEEDED_CELLS[library]}"
+    run_ok(ip, cell)
+    number = ip.execution_count - 1
+    err = capsys.readouterr().err
+    assert "NOT reproducible" in err
+    assert f"likely cause: a {library} generator made without a seed at In [{number}], line 2 (2 made" in err
+    # The census was on for the two runs only: every constructor is as it was.
+    assert not seedmagic.engine.ENGINE.census.enabled
+    assert (np.random.bit_generator.randbits, random.Random.__init__) == (entropy, init)
+
+
+def test_check_names_no_cause_where_the_generators_are_seeded_or_reached(ip, capsys):
+    run_ok(ip, "%%seeded 0 --check\nr = np.random.default_rng(5)\nx = r.random()")
+    run_ok(ip, "%%seeded 0 --check\ng = torch.Generator()\nx = torch.rand(2, generator=g)")  # torch's fixed seed
+    out = capsys.readouterr()
+    assert out.out.count("seedmagic: reproducible") == 2 and "likely cause" not in out.err
+    run_ok(ip, "%seed 0 --reach -q")
+    try:
+        run_ok(ip, f"%%seeded 0 --check\n{UNSEEDED_CELLS['numpy']}")
+    finally:
+        run_ok(ip, "%seed --no-reach -q")
+    out = capsys.readouterr()
+    assert "seedmagic: reproducible" in out.out and "likely cause" not in out.err

@@ -26,6 +26,7 @@ from seedmagic import panel
 from seedmagic.engine import ENGINE, Engine
 from seedmagic.ranks import PerRank
 from seedmagic.sources import NAMES, SOURCES
+from seedmagic.status import SeedReport
 
 CALLBACKS = "post_run_cell"
 
@@ -388,14 +389,14 @@ class AutoEngine(Engine):
         super().__init__()
         self.calls: list[bool] = []
 
-    def set_auto(self, enabled: bool) -> None:
+    def set_auto(self, enabled: bool) -> SeedReport:
         self.calls.append(enabled)
-        self.auto = enabled
+        return super().set_auto(enabled)
 
 
 def test_the_auto_toggle_calls_set_auto(make_panel):
     engine = AutoEngine()
-    engine.seed = 5
+    engine.seed_all(5)
     p = make_panel(engine)
     assert p.auto_toggle in p.controls.children and p.auto_toggle.value is False
     p.auto_toggle.value = True
@@ -769,3 +770,35 @@ def test_a_cell_that_draws_on_the_gpu_is_highlighted(ip, make_panel):
     assert ">cuda:0<" in row(p, "torch") and "drew" in row(p, "torch")
     run_ok(ip, "%%seeded 1\nz = 1")
     assert p.drew == ()
+
+
+# -- the census --------------------------------------------------------------------------------------------------------
+
+
+def test_the_panel_lists_the_generators_made_without_a_seed_and_what_reach_seeded(ip, make_panel):
+    run_ok(ip, "import random, numpy as np, torch\n%seed 5 -q")
+    folded, unfolded = make_panel(expanded=False), make_panel()
+    assert unfolded.unseeded.value == "" and "made without a seed" not in text(folded.summary.value)
+    ENGINE.census.set_enabled(True)
+    try:
+        ENGINE.census.clear()
+        run_ok(ip, "r = np.random.default_rng()\nfor _ in range(2):\n    q = random.Random()")
+        number = ip.execution_count - 1
+        assert "3 made without a seed" in text(folded.summary.value)
+        table = text(unfolded.unseeded.value)
+        assert "%seed N --reach seeds them" in table
+        assert f"numpyIn [{number}], line 11-" in table and f"randomIn [{number}], line 32-" in table
+
+        run_ok(ip, "%seed 5 --reach -q")
+        run_ok(ip, "s = np.random.default_rng()")
+        assert "reach on" in text(folded.summary.value) and "3 made without a seed" in text(folded.summary.value)
+        seed = ENGINE.census.unseeded()[-1].last_seed
+        assert ip.user_ns["s"].random() == np.random.default_rng(seed).random()
+        assert f"1 seeded, last with {seed}" in text(unfolded.unseeded.value)
+        assert "reach on" in text(unfolded.headline.value)
+    finally:
+        run_ok(ip, "%seed --no-reach -q")
+        ENGINE.census.set_enabled(False)
+        ENGINE.census.clear()
+        for name in ("r", "q", "s", "_"):
+            ip.user_ns.pop(name, None)
