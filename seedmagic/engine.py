@@ -422,7 +422,7 @@ class Engine:
             self.restore(running.saved)
         elif running.outer is not self._scope:  # most cells change nothing: keep the per-cell cost to a pop
             self._scope = running.outer
-            if self.seed is None:  # with a session seed, imports stay watched
+            if self.session.seed is None:  # with a session seed, imports stay watched
                 self.refresh_hook()
 
     def end_cells(self) -> None:

@@ -205,6 +205,8 @@ class SeedMagics(Magics):
         self._silent_cells: list[object] = []
         # The session's last %%seeds sweeps: %seed with a best seed says that the best of n seeds is not a result.
         self._sweeps: list[Any] = []
+        #: Their best (and worst) seeds, each with its note, the latest sweep's winning: looked up by every %seed.
+        self._best_seed_notes: dict[int, str] = {}
 
     # -- loading ---------------------------------------------------------------------------------------------------
 
@@ -265,7 +267,7 @@ class SeedMagics(Magics):
     def pre_run_cell(self, info: Any) -> None:
         try:
             engine = self.engine
-            engine.begin_cell(info, cell_key(info) if engine.auto or engine.census.reaching else None)
+            engine.begin_cell(info, cell_key(info) if engine.session.auto or engine.census.reaching else None)
         except Exception as exc:  # never break the user's cell
             warn(f"seedmagic could not reseed the cell: {exc}")
 
@@ -379,7 +381,7 @@ class SeedMagics(Magics):
             print(report, file=sys.stderr)
         elif not wanted.quiet:
             print(report)
-        if report.seed is not None and self._sweeps:
+        if report.seed is not None and self._best_seed_notes:
             self._note_best_seed(report.per_rank.given if report.per_rank else report.seed)
 
     @_no_abbreviations
@@ -540,6 +542,7 @@ class SeedMagics(Magics):
                 derived_from=derived,
             )
         self._sweeps = [*self._sweeps[-(_SWEEPS_KEPT - 1) :], result]
+        self._best_seed_notes = {seed: note for sweep in self._sweeps for seed, note in sweep.best_seed_notes.items()}
         if args.output is not None:
             self.shell.user_ns[args.output] = result
         if error is not None:
@@ -547,11 +550,9 @@ class SeedMagics(Magics):
         return None if args.quiet else result
 
     def _note_best_seed(self, seed: int) -> None:
-        for sweep in reversed(self._sweeps):  # the latest sweep first
-            note = sweep.best_seed_note(seed)
-            if note is not None:
-                print(note)
-                return
+        note = self._best_seed_notes.get(seed)
+        if note is not None:
+            print(note)
 
     @line_magic
     def seedpanel(self, line: str) -> None:

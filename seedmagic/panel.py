@@ -274,14 +274,14 @@ class _Watch:
 
     def summary(self) -> Summary:
         """The folded line, from the engine and what this watch read: no generator state is read for it."""
-        engine = self.engine
+        engine, session = self.engine, self.engine.session
         imported = [name for name in self.before.states if name in self._seedable]
         seedings = engine.seedings
         return Summary(
-            engine.seed,
-            engine.mode,
-            engine.last_cell_seed,
-            sum(name in seedings for name in imported),
+            session.seed,
+            session.mode,
+            session.last_cell_seed,
+            len([name for name in imported if name in seedings]),
             len(imported),
             self._not_deterministic,
             self.drew,
@@ -567,14 +567,25 @@ class _Hub:
 
     def __init__(self, shell: Any) -> None:
         self._shell = weakref.ref(shell)
-        self.panels: weakref.WeakSet[SeedPanel] = weakref.WeakSet()
+        # Weak: a panel whose output was cleared goes. A list of references rather than a WeakSet, whose iteration
+        # costs several µs after every cell.
+        self._panels: list[weakref.ref[SeedPanel]] = []
         self._watches: dict[int, _Watch] = {}
         self.registered = False
         #: Whether a panel shows a control's message, which the next cell clears.
         self.messages = False
 
+    @property
+    def panels(self) -> list[SeedPanel]:
+        """The open panels, in the order they were shown."""
+        found = [panel for ref in self._panels if (panel := ref()) is not None]
+        if len(found) < len(self._panels):
+            self._panels = [ref for ref in self._panels if ref() is not None]
+        return found
+
     def add(self, panel: SeedPanel) -> None:
-        self.panels.add(panel)
+        if panel not in self.panels:
+            self._panels.append(weakref.ref(panel))
         with contextlib.suppress(Exception):  # else the panel's refresh says why
             self.watch(panel.engine)
         shell = self._shell()
@@ -590,8 +601,8 @@ class _Hub:
         return watch
 
     def discard(self, panel: SeedPanel) -> None:
-        self.panels.discard(panel)
-        if not self.panels:
+        self._panels = [ref for ref in self._panels if ref() not in (None, panel)]
+        if not self._panels:
             self.unregister()
 
     def unregister(self) -> None:
@@ -611,14 +622,14 @@ class _Hub:
                 watch.cell_started()
             if self.messages:  # a control spoke since the last cell
                 self.messages = False
-                for panel in list(self.panels):
+                for panel in self.panels:
                     panel.clear_message()
         except Exception:  # never into the user's cell
             pass
 
     def post_run_cell(self, result: ExecutionResult | None = None) -> None:
         try:
-            panels = list(self.panels)
+            panels = self.panels
             if not panels:
                 self.unregister()
                 return

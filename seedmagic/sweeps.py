@@ -515,13 +515,16 @@ class SeedSweep:
 
     def best_seed_note(self, seed: int) -> str | None:
         """The one-line note for reseeding with a seed that gave a metric's highest or lowest value, else None."""
-        extreme = self.extremes().get(seed)
-        if extreme is None:
-            return None
-        return (
-            f"seedmagic: note: {extreme}: the best of {len(self.seeds)} seeds is not a result to report; report the "
-            "mean and spread"
-        )
+        return self.best_seed_notes.get(seed)
+
+    @functools.cached_property
+    def best_seed_notes(self) -> dict[int, str]:
+        """``best_seed_note`` for every seed that has one (worked out once: a sweep does not change)."""
+        return {
+            seed: f"seedmagic: note: {extreme}: the best of {len(self.seeds)} seeds is not a result to report; "
+            "report the mean and spread"
+            for seed, extreme in self.extremes().items()
+        }
 
     # -- showing --
 
