@@ -3,7 +3,9 @@
 A server started here runs this very interpreter's JupyterLab with fresh config, data and runtime directories under
 the test's tmp_path (no settings, kernels or IPython profile of the user's), a random token, no news and no update
 checks, and ``window.jupyterapp`` exposed so that a test can run JupyterLab's own commands. Its notebooks are served
-from ``tmp_path / "root"``.
+from ``tmp_path / "root"``. With ``app="notebook"`` it runs Notebook 7 (the ``notebook`` package, built from
+JupyterLab's components) instead, set up the same way: the helpers below work in both, on the page's current
+notebook (Notebook 7 shows one document per page, at ``notebooks/NAME.ipynb``).
 
 Chromium is Debian's, at /usr/bin/chromium (the ``chromium`` package; CI installs it): a test calls
 ``needs_chromium()`` first, which skips it where Chromium is missing.
@@ -108,11 +110,29 @@ def lab_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+# What starts each front end in this very interpreter, with window.jupyterapp exposed: `jupyter lab` (`-m jupyter lab`
+# would run the jupyter-lab script, maybe another interpreter's) without news or update checks, or Notebook 7, whose
+# JupyterNotebookApp has neither (its front end's notifications are off in SETTINGS).
+APPS = {
+    "lab": [
+        "jupyterlab",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.expose_app_in_browser=True",
+    ],
+    "notebook": ["notebook", "--JupyterNotebookApp.expose_app_in_browser=True"],
+}
+
+
 def start_lab(
-    tmp_path: Path, notebooks: Mapping[str, nbformat.NotebookNode] | None = None, settings: Mapping[str, Any] = SETTINGS
+    tmp_path: Path,
+    notebooks: Mapping[str, nbformat.NotebookNode] | None = None,
+    settings: Mapping[str, Any] = SETTINGS,
+    app: str = "lab",
 ) -> tuple[subprocess.Popen, str, str, Path]:
-    """Start JupyterLab on a free loopback port, serving ``tmp_path / "root"`` with ``notebooks`` (name: notebook)
-    written there. Returns the server process, its URL, its token and its log file; see ``wait_for_server``."""
+    """Start JupyterLab (or with ``app="notebook"`` Notebook 7) on a free loopback port, serving ``tmp_path / "root"``
+    with ``notebooks`` (name: notebook) written there. Returns the server process, its URL, its token and its log
+    file; see ``wait_for_server``."""
     root, home = tmp_path / "root", tmp_path / "jupyter"
     root.mkdir()
     for name, value in settings.items():
@@ -124,10 +144,11 @@ def start_lab(
     port, token = free_port(), secrets.token_hex(16)
     env = lab_env(tmp_path)
     log = tmp_path / "lab.log"
+    module, *options = APPS[app]
     command = [
         sys.executable,
         "-m",
-        "jupyterlab",  # `jupyter lab` in this very interpreter (`-m jupyter lab` would run the jupyter-lab script)
+        module,
         "--no-browser",
         "--allow-root",
         "--ServerApp.ip=127.0.0.1",
@@ -135,9 +156,7 @@ def start_lab(
         "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root}",
-        "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--LabApp.expose_app_in_browser=True",
+        *options,
     ]
     with open(log, "wb") as out:
         server = subprocess.Popen(
@@ -177,8 +196,9 @@ class Lab:
     console: list[str]  # what the pages logged
 
     def open(self, path: str = "lab", width: int = 1400, height: int = 1100) -> Any:
-        """A new page at ``path`` (``lab``, ``lab/tree/NAME.ipynb``), by default large enough to show a notebook,
-        with the default timeout raised; returns once JupyterLab has restored its layout."""
+        """A new page at ``path`` (``lab``, ``lab/tree/NAME.ipynb``; in Notebook 7 ``notebooks/NAME.ipynb``), by
+        default large enough to show a notebook, with the default timeout raised; returns once the front end has
+        restored its layout."""
         page = self.browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=2)
         page.set_default_timeout(TIMEOUT_MS)
         page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
@@ -189,13 +209,16 @@ class Lab:
 
 
 @contextlib.contextmanager
-def lab_in_chromium(tmp_path: Path, notebooks: Mapping[str, nbformat.NotebookNode] | None = None) -> Iterator[Lab]:
-    """JupyterLab started (see ``start_lab``) and headless Chromium launched. On the way out both are closed; if
-    the block failed, the end of the pages' console and of the server's log are printed first."""
+def lab_in_chromium(
+    tmp_path: Path, notebooks: Mapping[str, nbformat.NotebookNode] | None = None, app: str = "lab"
+) -> Iterator[Lab]:
+    """JupyterLab (or ``app="notebook"``: Notebook 7) started (see ``start_lab``) and headless Chromium launched. On
+    the way out both are closed; if the block failed, the end of the pages' console and of the server's log are
+    printed first."""
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=TIMEOUT_MS)
-    server, url, token, log = start_lab(tmp_path, notebooks)
+    server, url, token, log = start_lab(tmp_path, notebooks, app=app)
     console: list[str] = []
     try:
         with sync_playwright() as playwright:
@@ -208,7 +231,7 @@ def lab_in_chromium(tmp_path: Path, notebooks: Mapping[str, nbformat.NotebookNod
                 browser.close()
     except BaseException:
         print("browser console:", *console[-40:], sep="\n")
-        print("JupyterLab log:", log.read_text()[-6000:], sep="\n")
+        print(f"{APPS[app][0]} log:", log.read_text()[-6000:], sep="\n")
         raise
     finally:
         stop_lab(server, url, token)

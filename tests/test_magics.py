@@ -334,6 +334,19 @@ def test_auto_uses_the_cell_id_when_the_front_end_sends_one(ip):
     assert torch.equal(first, torch_draws(seedmagic_derive(5, "cell-id:cell-1"), 2))
 
 
+def test_auto_keys_by_source_a_cell_whose_id_the_notebook_does_not_store(ip):
+    """VS Code sends its editor's URI for a cell whose notebook stores no id; nbval and seedmagic verify then send no
+    id at all: both key the cell by its source, so they draw the same."""
+    run_ok(ip, "%seed 5 --auto -q")
+    cell = "x = torch.rand(2)\nx"
+    uri = "vscode-notebook-cell:/home/user/draws.ipynb#W2sZmlsZQ%3D%3D"
+    in_vscode = ip.run_cell(cell, store_history=True, cell_id=uri).result
+    in_runner = ip.run_cell(cell, store_history=True).result
+    assert torch.equal(in_vscode, in_runner)
+    assert torch.equal(in_vscode, torch_draws(seedmagic_derive(5, "source:" + cell), 2))
+    ip.user_ns.pop("x", None)
+
+
 def test_auto_status_shows_the_mode_and_the_last_cells_seed(ip, capsys):
     run_ok(ip, "%seed 5 --auto")
     assert "auto mode on" in capsys.readouterr().out
