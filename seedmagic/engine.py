@@ -17,7 +17,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+
+if TYPE_CHECKING:
+    import hashlib
 
 from .census import Census
 from .determinism import DeterminismState, DeterminismSwitch
@@ -32,6 +35,7 @@ SEED_LIMIT = 2**32
 """Seeds are integers in ``[0, 2**32)``, the range every library accepts (NumPy's legacy seed is the narrowest)."""
 
 Selection = str | Iterable[str] | None
+_Value = TypeVar("_Value")
 ALL = frozenset(NAMES)
 _SEED_TEXT = re.compile(r"[+-]?(0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)", re.ASCII)
 
@@ -91,7 +95,7 @@ def _derive(base: int, key: int | str) -> int:
 
 
 @functools.cache
-def _blake2b() -> Any:
+def _blake2b() -> type[hashlib.blake2b]:
     # hashlib is imported on first use, not with the extension; auto mode derives a seed before every cell.
     from hashlib import blake2b
 
@@ -123,7 +127,7 @@ def resolve_selection(only: Selection = None, skip: Selection = None) -> frozens
     return None
 
 
-def check_bool(name: str, value: Any, *, none: bool = False) -> None:
+def check_bool(name: str, value: object, *, none: bool = False) -> None:
     """Refuse anything but ``True`` and ``False`` (and None where ``none``): not ``1``, ``np.True_`` or ``"no"``."""
     if isinstance(value, bool) or (none and value is None):
         return
@@ -238,7 +242,7 @@ class Engine:
         self._cell_stack: list[_RunningCell] = []
         self._imported: dict[str, _Imported] = {}
         self._on_import_kept: tuple[tuple[Any, ...], float, tuple[str, ...]] | None = None
-        self._seedable_kept: tuple[tuple[Any, ...], tuple[Source, ...]] | None = None
+        self._seedable_kept: tuple[tuple[int, frozenset[str]], tuple[Source, ...]] | None = None
         #: Told ``(event, libraries, seed)`` when seedmagic itself changes generators: ``"seeded"`` (with the seed),
         #: ``"imported"``, ``"restoring"`` and ``"restored"``. A live panel reads them anew then, so that what
         #: seedmagic did is not counted as what the cell drew.
@@ -834,7 +838,7 @@ def _mark(source: Source) -> Any:
         return one_line(exc)
 
 
-def _read(read: Callable[[], Any]) -> Any:
+def _read(read: Callable[[], _Value]) -> _Value | None:
     """What ``read()`` returns, or None where it cannot be read."""
     try:
         return read()

@@ -33,7 +33,9 @@ from .sources import NAMES
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 if TYPE_CHECKING:  # IPython's argument decorators are untyped: each returns the function it was given
-    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
+
+    from .sweeps import SeedSweep
 
     def argument(*args: Any, **kwargs: Any) -> Callable[[_Method], _Method]: ...
     def magic_arguments(name: str | None = None) -> Callable[[_Method], _Method]: ...
@@ -102,24 +104,25 @@ def _no_abbreviations(magic: _Method) -> _Method:
 
 
 @functools.lru_cache(maxsize=256)
-def _parse(magic: Any, line: str) -> Any:
+def _parse(magic: Callable[..., Any], line: str) -> argparse.Namespace:
     """``parse_argstring``, remembered: the same line always parses the same way, and a notebook repeats its lines."""
     return parse_argstring(magic, line)
 
 
-def _either(args: Any, on: str, off: str) -> bool | None:
+def _either(args: argparse.Namespace, on: str, off: str) -> bool | None:
     """True for ``--on``, False for ``--no-on``, None for neither."""
     if getattr(args, on) and getattr(args, off):
         raise UsageError(f"give --{on.replace('_', '-')} or --{off.replace('_', '-')}, not both")
     return True if getattr(args, on) else False if getattr(args, off) else None
 
 
-def cell_key(info: Any) -> str | None:
+def cell_key(info: ExecutionInfo) -> str | None:
     """What identifies a cell across runs: the notebook's cell id where the front end sends one, else its source.
 
     None for a cell that auto mode leaves alone: an empty one, or one of seedmagic's own line magics only (``%seed``,
     ``%seedpanel``), so that asking for the status does not reseed."""
-    source = info.raw_cell.lstrip()
+    raw = info.raw_cell or ""
+    source = raw.lstrip()
     if not source or source[0] in "%#":  # else it is code: no need to read every line
         code = [line for line in (line.strip() for line in source.splitlines()) if line and not line.startswith("#")]
         if all(line.startswith("%seed") for line in code) or code[0].startswith("%%seeded"):
@@ -129,7 +132,7 @@ def cell_key(info: Any) -> str | None:
     # not keep: a runner (nbval, seedmagic verify) then sends no id and keys the cell by its source. So does this.
     if cell_id and not cell_id.startswith(_EDITOR_ONLY_IDS):
         return f"cell-id:{cell_id}"
-    return f"source:{info.raw_cell.strip()}"
+    return f"source:{raw.strip()}"
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,7 @@ class SeedMagics(Magics):
         # to only while there are some.
         self._silent_cells: list[object] = []
         # The session's last %%seeds sweeps: %seed with a best seed says that the best of n seeds is not a result.
-        self._sweeps: list[Any] = []
+        self._sweeps: list[SeedSweep] = []
         #: Their best (and worst) seeds, each with its note, the latest sweep's winning: looked up by every %seed.
         self._best_seed_notes: dict[int, str] = {}
 
@@ -270,7 +273,7 @@ class SeedMagics(Magics):
         """The execution count of the cell IPython compiled to ``filename`` (None for any other file)."""
         return getattr(self.shell.compile, "_filename_map", {}).get(filename)
 
-    def pre_run_cell(self, info: Any) -> None:
+    def pre_run_cell(self, info: ExecutionInfo) -> None:
         try:
             engine = self.engine
             engine.begin_cell(info, cell_key(info) if engine.session.auto or engine.census.reaching else None)
@@ -284,7 +287,7 @@ class SeedMagics(Magics):
         if not self._silent_cells:
             self.shell.events.unregister("post_execute", self.post_execute)
 
-    def post_run_cell(self, result: Any) -> None:
+    def post_run_cell(self, result: ExecutionResult | None) -> None:
         # ipykernel passes None for an asynchronous cell it cancelled: the innermost cell is the one that ended.
         self.engine.end_cell(getattr(result, "info", None))
 
@@ -457,7 +460,7 @@ class SeedMagics(Magics):
         print(report, file=sys.stdout if report.proven else sys.stderr)
         return value
 
-    def _seed_rest_of_cell(self, seed: int | None, args: Any) -> None:
+    def _seed_rest_of_cell(self, seed: int | None, args: argparse.Namespace) -> None:
         # IPython gives the displayhook the running cell's result, silent cells' too; pre_run_cell came before
         # the cells that are not silent.
         executing = getattr(self.shell.displayhook, "exec_result", None) is not None
