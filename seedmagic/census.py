@@ -36,7 +36,7 @@ from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from numpy.random import RandomState
+    from numpy.random import Philox, RandomState
     from torch import Generator as TorchGenerator
 
 TORCH_DEFAULT_SEED = 67280421310721
@@ -155,18 +155,32 @@ class _NumPy(_Library):
             return entropy(bits) if seed is None else seed
 
         random_state: type[RandomState] = nprandom.RandomState
+        philox: type[Philox] = nprandom.Philox
 
-        def make_random_state(*args: Any, **kwargs: Any) -> RandomState:
-            if (args[0] if args else kwargs.get("seed")) is None:
-                return random_state(*args, **kwargs)
+        def seeded_by(given: object, real: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+            """``real(*args, **kwargs)``, which takes entropy it then replaces where ``given`` is not None."""
+            if given is None:
+                return real(*args, **kwargs)
             seeding[0] += 1
             try:
-                return random_state(*args, **kwargs)
+                return real(*args, **kwargs)
             finally:
                 seeding[0] -= 1
 
+        def make_random_state(*args: Any, **kwargs: Any) -> RandomState:
+            seed = args[0] if args else kwargs.get("seed")
+            made: RandomState = seeded_by(seed, random_state, args, kwargs)
+            return made
+
+        def make_philox(*args: Any, **kwargs: Any) -> Philox:
+            # Philox(key=K) draws entropy for a seed, then uses the key: the key is its seed.
+            key = args[2] if len(args) > 2 else kwargs.get("key")
+            made: Philox = seeded_by(key, philox, args, kwargs)
+            return made
+
         patches.setattr(bit_generator, "randbits", randbits)
         patches.setattr(nprandom, "RandomState", _stand_in(random_state, make_random_state))
+        patches.setattr(nprandom, "Philox", _stand_in(philox, make_philox))
 
 
 class _PythonRandom(_Library):

@@ -65,6 +65,8 @@ SEEDED = {
     "PCG64(5)": "g = np.random.PCG64(5)",
     "MT19937(5)": "g = np.random.MT19937(5)",
     "Philox(5)": "g = np.random.Philox(5)",
+    "Philox(key=K)": "g = np.random.Philox(key=5)",
+    "Philox(None, None, K)": "g = np.random.Philox(None, None, 5)",
     "SFC64(5)": "g = np.random.SFC64(5)",
     "spawn": "g = np.random.default_rng(0).spawn(3)",
     "np.random.seed": "np.random.seed(1); g = np.random.rand()",
