@@ -13,7 +13,8 @@ seed, and that two identical cells drew different numbers. Then, on the saved fi
 - ``seedmagic verify`` finds it reproducible, in its text report and in ``--json``.
 
 Screenshots of the notebook after its run and after its save are left under tmp_path. It needs Chromium at
-/usr/bin/chromium and is skipped without it.
+/usr/bin/chromium and is skipped without it. test_notebook7_to_nbval.py checks the same in Notebook 7 with the
+helpers here: the run out of order, the checks of the saved file, and of nbval and verify on it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import numpy as np
@@ -108,39 +110,37 @@ def junit_results(path: Path) -> dict[str, str]:
     return results
 
 
-def test_a_notebook_written_in_jupyterlab_passes_nbval_and_verify(tmp_path):
-    needs_chromium()
+def checked_ids(models: list[dict[str, Any]]) -> list[str]:
+    """The ids of a front end's cells (see ``cell_models``), once they are found to be SOURCES' code cells, each with
+    its own id."""
+    assert [(cell["cell_type"], cell["source"]) for cell in models] == [("code", source) for source in SOURCES]
+    ids = [cell["id"] for cell in models]
+    assert len(set(ids)) == len(ids) and all(ids), ids
+    return ids
+
+
+def run_out_of_order(page: Any) -> None:
+    """Run the page's notebook of SOURCES in RUN_ORDER as a user does, each cell to its end, and find on the page
+    that the NumPy cell drew the same numbers both times and that auto mode is on."""
     from playwright.sync_api import expect
 
-    with lab_in_chromium(tmp_path) as lab:
-        page = lab.open("lab")
-        new_notebook_from_launcher(page)
-        type_cells(page, SOURCES)
-        models = cell_models(page)
-        assert [(cell["cell_type"], cell["source"]) for cell in models] == [("code", source) for source in SOURCES]
-        ids = [cell["id"] for cell in models]
-        assert len(set(ids)) == len(ids) and all(ids), ids
+    cells = notebook_cells(page)
+    numpy_first = None
+    for count, index in enumerate(RUN_ORDER, start=1):
+        run_cell(page, index, count)
+        if index == NUMPY and numpy_first is None:
+            output = cells.nth(NUMPY).locator(".jp-OutputArea-output")
+            # Two numbers printed, NumPy's way: it pads the shorter one, "[0.53791935 0.9734919 ]".
+            expect(output).to_have_text(re.compile(r"^\[\s*\S+\s+\S+\s*\]\s*$"))
+            numpy_first = output.inner_text()
+    # Run again, the cell drew the same numbers: auto mode seeds it for its id, whatever ran before.
+    expect(cells.nth(NUMPY).locator(".jp-OutputArea-output")).to_have_text(numpy_first)
+    expect(cells.nth(1).locator(".jp-OutputArea-output")).to_contain_text("auto mode on")
 
-        cells = notebook_cells(page)
-        numpy_first = None
-        for count, index in enumerate(RUN_ORDER, start=1):
-            run_cell(page, index, count)
-            if index == NUMPY and numpy_first is None:
-                output = cells.nth(NUMPY).locator(".jp-OutputArea-output")
-                expect(output).to_have_text(re.compile(r"^\[\S+\s+\S+\]\s*$"))  # two numbers printed
-                numpy_first = output.inner_text()
-        # Run again, the cell drew the same numbers: auto mode seeds it for its id, whatever ran before.
-        expect(cells.nth(NUMPY).locator(".jp-OutputArea-output")).to_have_text(numpy_first)
-        expect(cells.nth(1).locator(".jp-OutputArea-output")).to_contain_text("auto mode on")
-        page.screenshot(path=str(tmp_path / "notebook-run.png"), animations="disabled")
 
-        assert save_notebook(page, NAME) == NAME
-        expect(page.locator(".jp-mod-dirty")).to_have_count(0)
-        page.screenshot(path=str(tmp_path / "notebook-saved.png"), animations="disabled")
-        assert cell_models(page) == models  # saving kept every cell and its id
-
-    # The file as JupyterLab wrote it: nbformat 4.5, the ids JupyterLab gave its cells, every cell's output.
-    path = lab.root / NAME
+def check_saved(path: Path, ids: list[str]) -> None:
+    """The notebook of SOURCES run in RUN_ORDER, as the front end saved it at ``path``: nbformat 4.5, the cells'
+    ``ids``, every cell's output, the random ones those of the libraries' own calls seeded for each cell's id."""
     nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
     nbformat.validate(nb)
     assert (nb.nbformat, nb.nbformat_minor) >= (4, 5)
@@ -153,14 +153,18 @@ def test_a_notebook_written_in_jupyterlab_passes_nbval_and_verify(tmp_path):
     assert shown(nb.cells[FIRST_TORCH]) != shown(nb.cells[SECOND_TORCH])
     assert "NBVAL" not in path.read_text()
 
+
+def check_nbval_and_verify(root: Path, env: dict[str, str]) -> None:
+    """On the saved NAME in ``root``, in the server's environment ``env``: ``pytest --nbval`` passes, fails on the
+    random cells with seedmagic's plugin disabled, and ``seedmagic verify`` finds it reproducible."""
     # The checks run at once: each starts its own kernels.
-    env = {**lab.env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{lab.env['PATH']}"}
+    env = {**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"}
     nbval = ["python", "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider", NAME]
     runs = {
-        "nbval": run([*nbval, "--junitxml=nbval.xml"], lab.root, env),
-        "nbval without seedmagic": run([*nbval, "-p", "no:seedmagic", "--junitxml=bare.xml"], lab.root, env),
-        "verify": run(["python", "-m", "seedmagic", "verify", NAME], lab.root, env),
-        "verify --json": run(["python", "-m", "seedmagic", "verify", "--json", NAME], lab.root, env),
+        "nbval": run([*nbval, "--junitxml=nbval.xml"], root, env),
+        "nbval without seedmagic": run([*nbval, "-p", "no:seedmagic", "--junitxml=bare.xml"], root, env),
+        "verify": run(["python", "-m", "seedmagic", "verify", NAME], root, env),
+        "verify --json": run(["python", "-m", "seedmagic", "verify", "--json", NAME], root, env),
     }
     try:
         finished = {name: process.communicate(timeout=300) for name, process in runs.items()}
@@ -180,10 +184,10 @@ def test_a_notebook_written_in_jupyterlab_passes_nbval_and_verify(tmp_path):
 
     # nbval compares every cell's outputs, the random ones too, and finds them all as stored.
     assert codes["nbval"] == 0
-    assert junit_results(lab.root / "nbval.xml") == {f"Cell {i}": "passed" for i in range(len(SOURCES))}
+    assert junit_results(root / "nbval.xml") == {f"Cell {i}": "passed" for i in range(len(SOURCES))}
     # Without the plugin no id is sent: auto mode keys cells by their source, and each random cell differs.
     assert codes["nbval without seedmagic"] == 1
-    bare = junit_results(lab.root / "bare.xml")
+    bare = junit_results(root / "bare.xml")
     assert {name for name, outcome in bare.items() if outcome != "passed"} == {f"Cell {i}" for i in RANDOM_CELLS}
     assert all(bare[f"Cell {i}"] == "failure" for i in RANDOM_CELLS)
 
@@ -192,3 +196,27 @@ def test_a_notebook_written_in_jupyterlab_passes_nbval_and_verify(tmp_path):
     assert codes["verify --json"] == 0
     (report,) = json.loads(outputs["verify --json"])
     assert report["reproducible"] is True and report["differences"] == [] and report["error"] is None
+
+
+def test_a_notebook_written_in_jupyterlab_passes_nbval_and_verify(tmp_path):
+    needs_chromium()
+    from playwright.sync_api import expect
+
+    with lab_in_chromium(tmp_path) as lab:
+        page = lab.open("lab")
+        new_notebook_from_launcher(page)
+        type_cells(page, SOURCES)
+        models = cell_models(page)
+        ids = checked_ids(models)
+
+        run_out_of_order(page)
+        page.screenshot(path=str(tmp_path / "notebook-run.png"), animations="disabled")
+
+        assert save_notebook(page, NAME) == NAME
+        expect(page.locator(".jp-mod-dirty")).to_have_count(0)
+        page.screenshot(path=str(tmp_path / "notebook-saved.png"), animations="disabled")
+        assert cell_models(page) == models  # saving kept every cell and its id
+
+    # The file as JupyterLab wrote it: nbformat 4.5, the ids JupyterLab gave its cells, every cell's output.
+    check_saved(lab.root / NAME, ids)
+    check_nbval_and_verify(lab.root, lab.env)

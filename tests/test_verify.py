@@ -359,6 +359,26 @@ def test_verify_refuses_what_is_not_a_notebook(tmp_path, make, expected):
     assert expected in ran.stderr and len(ran.stderr.strip().splitlines()) == 1, ran.stderr
 
 
+def test_a_kernel_that_cannot_start_is_one_line(tmp_path):
+    spec = tmp_path / "jupyter" / "kernels" / "broken"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-c", "import sys; print('no such thing', file=sys.stderr); sys.exit(3)"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "broken", "language": "python"}))
+    path = write(tmp_path, "a.ipynb", notebook("print(1)"))
+    ran = subprocess.run(
+        [sys.executable, "-m", "seedmagic", "verify", path.name, "--kernel", "broken"],
+        cwd=tmp_path,
+        env={**ENV, "JUPYTER_PATH": str(tmp_path / "jupyter")},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert ran.returncode == 2, ran.stderr
+    [line] = ran.stderr.strip().splitlines()
+    assert line.startswith("a.ipynb: could not verify: the kernel did not start: "), line
+    assert "Traceback" not in ran.stderr
+
+
 def test_a_kernel_that_dies_or_a_cell_that_hangs_is_one_line_and_no_kernel_stays(tmp_path):
     dies = write(tmp_path, "dies.ipynb", notebook("print(1)", "import os\nos._exit(3)"))
     hangs = write(tmp_path, "hangs.ipynb", notebook("import time\ntime.sleep(600)"))

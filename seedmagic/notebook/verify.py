@@ -186,7 +186,11 @@ class _Runs:
     def _why(self, exc: BaseException, cell: NotebookNode | None, running: list[int], stderr: str) -> str:
         name = type(exc).__name__
         said = " ".join(str(exc).split())
-        where = f"cell {running[-1] + 1}" + (f" (id {cell.get('id')})" if cell is not None and cell.get("id") else "")
+        where = "the kernel's start"
+        if running:  # else no cell had started: the kernel did not start, or died starting
+            where = f"cell {running[-1] + 1}" + (
+                f" (id {cell.get('id')})" if cell is not None and cell.get("id") else ""
+            )
         told = [line.strip() for line in stderr.splitlines() if line.strip() and not _CHATTER.match(line)]
         last = f" ({told[-1][:120]})" if told else ""
         if name == "CellTimeoutError":
