@@ -371,14 +371,17 @@ def _touched(start: dict[str, Any], end: dict[str, Any]) -> set[str]:
     return changed | (start.keys() - end.keys())
 
 
-def _put_back(namespace: dict[str, Any], before: dict[str, Any]) -> None:
-    """Bind every name as in ``before``, in place (functions defined in the notebook hold this very dict).
+def _put_back(namespace: dict[str, Any], before: dict[str, Any], names: Iterable[str] | None = None) -> None:
+    """Bind every name as in ``before``, in place (functions defined in the notebook hold this very dict); ``names``:
+    those of ``before`` to look at, where the caller knows them (the others are IPython's).
 
     IPython's own names stay as IPython left them: its displayhook (which shows every expression when
     ``ast_node_interactivity`` is ``all``) stops updating ``_`` once ``_`` is not what it last bound."""
-    for name in [name for name in namespace if name not in before and not _ipython_name(name)]:
-        del namespace[name]
-    for name, value in before.items():
+    for name in namespace.keys() - before.keys():
+        if not _ipython_name(name):
+            del namespace[name]
+    for name in before if names is None else names:
+        value = before[name]
         if namespace.get(name, _MISSING) is not value and not _ipython_name(name):
             namespace[name] = value
 
@@ -392,6 +395,20 @@ def _is_code(value: Any) -> bool:
     return isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.ModuleType, type))
 
 
+_modules_kept: tuple[tuple[int, str | None], dict[int, Any]] | None = None
+
+
+def _modules_memo() -> dict[int, Any]:
+    """A deepcopy memo that maps every imported module to itself, kept while nothing is imported (sys.modules keeps
+    its size and its last entry): a sweep takes its starting values before every seed, and torch alone is thousands
+    of modules."""
+    global _modules_kept
+    key = (len(sys.modules), next(reversed(sys.modules), None))
+    if _modules_kept is None or _modules_kept[0] != key:
+        _modules_kept = (key, {id(module): module for module in list(sys.modules.values()) if module is not None})
+    return _modules_kept[1]
+
+
 @dataclass(frozen=True)
 class _Start:
     """The first run's starting values: copies, the tensors that could only be shared, what could not be copied."""
@@ -403,7 +420,7 @@ class _Start:
     @classmethod
     def take(cls, values: dict[str, Any], namespace: dict[str, Any]) -> _Start:
         # Shared, not copied: modules, the namespace itself, IPython's shell, the standard streams.
-        memo: dict[int, Any] = {id(module): module for module in list(sys.modules.values()) if module is not None}
+        memo = dict(_modules_memo())
         shell = getattr(namespace.get("get_ipython"), "__self__", None)
         for kept in (namespace, shell, sys.stdin, sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
             if kept is not None:

@@ -1171,6 +1171,8 @@ class _SameStart:
 
         self.namespace = namespace
         self.before = dict(namespace)
+        # IPython's own names (In, Out, _i7, ...: one more per cell run) are never put back: look past them once.
+        self.names = [name for name in self.before if not _ipython_name(name)]
         read = _names_used(codes, namespace).read
         self.read = {
             name: value
@@ -1193,7 +1195,7 @@ class _SameStart:
         try:
             return run()
         finally:
-            _put_back(self.namespace, self.before)
+            _put_back(self.namespace, self.before, self.names)
 
     def notes(self) -> tuple[str, ...]:
         return tuple(
