@@ -25,9 +25,10 @@ class Seeding(NamedTuple):
     by: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SeedReport:
-    """What one seeding did."""
+    """What one seeding did. (Not frozen, unlike the status: ``%seed`` makes one per call, and a frozen dataclass
+    costs several µs more to make.)"""
 
     seed: int | None
     seeded: tuple[str, ...] = ()
