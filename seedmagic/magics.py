@@ -407,7 +407,8 @@ class SeedMagics(Magics):
         action="store_true",
         help="run the cell twice from the same seed, both times from the same namespace (what the cell reads is "
         "copied first), and report whether every name it binds, deletes or changes in place, and its last "
-        "expression, came out the same, and what it cannot compare; what the cell does outside the namespace "
+        "expression, came out the same, and what it cannot compare, naming a generator it made without a seed as "
+        "the likely cause of a difference; what the cell does outside the namespace "
         "(prints, files) happens twice, and the namespace afterwards is that of the second run",
     )
     @_libraries_argument("--only", "seed (default: those %%seed seeds)")
