@@ -130,7 +130,7 @@ def cell_key(info: ExecutionInfo) -> str | None:
     cell_id = getattr(info, "cell_id", None)
     # VS Code sends the id the notebook stores, and where it stores none, the cell's editor URI, which the file does
     # not keep: a runner (nbval, seedmagic verify) then sends no id and keys the cell by its source. So does this.
-    if cell_id and not cell_id.startswith(_EDITOR_ONLY_IDS):
+    if cell_id and not (isinstance(cell_id, str) and cell_id.startswith(_EDITOR_ONLY_IDS)):
         return f"cell-id:{cell_id}"
     return f"source:{raw.strip()}"
 

@@ -344,6 +344,9 @@ def test_auto_keys_by_source_a_cell_whose_id_the_notebook_does_not_store(ip):
     in_runner = ip.run_cell(cell, store_history=True).result
     assert torch.equal(in_vscode, in_runner)
     assert torch.equal(in_vscode, torch_draws(seedmagic_derive(5, "source:" + cell), 2))
+    # Any other id, whatever its JSON type, is the cell's key.
+    number = ip.run_cell(cell, store_history=True, cell_id=7).result
+    assert torch.equal(number, torch_draws(seedmagic_derive(5, "cell-id:7"), 2))
     ip.user_ns.pop("x", None)
 
 
