@@ -526,3 +526,40 @@ def test_a_warning_points_at_the_users_cell(ip, recwarn):
     )
     [warning] = [w for w in recwarn if "could not restore random" in str(w.message)]
     assert "seedmagic" not in warning.filename and warning.lineno == 3  # the cell's third line
+
+
+def test_auto_follows_every_change_of_the_session_seed_and_selection(ip):
+    """Auto mode works each cell's seed out once per session: a new seed, a new selection, an isolated cell that put
+    the session back, or a cell that changed the seed mid-cell each give the cell the seed the session says."""
+    cell = "t = torch.rand(2)\nr = random.random()\nt, r"
+
+    def drawn() -> tuple[torch.Tensor, float]:
+        return ip.run_cell(cell, store_history=True, cell_id="same-cell").result
+
+    def expected(seed: int) -> tuple[torch.Tensor, float]:
+        derived = seedmagic_derive(seed, "cell-id:same-cell")
+        return torch_draws(derived, 2), random_draws(derived, 1)[0]
+
+    names = set(ip.user_ns)
+    try:
+        run_ok(ip, "%seed 5 --auto -q")
+        for seed in (5, 6, 5):
+            run_ok(ip, f"%seed {seed} -q")
+            t, r = drawn()
+            want_t, want_r = expected(seed)
+            assert torch.equal(t, want_t) and r == want_r
+        run_ok(ip, "%seed 5 --only torch -q")
+        random.seed(99)
+        t, r = drawn()
+        assert torch.equal(t, expected(5)[0]) and r == random_draws(99, 1)[0]  # random is left alone
+        # An isolated cell that changed the session puts it back: seed 5, torch only.
+        run_ok(ip, "%%seeded 1 --isolate\nimport seedmagic\nseedmagic.seed_all(8, auto=True)")
+        t, r = drawn()
+        assert torch.equal(t, expected(5)[0])
+        ip.run_cell("seedmagic.seed_all(9)", store_history=True, cell_id="other-cell").raise_error()
+        t, r = drawn()
+        assert torch.equal(t, expected(9)[0]) and r == expected(9)[1]
+    finally:
+        run_ok(ip, "%seed 0 --no-auto -q")
+        for name in {"t", "r", "seedmagic"} - names:
+            ip.user_ns.pop(name, None)
