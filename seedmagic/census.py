@@ -3,9 +3,10 @@
 ``np.random.default_rng()``, ``random.Random()`` and ``torch.Generator()`` make generators of their own, which
 ``np.random.seed``, ``random.seed`` and ``torch.manual_seed`` never touch. The census records each one created without
 a seed while seedmagic is loaded: where (the cell and line, or the file and line, and the library function that made
-it on the user's behalf) and how often. With reach on, each such generator is seeded instead with
-``derive_seed(seed in force, "reach:<library>:<cell>:<n>")``, the n-th of its library in the cell, so that code and
-libraries that call ``default_rng()`` repeat.
+it on the user's behalf) and how often. With reach on, each such generator is seeded instead: the n-th of its library
+in a cell (from 0) gets the cell's base seed plus n, modulo 2**32, where the base is ``derive_seed(seed in force,
+"reach:<library>:<cell>")``; so code and libraries that call ``default_rng()`` repeat, and two cells differ. The
+base is hashed once per cell, library and seed: a generator costs an addition, not a hash.
 
 One small unit per library, each changing one attribute, put back exactly when the census and reach are both off:
 
@@ -167,12 +168,12 @@ class _NumPy(_Library):
             finally:
                 seeding[0] -= 1
 
-        def make_random_state(*args: Any, **kwargs: Any) -> RandomState:
+        def make_random_state(_stand_in: type, *args: Any, **kwargs: Any) -> RandomState:
             seed = args[0] if args else kwargs.get("seed")
             made: RandomState = seeded_by(seed, random_state, args, kwargs)
             return made
 
-        def make_philox(*args: Any, **kwargs: Any) -> Philox:
+        def make_philox(_stand_in: type, *args: Any, **kwargs: Any) -> Philox:
             # Philox(key=K) draws entropy for a seed, then uses the key: the key is its seed.
             key = args[2] if len(args) > 2 else kwargs.get("key")
             made: Philox = seeded_by(key, philox, args, kwargs)
@@ -220,15 +221,11 @@ class _StandInType(type):
         return repr(cls._real)
 
 
-def _stand_in(real: type, make: Callable[..., object]) -> type:
-    """A stand-in for the class ``real`` (a C type, which cannot be patched): calling it calls ``make``, which
-    returns a real instance; ``isinstance(x, stand_in)`` is ``isinstance(x, real)``, and pickle finds ``real`` by its
-    own module and name."""
-
-    def __new__(cls: type, *args: Any, **kwargs: Any) -> object:
-        return make(*args, **kwargs)
-
-    namespace = {"__new__": __new__, "__doc__": real.__doc__, "__module__": real.__module__, "_real": real}
+def _stand_in(real: type, new: Callable[..., object]) -> type:
+    """A stand-in for the class ``real`` (a C type, which cannot be patched): calling it calls ``new(stand_in, *args,
+    **kwargs)``, which returns a real instance; ``isinstance(x, stand_in)`` is ``isinstance(x, real)``, and pickle
+    finds ``real`` by its own module and name."""
+    namespace = {"__new__": new, "__doc__": real.__doc__, "__module__": real.__module__, "_real": real}
     stand_in = _StandInType(real.__name__, (), namespace)
     stand_in.__qualname__ = real.__qualname__
     return stand_in
@@ -247,7 +244,7 @@ class _Torch(_Library):
         real: type[TorchGenerator] = torch.Generator
         self._real = real
 
-        def make(*args: Any, **kwargs: Any) -> TorchGenerator:
+        def make(_stand_in: type, *args: Any, **kwargs: Any) -> TorchGenerator:
             generator = real(*args, **kwargs)
             seed = census.created("torch", generator)
             if seed is not None:
@@ -293,6 +290,8 @@ class Census:
         self._installed: set[str] = set()
         self._cell_key = "-"
         self._counters: dict[str, int] = {}
+        # The cell's base seed per (library, seed in force, DataLoader worker): cleared with the counters.
+        self._bases: dict[tuple[str, int, str], int] = {}
         self._not_reached: tuple[int, tuple[str, ...]] | None = None
 
     @property
@@ -314,7 +313,7 @@ class Census:
     def set_reach(self, reaching: bool) -> None:
         """Seed generators made without a seed from now on (from the seed in force), or stop."""
         if reaching and not self.reaching:
-            self._counters.clear()
+            self.restart()
         self.reaching = reaching
         self._apply()
 
@@ -350,11 +349,12 @@ class Census:
         """A cell starts: reach counts its generators from zero, under ``key`` (its id or source)."""
         self._cell_key = "-" if key is None else key
         if self._counters:
-            self._counters.clear()
+            self.restart()
 
     def restart(self) -> None:
         """Count from zero again, as at the start of the cell (a cell run twice, a new session seed)."""
         self._counters.clear()
+        self._bases.clear()
 
     # -- recording -------------------------------------------------------------------------------------------------
 
@@ -370,27 +370,28 @@ class Census:
             frame = caller
             code = frame.f_code
         # The hot path (a loop in the user's code): one lookup by the calling instruction, found the first time.
-        site: _Site | None
-        if code.co_filename.startswith(_LIBRARY_FILES):
-            site = self._site_beyond(library, frame)
-        else:
-            key = (library, id(code), frame.f_lasti)
-            site = self._sites.get(key)
-            if site is None:
+        key = (library, id(code), frame.f_lasti)
+        site = self._sites.get(key)
+        if site is None:  # a library's code is never kept under this key: its site is the user's code beyond it
+            if code.co_filename.startswith(_LIBRARY_FILES):
+                site = self._site_beyond(library, frame)
+            else:
                 site = self._sites[key] = self._site(frame, frame)
         site.count += 1
-        if generator is not None:
-            if site.generators is None:
-                site.generators = weakref.WeakSet()
-            site.generators.add(generator)
-        if not self.reaching:
-            return None
-        seed = self.seed_in_force()
+        seed = self.seed_in_force() if self.reaching else None
         if seed is None:
+            if generator is not None:  # counted, when asked, if it is still unseeded then
+                if site.generators is None:
+                    site.generators = weakref.WeakSet()
+                site.generators.add(generator)
             return None
         number = self._counters.get(library, 0)
         self._counters[library] = number + 1
-        seed = self.derive(seed, f"reach:{library}:{self._cell_key}{_worker()}:{number}")
+        worker = _worker()
+        base = self._bases.get((library, seed, worker))
+        if base is None:
+            base = self._bases[library, seed, worker] = self.derive(seed, f"reach:{library}:{self._cell_key}{worker}")
+        seed = (base + number) & 0xFFFF_FFFF
         site.reached += 1
         site.last_seed = seed
         return seed
@@ -474,7 +475,7 @@ class Census:
     def clear(self) -> None:
         """Forget what was recorded."""
         self._sites.clear()
-        self._counters.clear()
+        self.restart()
 
 
 def _still_unseeded(generator: TorchGenerator) -> bool:

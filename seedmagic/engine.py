@@ -455,8 +455,8 @@ class Engine:
     def set_reach(self, enabled: bool) -> SeedReport:
         """Seed every generator made without a seed from now on (``np.random.default_rng()``, any NumPy bit
         generator or ``RandomState()``, ``random.Random()``, ``torch.Generator()``), the n-th of each library in a
-        cell with ``derive_seed(seed in force, "reach:<library>:<cell>:<n>")``; or stop, putting back exactly what
-        was changed. ``secrets``, ``os.urandom`` and ``random.SystemRandom`` are never touched."""
+        cell (from 0) with ``(derive_seed(seed in force, "reach:<library>:<cell>") + n) % 2**32``; or stop, putting
+        back exactly what was changed. ``secrets``, ``os.urandom`` and ``random.SystemRandom`` are never touched."""
         check_bool("enabled", enabled)
         return self.set_modes(reach=enabled)
 

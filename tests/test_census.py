@@ -178,6 +178,33 @@ def test_under_reach_each_constructor_equals_the_library_call_with_the_seed_it_s
     assert a != b
 
 
+def test_reach_seeds_follow_the_documented_derivation(ip):
+    """The n-th generator of a library in a cell gets (derive_seed(seed, "reach:<library>:<cell key>") + n) % 2**32:
+    the README's formula, which a user can recompute; each library counts from 0."""
+    run_ok(ip, PRELUDE)
+    run_ok(ip, "%seed 11 --reach")
+    cell = (
+        "xs = [np.random.default_rng().random() for _ in range(3)]\n"
+        "r = random.Random().random()\n"
+        "t = torch.rand(1, generator=torch.Generator()).item()"
+    )
+    run_ok(ip, cell)
+
+    def base(library: str) -> int:
+        return seedmagic.derive_seed(11, f"reach:{library}:source:{cell}")
+
+    assert ip.user_ns["xs"] == [np.random.default_rng((base("numpy") + n) % 2**32).random() for n in range(3)]
+    assert ip.user_ns["r"] == random.Random(base("random")).random()
+    expected = torch.rand(1, generator=torch.Generator().manual_seed(base("torch"))).item()
+    assert ip.user_ns["t"] == expected
+    # Seeding inside the cell counts from 0 again, from the new seed.
+    source = "a = np.random.default_rng().random()\n%seed 12 -q\nb = np.random.default_rng().random()"
+    run_ok(ip, source)
+    for name, seed in (("a", 11), ("b", 12)):
+        expected = np.random.default_rng(seedmagic.derive_seed(seed, f"reach:numpy:source:{source}")).random()
+        assert ip.user_ns[name] == expected
+
+
 def test_under_reach_a_cell_repeats_and_two_cells_differ(ip):
     run_ok(ip, PRELUDE)
     run_ok(ip, "%seed 0 --reach")
