@@ -752,21 +752,30 @@ class Engine:
     def marks(self, libraries: Iterable[str] | None = None) -> Marks:
         """Cheap readings of every imported library's generators and of the determinism flags, to compare with
         another reading: equal marks, same states and flags. Reads only, like ``status``. With ``libraries``, only
-        those libraries' generators (and no flags)."""
+        those libraries' generators (and no flags).
+
+        A live panel reads them after every cell: this is its hot path, kept to one call per library."""
         if libraries is not None:
             wanted = set(libraries)
             return Marks({s.name: _mark(s) for s in self.sources if s.name in wanted and s.imported()}, ())
+        determinism = self.determinism
+        flags: tuple[Any, ...] = (
+            tuple(map(os.environ.get, self._flag_variables)),
+            determinism.enabled,
+            determinism.warn_only,
+        )
         states = {}
-        flags: list[Any] = [tuple(map(os.environ.get, self._flag_variables))]
-        flags.append((self.determinism.enabled, self.determinism.warn_only))
         for source in self._imported_now():
-            states[source.name] = _mark(source)
+            try:
+                states[source.name] = source.mark()
+            except Exception as exc:  # compared like any mark: an error that changes shows as a change
+                states[source.name] = one_line(exc)
             if source.has_flags:
                 try:
-                    flags.append(source.flags_mark())
+                    flags += (source.flags_mark(),)
                 except Exception as exc:
-                    flags.append(one_line(exc))
-        return Marks(states, tuple(flags))
+                    flags += (one_line(exc),)
+        return Marks(states, flags)
 
     def _imported_now(self) -> tuple[Source, ...]:
         """The imported libraries, kept while nothing is imported (sys.modules keeps its size): a live panel asks

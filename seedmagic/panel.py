@@ -253,7 +253,8 @@ class _Watch:
 
     def cell_ended(self) -> None:
         now = self.engine.marks()
-        drew = self._drew(now)
+        before = self.before.states
+        drew = [name for name, mark in now.states.items() if name in before and before[name] != mark]
         if self._drawn:  # an isolated cell's, drawn before its generators were put back
             drawn = self._drawn.union(drew)
             drew = [name for name in now.states if name in drawn]
@@ -274,21 +275,25 @@ class _Watch:
 
     def summary(self) -> Summary:
         """The folded line, from the engine and what this watch read: no generator state is read for it."""
-        engine, session = self.engine, self.engine.session
-        imported = [name for name in self.before.states if name in self._seedable]
-        seedings = engine.seedings
+        engine = self.engine
+        session, seedings, census, seedable = engine.session, engine.seedings, engine.census, self._seedable
+        imported = seeded = 0
+        for name in self.before.states:
+            if name in seedable:
+                imported += 1
+                seeded += name in seedings
         return Summary(
             session.seed,
             session.mode,
             session.last_cell_seed,
-            len([name for name in imported if name in seedings]),
-            len(imported),
+            seeded,
+            imported,
             self._not_deterministic,
             self.drew,
             self.changed,
             # The census is off by default: then this reads nothing.
-            unseeded_count(engine.census.unseeded()) if engine.census.active else 0,
-            engine.census.reaching,
+            unseeded_count(census.unseeded()) if census.enabled or census.reaching else 0,
+            census.reaching,
         )
 
 
@@ -334,6 +339,7 @@ class SeedPanel:
         self._shown: Summary | None = None
         self._modes: tuple[bool, bool] | None = None  # what the toggles show: deterministic mode, auto mode
         self._failed = True  # the error line may show something
+        self._expanded = expanded
 
         self.details_toggle = w.ToggleButton(
             value=expanded,
@@ -407,7 +413,7 @@ class SeedPanel:
 
     @property
     def expanded(self) -> bool:
-        return bool(self.details_toggle.value)
+        return self._expanded
 
     @property
     def watch(self) -> _Watch | None:
@@ -448,13 +454,13 @@ class SeedPanel:
             if summary != self._shown:  # the line is built only when it says something new
                 self._set(self.summary, _summary(summary))
                 self._shown = summary
-            if self.expanded:
+            if self._expanded:
                 status = self.engine.status() if status is None else status
                 self._set(self.headline, _headline(status))
                 self._set(self.libraries, _libraries(status, watch.drew or ()))
                 self._set(self.flags, _flags(status.flags, watch.changed))
                 self._set(self.unseeded, _unseeded(status))
-            modes = (self.engine.determinism.enabled, self.engine.auto)
+            modes = (self.engine.determinism.enabled, self.engine.session.auto)
             if modes != self._modes:
                 self._sync_toggles(modes)
             if self._failed:
@@ -482,7 +488,7 @@ class SeedPanel:
             setattr(widget, name, value)
 
     def _unfold(self, change: dict[str, Any]) -> None:
-        on = bool(change["new"])
+        on = self._expanded = bool(change["new"])
         self.details.layout.display = "" if on else "none"
         self.details_toggle.icon = "chevron-down" if on else "chevron-right"
         self.refresh()

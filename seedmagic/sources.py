@@ -309,13 +309,14 @@ class NumPy(Source):
     def mark(self) -> Any:
         # numpy.random.get_state() copies the 624 words one by one (about 80 µs, twice per cell for a live panel).
         # The bit generator's documented ctypes interface gives the address of the same Mersenne Twister state: its
-        # words and position are read from there at once, once checked against get_state(). The legacy cached
+        # words and position are copied from there at once, once checked against get_state(). The legacy cached
         # normal deviate is not there: a cell that only takes that cached value leaves this mark unchanged.
         generator = sys.modules["numpy"].random.get_bit_generator()
-        address = _numpy_state_address(generator)
-        if address is None:
+        kept = _numpy_state
+        view = kept[1] if kept is not None and kept[0] is generator else _numpy_state_view(generator)
+        if view is None:
             return self.shown_streams()
-        return _string_at()(address, _MT_STATE_BYTES)
+        return view.tobytes()
 
 
 @functools.cache
@@ -327,28 +328,34 @@ def _string_at() -> Callable[[int, int], bytes]:
 
 
 _MT_STATE_BYTES = 624 * 4 + 4  # NumPy's MT19937 state: 624 uint32 words, then the int position
-_numpy_state: tuple[Any, int | None] | None = None  # the global bit generator, and where its state is
+_numpy_state: tuple[Any, memoryview | None] | None = None  # the global bit generator, and a view of its state
 
 
-def _numpy_state_address(generator: Any) -> int | None:
-    """Where ``generator``'s (an MT19937) words and position are, once its ``state`` has confirmed that they are
-    there; None where they are not (another bit generator, another layout). Checked again for a new generator
-    (``np.random.set_bit_generator``)."""
+def _numpy_state_view(generator: Any) -> memoryview | None:
+    """A view of ``generator``'s (an MT19937) words and position, once its ``state`` has confirmed that they are
+    there; None where they are not (another bit generator, another layout). Kept with the generator, which keeps the
+    memory alive; made again for a new generator (``np.random.set_bit_generator``)."""
     global _numpy_state
-    if _numpy_state is None or _numpy_state[0] is not generator:
-        address = None
-        with contextlib.suppress(Exception):
-            state = generator.state
-            if state.get("bit_generator") == "MT19937":
-                from ctypes import string_at
+    view = None
+    with contextlib.suppress(Exception):
+        state = generator.state
+        if state.get("bit_generator") == "MT19937":
+            from ctypes import c_char
 
-                words, pos = state["state"]["key"], state["state"]["pos"]
-                expected = words.astype("=u4").tobytes() + struct.pack("=i", pos)
-                candidate = generator.ctypes.state_address
-                if len(expected) == _MT_STATE_BYTES and string_at(candidate, _MT_STATE_BYTES) == expected:
-                    address = candidate
-        _numpy_state = (generator, address)
-    return _numpy_state[1]
+            words, pos = state["state"]["key"], state["state"]["pos"]
+            expected = words.astype("=u4").tobytes() + struct.pack("=i", pos)
+            candidate = memoryview((c_char * _MT_STATE_BYTES).from_address(generator.ctypes.state_address))
+            if len(expected) == _MT_STATE_BYTES and candidate.tobytes() == expected:
+                view = candidate
+    _numpy_state = (generator, view)
+    return view
+
+
+@functools.cache
+def _mps_available(torch: Any) -> bool:
+    """Whether torch has Apple's MPS device here: fixed for the process, and a live panel asks after every cell."""
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available() and hasattr(torch, "mps"))
 
 
 def _tensor_fingerprint(tensor: Any) -> str:
@@ -390,16 +397,14 @@ class Torch(Source):
     @staticmethod
     def _started_accelerators() -> dict[str, Any]:
         """The accelerator modules (cuda, xpu, mps) whose generators exist now."""
-        import torch
-
+        torch = sys.modules["torch"]  # imported (the engine reads imported libraries only): no import statement
         started = {}
         for kind in ("cuda", "xpu"):
             backend = getattr(torch, kind, None)
             is_initialized = getattr(backend, "is_initialized", None)
             if is_initialized is not None and is_initialized():
                 started[kind] = backend
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available() and hasattr(torch, "mps"):
+        if _mps_available(torch):
             started["mps"] = torch.mps
         return started
 
@@ -524,14 +529,21 @@ class Torch(Source):
         ]
 
     def flags_mark(self) -> Any:
-        import torch
-
+        # Read after every cell by a live panel: what save_flags() reads, and the TF32 settings, in one call.
+        torch = sys.modules["torch"]
         cudnn = torch.backends.cudnn
         try:
             tf32: Any = (torch.backends.cuda.matmul.allow_tf32, cudnn.allow_tf32)
         except RuntimeError:  # torch >= 2.9, with a different fp32_precision set: what shown_flags() shows then
             tf32 = tuple(self.shown_flags()[3:])
-        return self.save_flags(), tf32, torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
+        return (
+            torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled(),
+            cudnn.deterministic,
+            cudnn.benchmark,
+            tf32,
+            torch.cuda.is_initialized(),
+        )
 
     def save_flags(self) -> Any:
         import torch
