@@ -33,7 +33,7 @@ import sysconfig
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from types import CodeType, FrameType
+from types import CodeType, FrameType, new_class
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -204,9 +204,17 @@ class _PythonRandom(_Library):
 
 
 class _StandInType(type):
-    """A stand-in's type: ``isinstance``, ``issubclass`` and attributes are those of the real class."""
+    """A stand-in's type: ``isinstance``, ``issubclass`` and attributes are those of the real class, and a class
+    derived from a stand-in (``class Mine(np.random.RandomState)``) derives from the real class instead: its
+    instances are its own, and it stays whole when the stand-in is put back."""
 
     _real: type
+
+    def __new__(mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any) -> type:
+        if not any(isinstance(base, _StandInType) for base in bases):
+            return super().__new__(mcls, name, bases, namespace, **kwargs)
+        real_bases = tuple(base._real if isinstance(base, _StandInType) else base for base in bases)
+        return new_class(name, real_bases, kwargs, lambda body: body.update(namespace))
 
     def __instancecheck__(cls, instance: object) -> bool:
         return isinstance(instance, cls._real)

@@ -257,6 +257,56 @@ def test_no_reach_and_unload_put_back_exactly_what_was_changed(ip):
     ip.run_line_magic("load_ext", "seedmagic")
 
 
+SUBCLASSES = """
+class MyState(np.random.RandomState):
+    def first(self):
+        return super().random_sample()
+
+class MyPhilox(np.random.Philox):
+    def first(self):
+        return int(self.random_raw())
+
+class MyGenerator(torch.Generator):
+    def first(self):
+        return torch.rand(1, generator=self).item()
+
+made = [MyState(3), MyPhilox(3), MyGenerator().manual_seed(3)]
+firsts = [(type(x).__name__, x.first()) for x in made]
+"""
+
+
+@pytest.mark.parametrize("switch", ["--reach", "-q"])
+def test_a_class_derived_from_a_patched_constructor_is_its_own(ip, switch):
+    """A user's or a library's subclass of a constructor the census or reach patched (np.random.RandomState,
+    np.random.Philox, torch.Generator) makes instances of itself, with its own methods and super(), derived from the
+    library's own class; and it stays whole when the patches are put back."""
+    run_ok(ip, PRELUDE)
+    run_ok(ip, f"%seed 0 {switch}")
+    assert torch.Generator is not torch._C.Generator, "the census (on in these tests) patches the constructors"
+    expected = [
+        ("MyState", np.random.RandomState(3).random_sample()),
+        ("MyPhilox", int(np.random.Philox(3).random_raw())),
+        ("MyGenerator", torch.rand(1, generator=torch.Generator().manual_seed(3)).item()),
+    ]
+    try:
+        run_ok(ip, SUBCLASSES)
+        assert ip.user_ns["firsts"] == expected
+        assert ip.user_ns["MyState"].__mro__[1] is np.random.mtrand.RandomState
+        assert ip.user_ns["MyPhilox"].__mro__[1] is sys.modules["numpy.random._philox"].Philox
+        assert ip.user_ns["MyGenerator"].__mro__[1] is torch._C.Generator
+        run_ok(ip, "%seed --no-reach")
+        ENGINE.census.set_enabled(False)
+        assert torch.Generator is torch._C.Generator, "the constructors are put back"
+        run_ok(
+            ip,
+            "firsts = [(type(x).__name__, x.first()) for x in [MyState(3), MyPhilox(3), MyGenerator().manual_seed(3)]]",
+        )
+        assert ip.user_ns["firsts"] == expected
+    finally:
+        for name in ("MyState", "MyPhilox", "MyGenerator", "made", "firsts"):
+            ip.user_ns.pop(name, None)
+
+
 def test_reach_needs_a_seed_and_an_isolated_cell_puts_it_back(ip):
     error = run_failing(ip, "%seed --reach")
     assert "reach needs a session seed" in str(error)
