@@ -847,6 +847,7 @@ def auto_panel_child() -> None:
     shell.user_ns.update(random=random, np=np, torch=torch)
     samples: dict[str, dict[str, list[float]]] = {"stubbed": {}, "shipped": {}}
     refresh_samples: list[float] = []
+    reads_samples: list[float] = []
 
     def run_quiet(source: str) -> None:
         shell.run_cell(source, store_history=True).raise_error()
@@ -915,6 +916,42 @@ def auto_panel_child() -> None:
                 callbacks[callbacks.index(wrapped[event])] = call
         return [sum(times) for times in zip(*spent.values(), strict=True)][3:]
 
+    def reads_alone() -> list[float]:
+        """The readings the panel must make after each cell, written inline with the libraries' own calls in a
+        ``post_run_cell`` callback that stands in for the panel's callbacks, in the same cells: the floor under the
+        panel's own work."""
+        import ctypes
+
+        getstate, environ_get, string_at = random.getstate, os.environ.get, ctypes.string_at
+        generator, cudnn, matmul = torch.default_generator, torch.backends.cudnn, torch.backends.cuda.matmul
+        bit_generator = np.random.get_bit_generator()
+        numpy_state = memoryview((ctypes.c_char * (624 * 4 + 4)).from_address(bit_generator.ctypes.state_address))
+        times: list[float] = []
+
+        def read(result: object = None) -> None:
+            start = time.perf_counter_ns()
+            getstate()
+            numpy_state.tobytes()
+            state = generator.get_state()
+            string_at(state.data_ptr(), state.numel())
+            torch.are_deterministic_algorithms_enabled()
+            torch.is_deterministic_algorithms_warn_only_enabled()
+            (cudnn.deterministic, cudnn.benchmark, matmul.allow_tf32, cudnn.allow_tf32, torch.cuda.is_initialized())
+            environ_get("CUBLAS_WORKSPACE_CONFIG")
+            environ_get("PYTHONHASHSEED")
+            times.append((time.perf_counter_ns() - start) / 1000)
+
+        for event, call in refreshes.items():
+            shell.events.unregister(event, call)
+        shell.events.register("post_run_cell", read)
+        try:
+            cells()
+        finally:
+            shell.events.unregister("post_run_cell", read)
+            for event, call in refreshes.items():
+                shell.events.register(event, call)
+        return times[3:]
+
     flush = flush_history(shell)
     run_quiet("%load_ext seedmagic")
     order = [(state, stub) for stub in (True, False) for state in PANEL_STATES]
@@ -926,6 +963,7 @@ def auto_panel_child() -> None:
                 samples["stubbed" if stub else "shipped"].setdefault(state, []).append(statistics.median(cells()))
                 if state == "auto+panel" and stub:
                     refresh_samples.append(statistics.median(refresh_alone()))
+                    reads_samples.append(statistics.median(reads_alone()))
             drain()
             flush()
     enter("auto+panel")
@@ -933,7 +971,13 @@ def auto_panel_child() -> None:
     shell.run_cell(AUTO_CELL, store_history=True)
     refresh_profile = hotspots(lambda: [call(None) for call in refreshes.values()], 2000)
     drain()
-    result = {"samples": samples, "refresh": refresh_samples, "profile": profile, "refresh_profile": refresh_profile}
+    result = {
+        "samples": samples,
+        "refresh": refresh_samples,
+        "reads": reads_samples,
+        "profile": profile,
+        "refresh_profile": refresh_profile,
+    }
     print("@@" + json.dumps(result))
     sys.stdout.flush()
     os._exit(0)  # the in-process kernel's threads would otherwise complain at exit
@@ -1007,9 +1051,16 @@ def bench_auto_panel(shell: InteractiveShell) -> list[Row]:
     if row.verdict == "MISS":
         row.profile = child["profile"]
     refresh = statistics.median(child["refresh"])
+    reads = statistics.median(child["reads"])
     refresh_row = Row(
         refresh_what,
-        Figures(us(refresh), "-", f"{STUBBED} (it seeds nothing: no stack to format)"),
+        Figures(
+            us(refresh),
+            "-",
+            f"{STUBBED} (it seeds nothing: no stack to format); the readings it must make, written inline with the "
+            f"libraries' own calls in a callback of their own (random.getstate(), NumPy's and torch's generator "
+            f"states, torch's 7 flags, 2 environment variables), in the same cells: {us(reads)}",
+        ),
         Figures("same", "-", "the same: a refresh calls no torch.manual_seed"),
         f"≤ {PANEL_REFRESH_US:.0f} µs",
         verdict(refresh <= PANEL_REFRESH_US),

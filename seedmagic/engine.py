@@ -249,6 +249,7 @@ class Engine:
         self.listeners: list[Callable[[str, tuple[str, ...], int | None], None]] = []
         self._flag_variables = (*(var for s in self.sources for var in s.deterministic_env), "PYTHONHASHSEED")
         self._imported_kept: tuple[int, tuple[Source, ...]] | None = None
+        self._readers_kept: tuple[tuple[Source, ...], tuple[Any, ...]] | None = None
 
     # The session's fields, read-only: they change only as one value (see ``_set_session``).
 
@@ -765,17 +766,28 @@ class Engine:
             determinism.warn_only,
         )
         states = {}
-        for source in self._imported_now():
+        for name, mark, flags_mark in self._readers_now():
             try:
-                states[source.name] = source.mark()
+                states[name] = mark()
             except Exception as exc:  # compared like any mark: an error that changes shows as a change
-                states[source.name] = one_line(exc)
-            if source.has_flags:
+                states[name] = one_line(exc)
+            if flags_mark is not None:
                 try:
-                    flags += (source.flags_mark(),)
+                    flags += (flags_mark(),)
                 except Exception as exc:
                     flags += (one_line(exc),)
         return Marks(states, flags)
+
+    def _readers_now(self) -> tuple[tuple[str, Callable[[], Any], Callable[[], Any] | None], ...]:
+        """Per imported library: its name, its ``mark`` and its ``flags_mark`` (None without flags), bound once
+        while nothing is imported."""
+        sources = self._imported_now()
+        kept = self._readers_kept
+        if kept is not None and kept[0] is sources:
+            return kept[1]
+        readers = tuple((s.name, s.mark, s.flags_mark if s.has_flags else None) for s in sources)
+        self._readers_kept = (sources, readers)
+        return readers
 
     def _imported_now(self) -> tuple[Source, ...]:
         """The imported libraries, kept while nothing is imported (sys.modules keeps its size): a live panel asks

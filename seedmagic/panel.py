@@ -584,7 +584,10 @@ class _Hub:
     @property
     def panels(self) -> list[SeedPanel]:
         """The open panels, in the order they were shown."""
-        found = [panel for ref in self._panels if (panel := ref()) is not None]
+        refs = self._panels
+        if len(refs) == 1 and (only := refs[0]()) is not None:  # the usual case, after every cell
+            return [only]
+        found = [panel for ref in refs if (panel := ref()) is not None]
         if len(found) < len(self._panels):
             self._panels = [ref for ref in self._panels if ref() is not None]
         return found

@@ -352,6 +352,26 @@ def _numpy_state_view(generator: Any) -> memoryview | None:
 
 
 @functools.cache
+def _initialized_checks(torch: Any) -> tuple[tuple[str, Any, Callable[[], bool]], ...]:
+    """The accelerator backends whose generators exist once they start (cuda, xpu), with their ``is_initialized``:
+    looked up once, and called after every cell by a live panel."""
+    checks = []
+    for kind in ("cuda", "xpu"):
+        backend = getattr(torch, kind, None)
+        is_initialized = getattr(backend, "is_initialized", None)
+        if is_initialized is not None:
+            checks.append((kind, backend, is_initialized))
+    return tuple(checks)
+
+
+@functools.cache
+def _torch_settings(torch: Any) -> tuple[Any, Any]:
+    """torch's cuDNN and cuBLAS settings objects (``torch.backends.cudnn``, ``torch.backends.cuda.matmul``), which
+    torch makes once at import: looked up once."""
+    return torch.backends.cudnn, torch.backends.cuda.matmul
+
+
+@functools.cache
 def _mps_available(torch: Any) -> bool:
     """Whether torch has Apple's MPS device here: fixed for the process, and a live panel asks after every cell."""
     mps = getattr(torch.backends, "mps", None)
@@ -398,12 +418,7 @@ class Torch(Source):
     def _started_accelerators() -> dict[str, Any]:
         """The accelerator modules (cuda, xpu, mps) whose generators exist now."""
         torch = sys.modules["torch"]  # imported (the engine reads imported libraries only): no import statement
-        started = {}
-        for kind in ("cuda", "xpu"):
-            backend = getattr(torch, kind, None)
-            is_initialized = getattr(backend, "is_initialized", None)
-            if is_initialized is not None and is_initialized():
-                started[kind] = backend
+        started = {kind: backend for kind, backend, is_initialized in _initialized_checks(torch) if is_initialized()}
         if _mps_available(torch):
             started["mps"] = torch.mps
         return started
@@ -445,9 +460,10 @@ class Torch(Source):
     def mark(self) -> Any:
         # The CPU generator's raw bytes: comparing them is cheaper than fingerprinting them. Accelerators, once
         # started, by their fingerprints.
-        cpu = sys.modules["torch"].default_generator.get_state()  # what torch.get_rng_state() returns
-        accelerators = self.shown_streams() if self._started_accelerators() else None
-        return _string_at()(cpu.data_ptr(), cpu.numel()), accelerators
+        torch = sys.modules["torch"]
+        cpu = torch.default_generator.get_state()  # what torch.get_rng_state() returns
+        started = _mps_available(torch) or any(is_initialized() for _, _, is_initialized in _initialized_checks(torch))
+        return _string_at()(cpu.data_ptr(), cpu.numel()), self.shown_streams() if started else None
 
     def device_started(self) -> bool:
         return "torch" in sys.modules and "cuda" in self._started_accelerators()
@@ -531,9 +547,9 @@ class Torch(Source):
     def flags_mark(self) -> Any:
         # Read after every cell by a live panel: what save_flags() reads, and the TF32 settings, in one call.
         torch = sys.modules["torch"]
-        cudnn = torch.backends.cudnn
+        cudnn, matmul = _torch_settings(torch)
         try:
-            tf32: Any = (torch.backends.cuda.matmul.allow_tf32, cudnn.allow_tf32)
+            tf32: Any = (matmul.allow_tf32, cudnn.allow_tf32)
         except RuntimeError:  # torch >= 2.9, with a different fp32_precision set: what shown_flags() shows then
             tf32 = tuple(self.shown_flags()[3:])
         return (
