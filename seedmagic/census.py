@@ -36,12 +36,12 @@ from contextlib import contextmanager
 from types import CodeType, FrameType, new_class
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .sources import TORCH_DEFAULT_SEED
+
 if TYPE_CHECKING:
     from numpy.random import Philox, RandomState
     from torch import Generator as TorchGenerator
 
-TORCH_DEFAULT_SEED = 67280421310721
-"""What every ``torch.Generator()`` starts from until it is seeded (torch's ``default_rng_seed_val``)."""
 
 _PATHS = sysconfig.get_paths()
 _HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep

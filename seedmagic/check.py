@@ -79,7 +79,7 @@ import types
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from .determinism import hash_seed_flag
 from .errors import one_line
@@ -170,6 +170,15 @@ class Uncomparable:
     at_start: bool = False
 
 
+class SeededDifferently(NamedTuple):
+    """A library the two runs left seeded with different seeds, as the library reads its own (``reader``)."""
+
+    library: str
+    reader: str
+    first: int
+    second: int
+
+
 @dataclass(frozen=True)
 class CheckReport:
     """The outcome of ``run_twice``: which names were compared, which differ, which could not be compared, and what
@@ -182,6 +191,8 @@ class CheckReport:
     uncomparable: tuple[Uncomparable, ...] = ()
     #: Generators the runs made without a seed (from OS entropy): the likely cause of a difference, where it was.
     made_without_seed: tuple[Unseeded, ...] = ()
+    #: Libraries each run seeded differently (``torch.seed()`` draws a seed from the OS): the likely cause too.
+    seeded_differently: tuple[SeededDifferently, ...] = ()
 
     @property
     def reproducible(self) -> bool:
@@ -232,12 +243,30 @@ class CheckReport:
                     f"  likely cause: a {made.library} generator made without a seed at {made.where}{via} "
                     f"({made.count} made in the two runs): give it a seed ({fix}), or %seed N --reach"
                 )
+            for seeded in self.seeded_differently:
+                lines.append(
+                    f"  likely cause: the cell seeds {seeded.library} with a different seed in each run "
+                    f"({seeded.reader} {seeded.first}, then {seeded.second}): a seed drawn from the OS "
+                    f"({seeded.library}.seed()) or from the clock; give it a fixed one, or let %%seeded seed it"
+                )
             lines.append(f"  {HINT}")
         lines += [f"  note: {caveat}" for caveat in self.caveats]
         return "\n".join(lines)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))
+
+
+def seeded_differently(
+    readers: dict[str, str], first: dict[str, int], second: dict[str, int]
+) -> tuple[SeededDifferently, ...]:
+    """The libraries that two runs left seeded with different seeds (``first``, ``second``: each library's own seed
+    after each run; ``readers``: how each library reads it)."""
+    return tuple(
+        SeededDifferently(name, readers.get(name, ""), seed, second[name])
+        for name, seed in first.items()
+        if name in second and second[name] != seed
+    )
 
 
 # -- running twice -----------------------------------------------------------------------------------------------

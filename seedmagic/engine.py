@@ -435,6 +435,11 @@ class Engine:
         while self._cell_stack:
             self.end_cell(self._cell_stack[-1].token)
 
+    def library_seeds(self) -> dict[str, int]:
+        """The seed each imported library says its global generator was last seeded with, where it can tell
+        (torch: ``torch.initial_seed()``): what ``%%seeded --check`` compares between its two runs."""
+        return _library_seeds(self.sources)
+
     def reseed(self) -> None:
         """Seed again with the seed in force (the cell's, else the session's), as at the start of the cell."""
         self.census.restart()
@@ -815,24 +820,29 @@ class Engine:
             imported = source.imported()
             streams, state_error = {}, ""
             seed_error = self.failures.get(source.name, "")
+            seeding = self.seedings.get(source.name) if imported else None
+            seeded_outside = None
             if imported:
                 try:
                     streams = source.shown_streams()
                 except Exception as exc:
                     state_error = f"state unreadable: {one_line(exc)}"
+                seeded_outside = _seeded_outside(source, seeding)
             libraries.append(
                 LibraryStatus(
                     name=source.name,
                     installed=source.installed(),
                     imported=imported,
                     version=source.version() if source.installed() else None,
-                    seeding=self.seedings.get(source.name) if imported else None,
+                    seeding=seeding,
                     on_import=source.name in on_import,
                     streams=streams,
                     note=source.note if source.installed() else "",
                     seedable=source.seedable,
                     seed_error=f"seeding failed: {seed_error}" if seed_error else "",
                     state_error=state_error,
+                    seeded_outside=seeded_outside,
+                    seed_reader=source.seed_reader,
                 )
             )
         flags = self.shown_flags()
@@ -850,6 +860,27 @@ class Engine:
             unseeded=self.census.unseeded(),
             not_reached=self.census.not_reached(),
         )
+
+
+def _library_seeds(sources: Iterable[Source]) -> dict[str, int]:
+    """Per imported library that can tell: the seed its global generator was last seeded with, by anyone."""
+    seeds = {}
+    for source in sources:
+        if source.seed_reader and source.imported():
+            seed = _read(source.library_seed)
+            if seed is not None:
+                seeds[source.name] = seed
+    return seeds
+
+
+def _seeded_outside(source: Source, seeding: Seeding | None) -> int | None:
+    """The seed the library says it was last seeded with, where that is not seedmagic's last seeding of it (with
+    none, not the seed the library starts from): the code seeded it since (``torch.manual_seed``, ``torch.seed``)."""
+    library_seed = _read(source.library_seed)
+    if library_seed is None:
+        return None
+    expected = source.default_seed if seeding is None else seeding.seed
+    return None if library_seed == expected else library_seed
 
 
 def _mark(source: Source) -> Any:

@@ -407,8 +407,9 @@ class SeedMagics(Magics):
         action="store_true",
         help="run the cell twice from the same seed, both times from the same namespace (what the cell reads is "
         "copied first), and report whether every name it binds, deletes or changes in place, and its last "
-        "expression, came out the same, and what it cannot compare, naming a generator it made without a seed as "
-        "the likely cause of a difference; what the cell does outside the namespace "
+        "expression, came out the same, and what it cannot compare, naming a generator it made without a seed, or "
+        "torch seeded differently by the two runs (torch.seed()), as the likely cause of a difference; what the "
+        "cell does outside the namespace "
         "(prints, files) happens twice, and the namespace afterwards is that of the second run",
     )
     @_libraries_argument("--only", "seed (default: those %%seed seeds)")
@@ -451,13 +452,24 @@ class SeedMagics(Magics):
         if not args.check:
             with scope:
                 return body.evaluate()
-        from .check import run_twice
+        from .check import run_twice, seeded_differently
+
+        seeds_after: list[dict[str, int]] = []  # what each run left each library seeded with, where it can tell
+
+        def reseed() -> None:
+            seeds_after.append(self.engine.library_seeds())
+            self.engine.reseed()
 
         with scope as started, self.engine.census.counting() as made:
             code = [*body.statements, *([body.last_expression] if body.last_expression is not None else [])]
-            value, report = run_twice(body.evaluate, self.shell.user_ns, self.engine.reseed, started.seed, code=code)
-        if made:
-            report = dataclasses.replace(report, made_without_seed=tuple(made))
+            value, report = run_twice(body.evaluate, self.shell.user_ns, reseed, started.seed, code=code)
+            seeds_after.append(self.engine.library_seeds())
+        readers = {source.name: source.seed_reader for source in self.engine.sources}
+        report = dataclasses.replace(
+            report,
+            made_without_seed=tuple(made),
+            seeded_differently=seeded_differently(readers, seeds_after[0], seeds_after[-1]),
+        )
         print(report, file=sys.stdout if report.proven else sys.stderr)
         return value
 

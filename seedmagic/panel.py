@@ -127,7 +127,9 @@ def _libraries(status: Status, drew: Iterable[str]) -> str:
         )
         if moved:
             streams += f' <span style="{_MOVED}">&#9679;&nbsp;drew</span>'
-        notes = [_e(lib.note)] if lib.note else []
+        notes = [f'<span style="{_BAD}">{_e(lib.outside)}</span>'] if lib.outside else []
+        if lib.note:
+            notes.append(_e(lib.note))
         if lib.error:
             notes.append(f'<span style="color: var(--jp-error-color1)">{_e(lib.error)}</span>')
         name = f'<b>{_e(lib.name)}</b> <span style="{_DIM}">{_e(lib.version or "")}</span>'

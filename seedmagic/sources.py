@@ -210,6 +210,16 @@ class Source:
         """What a successful ``get_state`` still leaves out, said in ``Snapshot.unavailable`` (None: nothing)."""
         return None
 
+    #: How the library reads the seed its global generator was last seeded with (empty: it cannot tell).
+    seed_reader: str = ""
+    #: That seed before any seeding, where the library starts from a fixed one.
+    default_seed: int | None = None
+
+    def library_seed(self) -> int | None:
+        """The seed the library says its global generator was last seeded with, by anyone (``torch.initial_seed()``);
+        None where the library cannot tell (``random``, NumPy)."""
+        return None
+
     def shown_streams(self) -> dict[str, str]:
         """For display: a fingerprint per stream (e.g. ``cpu``, ``cuda:0``), read without starting any device."""
         return {}
@@ -327,6 +337,9 @@ def _string_at() -> Callable[[int, int], bytes]:
     return string_at
 
 
+TORCH_DEFAULT_SEED = 67280421310721
+"""What torch's generators start from until they are seeded (torch's ``default_rng_seed_val``)."""
+
 _MT_STATE_BYTES = 624 * 4 + 4  # NumPy's MT19937 state: 624 uint32 words, then the int position
 _numpy_state: tuple[Any, memoryview | None] | None = None  # the global bit generator, and a view of its state
 
@@ -410,6 +423,12 @@ class Torch(Source):
     distributions = ("torch",)
     deterministic_env = {"CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
     has_flags = True
+    seed_reader = "torch.initial_seed()"
+    default_seed = TORCH_DEFAULT_SEED
+
+    def library_seed(self) -> int | None:
+        # torch.manual_seed(N) and torch.seed() (a seed from the OS) both set it, and restoring a state puts it back.
+        return int(sys.modules["torch"].initial_seed())
 
     def seed(self, seed: int) -> None:
         sys.modules["torch"].manual_seed(seed)  # torch's own call, looked up now: a wrapper of it is what runs

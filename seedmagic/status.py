@@ -92,10 +92,25 @@ class LibraryStatus:
     state_error: str = ""
     #: False for a library with no global generator (JAX): listed, never seeded.
     seedable: bool = True
+    #: The seed the library says its generator was last seeded with (``seed_reader``), where that is not the last
+    #: seeding seedmagic did (or, with none, not the library's own starting seed): code seeded it behind seedmagic.
+    seeded_outside: int | None = None
+    seed_reader: str = ""
 
     @property
     def error(self) -> str:
         return "; ".join(error for error in (self.seed_error, self.state_error) if error)
+
+    @property
+    def outside(self) -> str:
+        """What a seeding behind seedmagic's back left, said under the row (empty: nothing)."""
+        if self.seeded_outside is None:
+            return ""
+        by = "" if self.seeding is None else f", not the {self.seeding.seed} seedmagic gave it ({self.seeding.by})"
+        return (
+            f"seeded since by the code, not by seedmagic: {self.seed_reader} is {self.seeded_outside}{by}; "
+            f"a seed drawn from the OS ({self.name}.seed()) differs every run"
+        )
 
     @property
     def state(self) -> str:
@@ -105,6 +120,8 @@ class LibraryStatus:
             return "imported" if self.imported else "not imported"
         if not self.imported:
             return "seeded on import" if self.on_import else "not imported"
+        if self.seeded_outside is not None:
+            return "RESEEDED by the code" if self.seeding is not None else "seeded by the code"
         if self.seeding is None:
             return "seeding FAILED" if self.seed_error else "unseeded"
         return f"seeded with {self.seeding.seed} ({self.seeding.by})"
@@ -212,7 +229,7 @@ class Status:
     def __str__(self) -> str:
         lines = _wrap_parts(self.headline().split("; "), "; ")
         rows = [(lib.name, lib.version or "", lib.state, lib.fingerprint) for lib in self.libraries]
-        notes = [[text for text in (lib.note, lib.error) if text] for lib in self.libraries]
+        notes = [[text for text in (lib.outside, lib.note, lib.error) if text] for lib in self.libraries]
         lines += table(("library", "version", "state", "fingerprint"), rows, notes)
         flag_rows = [(flag.name, str(flag.value), VERDICTS.get(flag.ok, "-")) for flag in self.flags]
         lines += table(("flag", "value", "verdict"), flag_rows, [[flag.note] for flag in self.flags])

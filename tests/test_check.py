@@ -12,6 +12,7 @@ import io
 import itertools
 import math
 import random
+import re
 import socket
 import struct
 import threading
@@ -845,11 +846,29 @@ def test_check_names_a_generator_made_without_a_seed_as_the_likely_cause(ip, cap
     assert (np.random.bit_generator.randbits, random.Random.__init__) == (entropy, init)
 
 
+@pytest.mark.parametrize("reseeding", ["torch.seed()", "torch.random.seed()", "torch.manual_seed(time.time_ns())"])
+def test_check_names_torch_seeded_differently_by_the_two_runs_as_the_likely_cause(ip, capsys, reseeding):
+    """A cell that seeds torch from the OS or the clock: the two runs leave torch.initial_seed() different, and the
+    report says so with both seeds, the second of which is what torch reads after the cell."""
+    run_ok(ip, f"%%seeded 0 --check\nimport time\n{reseeding}\nx = torch.rand(2)")
+    err = capsys.readouterr().err
+    assert "NOT reproducible" in err and "x: values differ" in err
+    found = re.search(
+        r"likely cause: the cell seeds torch with a different seed in each run \(torch\.initial_seed\(\) "
+        r"(\d+), then (\d+)\): a seed drawn from the OS \(torch\.seed\(\)\)",
+        err,
+    )
+    assert found, err
+    first, second = int(found[1]), int(found[2])
+    assert first != second and second == torch.initial_seed()
+
+
 def test_check_names_no_cause_where_the_generators_are_seeded_or_reached(ip, capsys):
     run_ok(ip, "%%seeded 0 --check\nr = np.random.default_rng(5)\nx = r.random()")
     run_ok(ip, "%%seeded 0 --check\ng = torch.Generator()\nx = torch.rand(2, generator=g)")  # torch's fixed seed
+    run_ok(ip, "%%seeded 0 --check\ntorch.manual_seed(5)\nx = torch.rand(2)")  # the same seed in both runs
     out = capsys.readouterr()
-    assert out.out.count("seedmagic: reproducible") == 2 and "likely cause" not in out.err
+    assert out.out.count("seedmagic: reproducible") == 3 and "likely cause" not in out.err
     run_ok(ip, "%seed 0 --reach -q")
     try:
         run_ok(ip, f"%%seeded 0 --check\n{UNSEEDED_CELLS['numpy']}")

@@ -103,6 +103,18 @@ def test_a_library_whose_state_cannot_be_read_shows_the_note_in_its_row(make_pan
 # -- folded: one line -------------------------------------------------------------------------------------------------
 
 
+def test_torch_reseeded_by_the_code_shows_so_in_its_row(ip, make_panel):
+    ENGINE.seed_all(3)
+    p = make_panel()
+    run_ok(ip, "import torch\ntorch.manual_seed(11)")
+    shown = text(row(p, "torch"))
+    assert "RESEEDED by the code" in shown and "seeded with 3" not in shown
+    assert "torch.initial_seed() is 11, not the 3 seedmagic gave it (session)" in shown
+    assert ENGINE.status().library("torch").outside in shown
+    run_ok(ip, "%seed 3 -q")
+    assert "seeded with 3 (session)" in text(row(p, "torch")) and "RESEEDED" not in text(row(p, "torch"))
+
+
 def test_the_panel_starts_folded_on_one_line_that_says_what_matters(ip, make_panel):
     run_ok(ip, "import random, numpy as np, torch\n%seed 5 -q")
     p = make_panel(expanded=False)

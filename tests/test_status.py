@@ -81,3 +81,57 @@ def test_the_text_is_the_same_table_as_before_where_it_fits():
     text = textwrap.dedent(str(ENGINE.status()))
     assert lines_of(text)[0] == "seedmagic: session seed none (use %seed N); mode none; deterministic mode off"
     assert lines_of(text)[1].split() == ["library", "version", "state", "fingerprint"]
+
+
+def torch_row(ip) -> tuple[str, str]:
+    """torch's state in the status, and the notes under its row."""
+    import seedmagic
+
+    library = seedmagic.status().library("torch")
+    return library.state, library.outside
+
+
+@pytest.mark.parametrize(
+    "reseeding",
+    [
+        "torch.manual_seed(5)",
+        "torch.seed()",
+        "torch.random.seed()",
+        "torch.set_rng_state(torch.Generator().manual_seed(9).get_state())",
+    ],
+)
+def test_torch_reseeded_behind_seedmagic_is_shown_as_it_is(ip, reseeding):
+    """The status does not claim "seeded with 0" for a torch generator the code has reseeded since: it reads
+    torch.initial_seed(), as torch itself does, and says what it is. Seeding through seedmagic again, or a cell that
+    puts the state back, makes it seedmagic's again."""
+    run_ok(ip, "import torch")
+    run_ok(ip, "%seed 0 -q")
+    assert torch_row(ip) == ("seeded with 0 (session)", "")
+    run_ok(ip, reseeding)
+    state, note = torch_row(ip)
+    assert state == "RESEEDED by the code"
+    assert f"torch.initial_seed() is {torch.initial_seed()}, not the 0 seedmagic gave it (session)" in note
+    assert torch.initial_seed() != 0
+    text = str(ENGINE.status())
+    assert "RESEEDED by the code" in text and all(len(line) <= WIDTH for line in text.splitlines())
+    run_ok(ip, "%seed 3 -q")
+    assert torch_row(ip) == ("seeded with 3 (session)", "")
+    # What a cell puts back is seedmagic's seeding again: an isolated cell, torch's own fork_rng.
+    run_ok(ip, f"%%seeded 4 --isolate\n{reseeding}")
+    run_ok(ip, f"with torch.random.fork_rng(devices=[]):\n    {reseeding}")
+    assert torch_row(ip) == ("seeded with 3 (session)", "")
+
+
+def test_torch_seeded_only_by_the_code_is_not_called_unseeded(ip):
+    from seedmagic.sources import TORCH_DEFAULT_SEED
+
+    run_ok(ip, "import torch")
+    ENGINE.reset()
+    try:
+        run_ok(ip, f"torch.manual_seed({TORCH_DEFAULT_SEED})")  # where torch starts: as good as never seeded
+        assert torch_row(ip) == ("unseeded", "")
+        run_ok(ip, "torch.manual_seed(5)")
+        state, note = torch_row(ip)
+        assert state == "seeded by the code" and "torch.initial_seed() is 5;" in note
+    finally:
+        ENGINE.reset()
