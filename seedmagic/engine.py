@@ -250,6 +250,7 @@ class Engine:
         self._flag_variables = (*(var for s in self.sources for var in s.deterministic_env), "PYTHONHASHSEED")
         self._imported_kept: tuple[int, tuple[Source, ...]] | None = None
         self._readers_kept: tuple[tuple[Source, ...], tuple[Any, ...]] | None = None
+        self._seed_readers = tuple(source for source in self.sources if source.seed_reader)
 
     # The session's fields, read-only: they change only as one value (see ``_set_session``).
 
@@ -434,6 +435,19 @@ class Engine:
         """End every cell still running, innermost first (the extension is unloaded inside one)."""
         while self._cell_stack:
             self.end_cell(self._cell_stack[-1].token)
+
+    def reseeded_by_code(self) -> tuple[str, ...]:
+        """The imported libraries whose own reading of their last seed (torch: ``torch.initial_seed()``) is not the
+        last seeding seedmagic did: the code seeded them since. Only libraries that can tell; cheap (a live panel's
+        folded line asks after every cell)."""
+        seedings = self.seedings
+        return tuple(
+            source.name
+            for source in self._seed_readers
+            if source.name in seedings
+            and source.imported()
+            and _seeded_outside(source, seedings[source.name]) is not None
+        )
 
     def library_seeds(self) -> dict[str, int]:
         """The seed each imported library says its global generator was last seeded with, where it can tell

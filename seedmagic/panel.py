@@ -284,6 +284,8 @@ class _Watch:
             if name in seedable:
                 imported += 1
                 seeded += name in seedings
+        if seeded:  # a library the code seeded since (torch.manual_seed, torch.seed) is not seedmagic's seeding
+            seeded -= len(engine.reseeded_by_code())
         return Summary(
             session.seed,
             session.mode,

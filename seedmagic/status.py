@@ -207,7 +207,7 @@ class Status:
             self.seed,
             self.mode,
             self.last_cell_seed,
-            sum(lib.seeding is not None for lib in imported),
+            sum(lib.seeding is not None and lib.seeded_outside is None for lib in imported),
             len(imported),
             sum(flag.ok is False for flag in self.flags),
             drew,

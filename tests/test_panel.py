@@ -111,6 +111,11 @@ def test_torch_reseeded_by_the_code_shows_so_in_its_row(ip, make_panel):
     assert "RESEEDED by the code" in shown and "seeded with 3" not in shown
     assert "torch.initial_seed() is 11, not the 3 seedmagic gave it (session)" in shown
     assert ENGINE.status().library("torch").outside in shown
+    # The folded line does not count it as seeded either, and says what the status says.
+    summary = p.watch.summary()
+    assert summary == ENGINE.status().summary(p.drew, p.changed)
+    assert summary.seeded == summary.imported - 1
+    assert f"{summary.imported - 1}/{summary.imported} seeded" in text(p.summary.value)
     run_ok(ip, "%seed 3 -q")
     assert "seeded with 3 (session)" in text(row(p, "torch")) and "RESEEDED" not in text(row(p, "torch"))
 
@@ -145,6 +150,7 @@ def test_the_folded_line_is_the_status_summary(ip, make_panel):
     for cell in (
         "import random, numpy as np, torch",
         "%seed 4 --only torch,numpy",
+        "torch.manual_seed(1)",
         "%%seeded 8\nrandom.random()",
         "torch.backends.cudnn.benchmark = True",
         "%seed --deterministic",
