@@ -452,7 +452,12 @@ class Engine:
     def library_seeds(self) -> dict[str, int]:
         """The seed each imported library says its global generator was last seeded with, where it can tell
         (torch: ``torch.initial_seed()``): what ``%%seeded --check`` compares between its two runs."""
-        return _library_seeds(self.sources)
+        seeds = {}
+        for source in self._seed_readers:
+            seed = _read(source.library_seed) if source.imported() else None
+            if seed is not None:
+                seeds[source.name] = seed
+        return seeds
 
     def reseed(self) -> None:
         """Seed again with the seed in force (the cell's, else the session's), as at the start of the cell."""
@@ -777,7 +782,7 @@ class Engine:
         A live panel reads them after every cell: this is its hot path, kept to one call per library."""
         if libraries is not None:
             wanted = set(libraries)
-            return Marks({s.name: _mark(s) for s in self.sources if s.name in wanted and s.imported()}, ())
+            return Marks({s.name: _mark(s.mark) for s in self.sources if s.name in wanted and s.imported()}, ())
         determinism = self.determinism
         flags: tuple[Any, ...] = (
             tuple(map(os.environ.get, self._flag_variables)),
@@ -786,15 +791,9 @@ class Engine:
         )
         states = {}
         for name, mark, flags_mark in self._readers_now():
-            try:
-                states[name] = mark()
-            except Exception as exc:  # compared like any mark: an error that changes shows as a change
-                states[name] = one_line(exc)
+            states[name] = _mark(mark)
             if flags_mark is not None:
-                try:
-                    flags += (flags_mark(),)
-                except Exception as exc:
-                    flags += (one_line(exc),)
+                flags += (_mark(flags_mark),)
         return Marks(states, flags)
 
     def _readers_now(self) -> tuple[tuple[str, Callable[[], Any], Callable[[], Any] | None], ...]:
@@ -876,17 +875,6 @@ class Engine:
         )
 
 
-def _library_seeds(sources: Iterable[Source]) -> dict[str, int]:
-    """Per imported library that can tell: the seed its global generator was last seeded with, by anyone."""
-    seeds = {}
-    for source in sources:
-        if source.seed_reader and source.imported():
-            seed = _read(source.library_seed)
-            if seed is not None:
-                seeds[source.name] = seed
-    return seeds
-
-
 def _seeded_outside(source: Source, seeding: Seeding | None) -> int | None:
     """The seed the library says it was last seeded with, where that is not seedmagic's last seeding of it (with
     none, not the seed the library starts from): the code seeded it since (``torch.manual_seed``, ``torch.seed``)."""
@@ -897,10 +885,12 @@ def _seeded_outside(source: Source, seeding: Seeding | None) -> int | None:
     return None if library_seed == expected else library_seed
 
 
-def _mark(source: Source) -> Any:
+def _mark(read: Callable[[], Any]) -> Any:
+    """A mark (``Source.mark``, ``Source.flags_mark``), or the one-line error that reading it raised: compared like
+    any mark, an error that changes shows as a change."""
     try:
-        return source.mark()
-    except Exception as exc:  # compared like any mark: an error that changes shows as a change
+        return read()
+    except Exception as exc:
         return one_line(exc)
 
 
