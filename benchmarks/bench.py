@@ -917,9 +917,9 @@ def auto_panel_child() -> None:
         return [sum(times) for times in zip(*spent.values(), strict=True)][3:]
 
     def reads_alone() -> list[float]:
-        """The readings the panel must make after each cell, written inline with the libraries' own calls in a
-        ``post_run_cell`` callback that stands in for the panel's callbacks, in the same cells: the floor under the
-        panel's own work."""
+        """The readings the panel must make after each cell, and their comparison with the last cell's, written
+        inline with the libraries' own calls in a ``post_run_cell`` callback that stands in for the panel's
+        callbacks, in the same cells: the floor under the panel's own work."""
         import ctypes
 
         getstate, environ_get, string_at = random.getstate, os.environ.get, ctypes.string_at
@@ -927,18 +927,26 @@ def auto_panel_child() -> None:
         bit_generator = np.random.get_bit_generator()
         numpy_state = memoryview((ctypes.c_char * (624 * 4 + 4)).from_address(bit_generator.ctypes.state_address))
         times: list[float] = []
+        last: list[object] = [None]
 
         def read(result: object = None) -> None:
             start = time.perf_counter_ns()
-            getstate()
-            numpy_state.tobytes()
-            state = generator.get_state()
-            string_at(state.data_ptr(), state.numel())
-            torch.are_deterministic_algorithms_enabled()
-            torch.is_deterministic_algorithms_warn_only_enabled()
-            (cudnn.deterministic, cudnn.benchmark, matmul.allow_tf32, cudnn.allow_tf32, torch.cuda.is_initialized())
-            environ_get("CUBLAS_WORKSPACE_CONFIG")
-            environ_get("PYTHONHASHSEED")
+            state, (_, words, gauss) = generator.get_state(), getstate()
+            now = (
+                (words[-1], words[0], words[311], words[623], gauss),  # as the panel: position, 3 words, gauss
+                numpy_state.tobytes(),
+                string_at(state.data_ptr(), state.numel()),
+                generator.initial_seed(),
+                torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled(),
+                cudnn.deterministic,
+                cudnn.benchmark,
+                matmul.allow_tf32,
+                cudnn.allow_tf32,
+                torch.cuda.is_initialized(),
+                environ_get("CUBLAS_WORKSPACE_CONFIG"),
+            )
+            last[0] = now if now != last[0] else last[0]
             times.append((time.perf_counter_ns() - start) / 1000)
 
         for event, call in refreshes.items():
@@ -1057,9 +1065,10 @@ def bench_auto_panel(shell: InteractiveShell) -> list[Row]:
         Figures(
             us(refresh),
             "-",
-            f"{STUBBED} (it seeds nothing: no stack to format); the readings it must make, written inline with the "
-            f"libraries' own calls in a callback of their own (random.getstate(), NumPy's and torch's generator "
-            f"states, torch's 7 flags, 2 environment variables), in the same cells: {us(reads)}",
+            f"{STUBBED} (it seeds nothing: no stack to format); the readings it must make and their comparison with "
+            f"the last cell's, written inline with the libraries' own calls in a callback of their own "
+            f"(random.getstate(), NumPy's and torch's generator states, torch.initial_seed(), torch's 7 flags, "
+            f"CUBLAS_WORKSPACE_CONFIG), in the same cells: {us(reads)}",
         ),
         Figures("same", "-", "the same: a refresh calls no torch.manual_seed"),
         f"≤ {PANEL_REFRESH_US:.0f} µs",

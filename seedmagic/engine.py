@@ -27,7 +27,7 @@ from .determinism import DeterminismState, DeterminismSwitch
 from .errors import one_line, warn, warn_failures
 from .importhook import ImportHook
 from .ranks import PerRank, current_rank
-from .sources import NAMES, SOURCES, Flag, Source, StateUnavailable
+from .sources import NAMES, SOURCES, Flag, Readers, Source, StateUnavailable
 from .status import LibraryStatus, Seeding, SeedReport, Status
 
 _ON_IMPORT_KEPT_S = 1.0
@@ -136,10 +136,12 @@ def check_bool(name: str, value: object, *, none: bool = False) -> None:
 
 
 class Marks(NamedTuple):
-    """What ``Engine.marks`` read: a mark per imported library's generators, and one for all the flags."""
+    """What ``Engine.marks`` read: a mark per imported library's generators, one for all the flags, and the seed each
+    library that can tell says it was last seeded with (torch: ``torch.initial_seed()``)."""
 
     states: dict[str, Any]
     flags: tuple[Any, ...]
+    seeds: dict[str, int | None]
 
 
 class Scope(NamedTuple):
@@ -247,9 +249,11 @@ class Engine:
         #: ``"imported"``, ``"restoring"`` and ``"restored"``. A live panel reads them anew then, so that what
         #: seedmagic did is not counted as what the cell drew.
         self.listeners: list[Callable[[str, tuple[str, ...], int | None], None]] = []
-        self._flag_variables = (*(var for s in self.sources for var in s.deterministic_env), "PYTHONHASHSEED")
+        # The environment variables whose value can change a flag's verdict. Not PYTHONHASHSEED: the interpreter
+        # reads it only as it starts, so setting it later changes no verdict (only a note the full status reads).
+        self._flag_variables = tuple(var for s in self.sources for var in s.deterministic_env)
         self._imported_kept: tuple[int, tuple[Source, ...]] | None = None
-        self._readers_kept: tuple[tuple[Source, ...], tuple[Any, ...]] | None = None
+        self._readers_kept: tuple[tuple[Source, ...], tuple[tuple[str, Readers], ...]] | None = None
         self._seed_readers = tuple(source for source in self.sources if source.seed_reader)
 
     # The session's fields, read-only: they change only as one value (see ``_set_session``).
@@ -436,17 +440,14 @@ class Engine:
         while self._cell_stack:
             self.end_cell(self._cell_stack[-1].token)
 
-    def reseeded_by_code(self) -> tuple[str, ...]:
+    def reseeded_by_code(self, seeds: dict[str, int | None] | None = None) -> tuple[str, ...]:
         """The imported libraries whose own reading of their last seed (torch: ``torch.initial_seed()``) is not the
-        last seeding seedmagic did: the code seeded them since. Only libraries that can tell; cheap (a live panel's
-        folded line asks after every cell)."""
+        last seeding seedmagic did: the code seeded them since. Only libraries that can tell. ``seeds``: those
+        readings, already taken (``Marks.seeds``): a live panel's folded line asks after every cell."""
         seedings = self.seedings
+        read: dict[str, int] | dict[str, int | None] = self.library_seeds() if seeds is None else seeds
         return tuple(
-            source.name
-            for source in self._seed_readers
-            if source.name in seedings
-            and source.imported()
-            and _seeded_outside(source, seedings[source.name]) is not None
+            name for name, seed in read.items() if seed is not None and name in seedings and seed != seedings[name].seed
         )
 
     def library_seeds(self) -> dict[str, int]:
@@ -780,32 +781,36 @@ class Engine:
         those libraries' generators (and no flags).
 
         A live panel reads them after every cell: this is its hot path, kept to one call per library."""
+        readers = self._readers_now()
+        flags: tuple[Any, ...] = ()
         if libraries is not None:
             wanted = set(libraries)
-            return Marks({s.name: _mark(s.mark) for s in self.sources if s.name in wanted and s.imported()}, ())
-        determinism = self.determinism
-        flags: tuple[Any, ...] = (
-            tuple(map(os.environ.get, self._flag_variables)),
-            determinism.enabled,
-            determinism.warn_only,
-        )
-        states = {}
-        for name, mark, flags_mark in self._readers_now():
-            states[name] = _mark(mark)
-            if flags_mark is not None:
-                flags += (_mark(flags_mark),)
-        return Marks(states, flags)
+            readers = tuple(reader for reader in readers if reader[0] in wanted)
+        else:
+            determinism = self.determinism
+            flags = (tuple(map(os.environ.get, self._flag_variables)), determinism.enabled, determinism.warn_only)
+        try:
+            return _read_marks(readers, flags, libraries is None)
+        except Exception:  # a library's reading failed: its error is its mark
+            return _read_marks(tuple((name, _guarded(read)) for name, read in readers), flags, libraries is None)
 
-    def _readers_now(self) -> tuple[tuple[str, Callable[[], Any], Callable[[], Any] | None], ...]:
-        """Per imported library: its name, its ``mark`` and its ``flags_mark`` (None without flags), bound once
-        while nothing is imported."""
+    def _readers_now(self) -> tuple[tuple[str, Readers], ...]:
+        """Per imported library: its name and its readers (``Source.readers``), bound once while nothing is
+        imported."""
         sources = self._imported_now()
         kept = self._readers_kept
         if kept is not None and kept[0] is sources:
             return kept[1]
-        readers = tuple((s.name, s.mark, s.flags_mark if s.has_flags else None) for s in sources)
-        self._readers_kept = (sources, readers)
-        return readers
+        readers, bound = [], True
+        for source in sources:
+            try:
+                readers.append((source.name, source.readers()))
+            except Exception as exc:  # its error is its mark, and it is bound again next time
+                readers.append((source.name, Readers(_raiser(exc), None, None)))
+                bound = False
+        if bound:
+            self._readers_kept = (sources, tuple(readers))
+        return tuple(readers)
 
     def _imported_now(self) -> tuple[Source, ...]:
         """The imported libraries, kept while nothing is imported (sys.modules keeps its size): a live panel asks
@@ -883,6 +888,35 @@ def _seeded_outside(source: Source, seeding: Seeding | None) -> int | None:
         return None
     expected = source.default_seed if seeding is None else seeding.seed
     return None if library_seed == expected else library_seed
+
+
+def _read_marks(readers: tuple[tuple[str, Readers], ...], flags: tuple[Any, ...], with_flags: bool) -> Marks:
+    states: dict[str, Any] = {}
+    seeds: dict[str, int | None] = {}
+    for name, (mark, flags_mark, seed) in readers:
+        states[name] = mark()
+        if with_flags and flags_mark is not None:
+            flags += (flags_mark(),)
+        if seed is not None:
+            seeds[name] = seed()
+    return Marks(states, flags, seeds)
+
+
+def _guarded(readers: Readers) -> Readers:
+    """Readers that never raise: a mark's error is its mark, a seed that cannot be read is None."""
+    mark, flags_mark, seed = readers
+    return Readers(
+        functools.partial(_mark, mark),
+        None if flags_mark is None else functools.partial(_mark, flags_mark),
+        None if seed is None else functools.partial(_read, seed),
+    )
+
+
+def _raiser(exc: Exception) -> Callable[[], Any]:
+    def read() -> Any:
+        raise exc
+
+    return read
 
 
 def _mark(read: Callable[[], Any]) -> Any:

@@ -194,7 +194,10 @@ class _Watch:
     restores or sees imported (the engine tells its listeners), and after a control acted. Code that draws between
     cells, outside any cell (a widget's callback, a thread), counts for the next cell. A library's mark right after
     seeding depends only on the seed: it is kept, so that a cell run again under the same seed (``%%seeded N``,
-    auto mode) costs one reading, not two."""
+    auto mode) costs one reading, not two.
+
+    Nothing is read before a cell: what a cell did is gathered as it runs (an isolated cell's generators put back)
+    and taken when it ends."""
 
     _KEPT = 256
 
@@ -205,18 +208,22 @@ class _Watch:
         #: What the last cell drew from and the flags it changed; None before a cell has been watched.
         self.drew: tuple[str, ...] | None = None
         self.changed: tuple[str, ...] = ()
-        self._drawn: set[str] = set()  # drawn before an isolated cell's generators were put back
+        # Drawn from, and flags changed, in the running cell before an isolated cell's generators were put back.
+        self._drawn: set[str] = set()
+        self._changing: tuple[str, ...] = ()
         self._seeded: dict[tuple[str, int], Any] = {}
         self._seedable = frozenset(source.name for source in engine.sources if source.seedable)
+        self.closed = False
         engine.listeners.append(self.heard)
 
     def close(self) -> None:
+        self.closed = True
         with contextlib.suppress(ValueError):
             self.engine.listeners.remove(self.heard)
 
     def heard(self, event: str, libraries: tuple[str, ...], seed: int | None) -> None:
         """The engine changed generators itself: read them anew (from what is kept, after a seeding)."""
-        states = self.before.states
+        before = self.before
         if event == "seeded" and seed is not None:
             missing = [name for name in libraries if (name, seed) not in self._seeded]
             if missing:
@@ -226,13 +233,17 @@ class _Watch:
                 self._seeded.update(((name, seed), mark) for name, mark in read.items())
             for name in libraries:
                 if (name, seed) in self._seeded:
-                    states[name] = self._seeded[name, seed]
+                    before.states[name] = self._seeded[name, seed]
+                # Seeded by seedmagic just now, so not by the code: its own seed is read with the next marks.
+                before.seeds.pop(name, None)
         elif event == "imported":
-            states.update(self.engine.marks(libraries).states)
+            marks = self.engine.marks(libraries)
+            before.states.update(marks.states)
+            before.seeds.update(marks.seeds)
         elif event == "restoring":
             now = self.engine.marks()
             self._drawn.update(self._drew(now))
-            self.changed = (*self.changed, *self._new_flags(now))
+            self._changing = (*self._changing, *self._new_flags(now))
         elif event == "restored":
             self.rebase()
 
@@ -254,6 +265,7 @@ class _Watch:
         self._not_deterministic = sum(flag.ok is False for flag in flags)
 
     def cell_ended(self) -> None:
+        """A cell ended (also when it raised): what it drew from and which flags it changed."""
         now = self.engine.marks()
         drew = self._drew(now)
         if self._drawn:  # an isolated cell's, drawn before its generators were put back
@@ -261,13 +273,14 @@ class _Watch:
             drew = [name for name in now.states if name in drawn]
             self._drawn.clear()
         self.drew = tuple(drew)
+        changed = self._changing
         if now.flags != self._flags_mark:
-            self.changed = tuple(dict.fromkeys((*self.changed, *self._new_flags(now))))
+            changed = (*changed, *self._new_flags(now))
+        if changed:
+            self._changing = ()
+            changed = tuple(dict.fromkeys(changed))
+        self.changed = changed
         self.before = now
-
-    def cell_started(self) -> None:
-        self.changed = ()
-        self._drawn.clear()
 
     def rebase(self) -> None:
         """Read everything anew (a control acted): what follows is compared with now."""
@@ -277,14 +290,15 @@ class _Watch:
     def summary(self) -> Summary:
         """The folded line, from the engine and what this watch read: no generator state is read for it."""
         engine = self.engine
-        session, seedings, census, seedable = engine.session, engine.seedings, engine.census, self._seedable
+        session, seedings, census = engine.session, engine.seedings, engine.census
+        seedable = self._seedable
         imported = seeded = 0
         for name in self.before.states:
             if name in seedable:
                 imported += 1
                 seeded += name in seedings
-        if seeded:  # a library the code seeded since (torch.manual_seed, torch.seed) is not seedmagic's seeding
-            seeded -= len(engine.reseeded_by_code())
+        if seeded and self.before.seeds:  # a library the code seeded since (torch.manual_seed) is not seedmagic's
+            seeded -= len(engine.reseeded_by_code(self.before.seeds))
         return Summary(
             session.seed,
             session.mode,
@@ -338,6 +352,7 @@ class SeedPanel:
         self.notice = ""
         self._hub: _Hub | None = None
         self._syncing = False
+        # The hub's watch of the engine, kept (a panel without a shell has its own).
         self._watch: _Watch | None = None
         self._shown: Summary | None = None
         self._modes: tuple[bool, bool] | None = None  # what the toggles show: deterministic mode, auto mode
@@ -420,7 +435,10 @@ class SeedPanel:
 
     @property
     def watch(self) -> _Watch | None:
-        return self._hub.watch(self.engine) if self._hub is not None else self._watch
+        watch = self._watch
+        if self._hub is not None and (watch is None or watch.closed):
+            watch = self._watch = self._hub.watch(self.engine)
+        return watch
 
     @property
     def drew(self) -> tuple[str, ...]:
@@ -520,7 +538,7 @@ class SeedPanel:
         with contextlib.suppress(Exception):
             self._set(self.message, _message(self.notice, error=failed))
         if self._hub is not None:
-            self._hub.messages = True
+            self._hub.spoke()
         self._modes = None  # a toggle the engine refused goes back
         watch = self.watch
         if watch is not None:
@@ -563,7 +581,7 @@ class SeedPanel:
         self.closed = True
         if self._hub is not None:
             self._hub.discard(self)
-        if self._watch is not None:
+        if self._hub is None and self._watch is not None:
             self._watch.close()
         for widget in self._all:
             with contextlib.suppress(Exception):
@@ -571,8 +589,8 @@ class SeedPanel:
 
 
 class _Hub:
-    """A shell's one ``pre_run_cell`` and one ``post_run_cell`` callback, for every open panel of that shell, and one
-    watch per engine shown."""
+    """A shell's one ``post_run_cell`` callback, for every open panel of that shell, and one watch per engine shown.
+    Nothing runs before a cell, except once after a control spoke: its message is cleared as the next cell starts."""
 
     def __init__(self, shell: Any) -> None:
         self._shell = weakref.ref(shell)
@@ -602,7 +620,6 @@ class _Hub:
             self.watch(panel.engine)
         shell = self._shell()
         if not self.registered and shell is not None:
-            shell.events.register("pre_run_cell", self.pre_run_cell)
             shell.events.register("post_run_cell", self.post_run_cell)
             self.registered = True
 
@@ -617,25 +634,37 @@ class _Hub:
         if not self._panels:
             self.unregister()
 
+    def spoke(self) -> None:
+        """A panel shows a control's message: clear it as the next cell starts."""
+        shell = self._shell()
+        if not self.messages and shell is not None:
+            shell.events.register("pre_run_cell", self.pre_run_cell)
+            self.messages = True
+
     def unregister(self) -> None:
         shell = self._shell()
-        if self.registered and shell is not None:
-            for event, callback in (("pre_run_cell", self.pre_run_cell), ("post_run_cell", self.post_run_cell)):
-                with contextlib.suppress(ValueError):
-                    shell.events.unregister(event, callback)
-        self.registered = False
+        if shell is not None:
+            for event, callback, on in (
+                ("pre_run_cell", self.pre_run_cell, self.messages),
+                ("post_run_cell", self.post_run_cell, self.registered),
+            ):
+                if on:
+                    with contextlib.suppress(ValueError):
+                        shell.events.unregister(event, callback)
+        self.registered = self.messages = False
         for watch in self._watches.values():
             watch.close()
         self._watches.clear()
 
     def pre_run_cell(self, info: ExecutionInfo | None = None) -> None:
+        """Registered only while a control's message shows: the cell that starts makes it the past."""
         try:
-            for watch in self._watches.values():
-                watch.cell_started()
-            if self.messages:  # a control spoke since the last cell
-                self.messages = False
-                for panel in self.panels:
-                    panel.clear_message()
+            shell = self._shell()
+            if self.messages and shell is not None:
+                shell.events.unregister("pre_run_cell", self.pre_run_cell)
+            self.messages = False
+            for panel in self.panels:
+                panel.clear_message()
         except Exception:  # never into the user's cell
             pass
 

@@ -166,6 +166,14 @@ def _installed(module: str) -> bool:
     return _installed_answer(("module", module), _find_module)
 
 
+class Readers(NamedTuple):
+    """A library's cheap readings, bound once it is imported (``Source.readers``)."""
+
+    mark: Callable[[], Any]
+    flags_mark: Callable[[], Any] | None
+    seed: Callable[[], int | None] | None
+
+
 class Source:
     """An RNG library: the interface every unit implements."""
 
@@ -237,6 +245,16 @@ class Source:
     def flags_mark(self) -> Any:
         """A cheap reading of what ``shown_flags`` reports, for comparing with another; by default the flags."""
         return tuple(self.shown_flags())
+
+    def readers(self) -> Readers:
+        """The cheap readings, ``mark``, ``flags_mark`` (where the library has flags) and ``library_seed`` (where it
+        can tell), as calls bound once the library is imported. A live panel makes them after every cell: a library
+        whose readings look up much on each call binds what they use here."""
+        return Readers(
+            self.mark,
+            self.flags_mark if self.has_flags else None,
+            self.library_seed if self.seed_reader else None,
+        )
 
     def device_started(self) -> bool:
         """Whether the library's accelerator is initialized (then ``deterministic_env`` comes too late)."""
@@ -378,13 +396,6 @@ def _initialized_checks(torch: Any) -> tuple[tuple[str, Any, Callable[[], bool]]
 
 
 @functools.cache
-def _torch_settings(torch: Any) -> tuple[Any, Any]:
-    """torch's cuDNN and cuBLAS settings objects (``torch.backends.cudnn``, ``torch.backends.cuda.matmul``), which
-    torch makes once at import: looked up once."""
-    return torch.backends.cudnn, torch.backends.cuda.matmul
-
-
-@functools.cache
 def _mps_available(torch: Any) -> bool:
     """Whether torch has Apple's MPS device here: fixed for the process, and a live panel asks after every cell."""
     mps = getattr(torch.backends, "mps", None)
@@ -477,12 +488,7 @@ class Torch(Source):
         return result
 
     def mark(self) -> Any:
-        # The CPU generator's raw bytes: comparing them is cheaper than fingerprinting them. Accelerators, once
-        # started, by their fingerprints.
-        torch = sys.modules["torch"]
-        cpu = torch.default_generator.get_state()  # what torch.get_rng_state() returns
-        started = _mps_available(torch) or any(is_initialized() for _, _, is_initialized in _initialized_checks(torch))
-        return _string_at()(cpu.data_ptr(), cpu.numel()), self.shown_streams() if started else None
+        return self.readers().mark()
 
     def device_started(self) -> bool:
         return "torch" in sys.modules and "cuda" in self._started_accelerators()
@@ -564,21 +570,42 @@ class Torch(Source):
         ]
 
     def flags_mark(self) -> Any:
-        # Read after every cell by a live panel: what save_flags() reads, and the TF32 settings, in one call.
+        flags_mark = self.readers().flags_mark
+        assert flags_mark is not None
+        return flags_mark()
+
+    def readers(self) -> Readers:
+        # Read after every cell by a live panel, with torch's objects looked up once: the settings objects and the
+        # accelerator checks are made once, at torch's import, and torch.default_generator is the one CPU generator.
         torch = sys.modules["torch"]
-        cudnn, matmul = _torch_settings(torch)
-        try:
-            tf32: Any = (matmul.allow_tf32, cudnn.allow_tf32)
-        except RuntimeError:  # torch >= 2.9, with a different fp32_precision set: what shown_flags() shows then
-            tf32 = tuple(self.shown_flags()[3:])
-        return (
-            torch.are_deterministic_algorithms_enabled(),
-            torch.is_deterministic_algorithms_warn_only_enabled(),
-            cudnn.deterministic,
-            cudnn.benchmark,
-            tf32,
-            torch.cuda.is_initialized(),
-        )
+        generator, string_at = torch.default_generator, _string_at()
+        get_state, initial_seed = generator.get_state, generator.initial_seed  # what torch.initial_seed() returns
+        checks = tuple(is_initialized for _, _, is_initialized in _initialized_checks(torch))
+        mps = _mps_available(torch)
+        enabled = torch.are_deterministic_algorithms_enabled
+        warn_only = torch.is_deterministic_algorithms_warn_only_enabled
+        cuda_initialized = torch.cuda.is_initialized
+        cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+        shown_streams, shown_flags = self.shown_streams, self.shown_flags
+
+        def mark() -> Any:
+            # The CPU generator's raw bytes (what torch.get_rng_state() returns): comparing them is cheaper than
+            # fingerprinting them. Accelerators, once started, by their fingerprints.
+            cpu = get_state()
+            started = mps
+            for is_initialized in checks:
+                started = started or is_initialized()
+            return string_at(cpu.data_ptr(), cpu.numel()), shown_streams() if started else None
+
+        def flags_mark() -> Any:
+            # What save_flags() reads, and the TF32 settings, in one call.
+            try:
+                tf32: Any = (matmul.allow_tf32, cudnn.allow_tf32)
+            except RuntimeError:  # torch >= 2.9, with a different fp32_precision set: what shown_flags() shows then
+                tf32 = tuple(shown_flags()[3:])
+            return (enabled(), warn_only(), cudnn.deterministic, cudnn.benchmark, tf32, cuda_initialized())
+
+        return Readers(mark, flags_mark, initial_seed)
 
     def save_flags(self) -> Any:
         import torch

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import html
+import os
 import random
 import re
 import statistics
@@ -98,6 +99,31 @@ def test_a_library_whose_state_cannot_be_read_shows_the_note_in_its_row(make_pan
     assert "error-color" in row(p, "random")
     assert "seeded with 6 (session)" in row(p, "torch")  # the others are seeded
     engine.reset()
+
+
+class UnboundLibrary(FailingLibrary):
+    """A library whose readings cannot even be bound."""
+
+    def readers(self):
+        raise RuntimeError("cannot bind")
+
+
+@pytest.mark.parametrize(("library", "error"), [(FailingLibrary, "cannot read"), (UnboundLibrary, "cannot bind")])
+def test_a_library_whose_readings_fail_leaves_the_others_watched(ip, make_panel, library, error):
+    engine = Engine([library(), *SOURCES[1:]])
+    try:
+        p = make_panel(engine, expanded=False)
+        run_ok(ip, "import torch\nx = torch.rand(1)")
+        assert p.drew == ("torch",) and p.watch is not None
+        marks = engine.marks()
+        assert marks.states["random"] == f"RuntimeError: {error}"  # its error is its mark
+        assert marks.seeds == {"torch": torch.initial_seed()}
+        assert marks.states["torch"] == p.watch.before.states["torch"]
+        assert "drew from torch" in text(p.summary.value) and "could not refresh" not in p.error.value
+    finally:
+        panel.close_all(ip)
+        engine.hook.uninstall()
+        engine.reset()
 
 
 # -- folded: one line -------------------------------------------------------------------------------------------------
@@ -289,6 +315,34 @@ def test_flags_after_seed_deterministic(ip, make_panel):
     assert "True (warn_only)" in flag_row(p, "torch.use_deterministic_algorithms")
 
 
+def test_a_cell_that_sets_cublas_workspace_config_changed_that_flag(ip, make_panel):
+    """The variable's value gives its flag's verdict: setting, changing or deleting it changes the flag. Setting
+    PYTHONHASHSEED changes none: the interpreter read it as it started."""
+    run_ok(ip, "import torch")
+    saved = {name: os.environ.get(name) for name in ("CUBLAS_WORKSPACE_CONFIG", "PYTHONHASHSEED")}
+    os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+    p = make_panel(expanded=False)
+    try:
+        for cell in (
+            "import os as _os\n_os.environ['CUBLAS_WORKSPACE_CONFIG'] = ':4096:8'",
+            "_os.environ['CUBLAS_WORKSPACE_CONFIG'] = ':16:8'",
+            "del _os.environ['CUBLAS_WORKSPACE_CONFIG']",
+        ):
+            run_ok(ip, cell)
+            assert p.changed == ("CUBLAS_WORKSPACE_CONFIG",), cell
+            assert "changed CUBLAS_WORKSPACE_CONFIG" in text(p.summary.value)
+        run_ok(ip, "_os.environ['PYTHONHASHSEED'] = '5'")
+        assert p.changed == ()
+        assert p.watch is not None and p.watch.summary() == ENGINE.status().summary(p.drew, p.changed)
+    finally:
+        ip.user_ns.pop("_os", None)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def test_tf32_flags_follow_torch_and_start_no_gpu(make_panel):
     matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     try:
@@ -463,11 +517,16 @@ def test_panels_refresh_after_every_cell(ip, make_panel):
 
 def test_one_callback_per_shell_and_close_all_unregisters_it(ip, make_panel):
     before = len(ip.events.callbacks[CALLBACKS])
+    pre = list(ip.events.callbacks["pre_run_cell"])
     p, q = make_panel(), make_panel()
     assert len(ip.events.callbacks[CALLBACKS]) == before + 1
+    assert ip.events.callbacks["pre_run_cell"] == pre  # nothing runs before a cell
     assert panel.panels(ip) and set(panel.panels(ip)) == {p, q}
+    p.reseed_button.click()  # a message shows: cleared before the next cell, by a callback closing also removes
+    assert len(ip.events.callbacks["pre_run_cell"]) == len(pre) + 1
     panel.close_all(ip)
     assert len(ip.events.callbacks[CALLBACKS]) == before
+    assert ip.events.callbacks["pre_run_cell"] == pre
     assert p.closed and q.closed and panel.panels(ip) == []
     assert p.widget.comm is None and p.reseed_button.comm is None  # every widget of the panel is closed
 
@@ -576,7 +635,7 @@ def test_a_folded_panel_reads_marks_not_the_status(ip):
 
 
 def test_a_folded_refresh_is_cheap(ip, make_panel):
-    """The panel's work per cell, both its callbacks, beside reading the generators' states with the libraries' own
+    """The panel's work per cell, its one callback, beside reading the generators' states with the libraries' own
     calls: `make bench` judges the figure; this catches a refresh that does more than it should."""
     import numpy as np
 
@@ -585,7 +644,6 @@ def test_a_folded_refresh_is_cheap(ip, make_panel):
     hub = panel._HUBS[ip]
 
     def per_cell():
-        hub.pre_run_cell(None)
         hub.post_run_cell(None)
 
     def states():
@@ -758,11 +816,19 @@ def test_enter_in_the_seed_field_reseeds(ip, make_panel):
 
 def test_a_controls_message_clears_when_the_next_cell_runs(ip, make_panel):
     p = make_panel()
+    before = list(ip.events.callbacks["pre_run_cell"])
     p.seed_field.value = "5"
     p.reseed_button.click()
     assert p.notice and "seeded" in p.message.value
-    run_ok(ip, "x = 1")
+    # Cleared as the cell starts, by a callback that is there only while a message shows.
+    ip.user_ns["_panel"] = p
+    try:
+        run_ok(ip, "_seen = _panel.message.value")
+        assert ip.user_ns.pop("_seen") == ""
+    finally:
+        ip.user_ns.pop("_panel", None)
     assert p.notice == "" and p.message.value == ""
+    assert ip.events.callbacks["pre_run_cell"] == before
     p.seed_field.value = "x"
     p.reseed_button.click()
     assert "UsageError" in p.message.value
