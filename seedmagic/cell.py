@@ -19,9 +19,8 @@ import ast
 import linecache
 import re
 import sys
-from dataclasses import dataclass
 from types import CodeType, FrameType
-from typing import Any
+from typing import Any, NamedTuple
 
 from IPython.core.error import UsageError
 from IPython.core.inputtransformer2 import cell_magic, leading_empty_lines
@@ -80,8 +79,7 @@ def show_as_written(raw_cell: str) -> None:
     linecache.cache[frame.f_code.co_filename] = (size, mtime, shown, name)
 
 
-@dataclass(frozen=True)
-class CompiledCell:
+class CompiledCell(NamedTuple):
     """A cell body compiled as IPython compiles a cell: its statements, and its trailing expression if any."""
 
     shell: Any

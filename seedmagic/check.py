@@ -522,7 +522,13 @@ def _code_of(
 ) -> list[types.CodeType] | None:
     if code is None:
         owner = getattr(run, "__self__", None)
-        held = list(vars(owner).values()) if hasattr(owner, "__dict__") else []
+        held = (
+            list(owner)
+            if isinstance(owner, tuple)
+            else list(vars(owner).values())
+            if hasattr(owner, "__dict__")
+            else []
+        )
         items = [item for value in held for item in (value if isinstance(value, (tuple, list)) else (value,))]
         found = [item for item in items if isinstance(item, types.CodeType)]
         return found or None

@@ -13,15 +13,13 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import one_line, warn, warn_failures
 from .sources import Flag, Source, set_environ
 
 
-@dataclass(frozen=True)
-class DeterminismState:
+class DeterminismState(NamedTuple):
     """What ``DeterminismSwitch.save`` reads and ``load`` puts back: every flag and variable the switch governs, and
     the switch's own records."""
 

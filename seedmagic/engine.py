@@ -151,14 +151,14 @@ class Scope(NamedTuple):
     selection: frozenset[str]
 
 
-@dataclass(slots=True)
 class _RunningCell:
     """A cell that has started and not yet ended: the token that stands for it, the scope from before it, and, with
     ``--isolate``, the snapshot to put back when it ends."""
 
-    token: object
-    outer: Scope | None
-    saved: Snapshot | None = None
+    __slots__ = ("outer", "saved", "token")
+
+    def __init__(self, token: object, outer: Scope | None, saved: Snapshot | None = None) -> None:
+        self.token, self.outer, self.saved = token, outer, saved
 
 
 class _Imported(NamedTuple):
@@ -169,8 +169,7 @@ class _Imported(NamedTuple):
     flags: Any
 
 
-@dataclass(frozen=True, slots=True)
-class Session:
+class Session(NamedTuple):
     """The session as one value: the seed in force between cells, how it was given, what it seeds and whether every
     cell is reseeded. ``%seed`` replaces it; a snapshot keeps it as it is; ``reset`` goes back to ``Session()``."""
 
@@ -209,8 +208,7 @@ class Snapshot:
         return frozenset(self.states) | frozenset(self.unavailable)
 
 
-@dataclass(frozen=True, slots=True)
-class _AutoCell:
+class _AutoCell(NamedTuple):
     """What auto mode does for one cell under one session, worked out once: the cell's scope, the session as it
     leaves it (its seed as the last cell's), and the record of the seeding."""
 
@@ -366,7 +364,7 @@ class Engine:
                 self._auto_cells.clear()
             seed = _derive(session.seed, key)  # the session seed was checked when it was set
             auto = _AutoCell(
-                Scope(seed, session.selection), dataclasses.replace(session, last_cell_seed=seed), Seeding(seed, "auto")
+                Scope(seed, session.selection), session._replace(last_cell_seed=seed), Seeding(seed, "auto")
             )
             self._auto_cells[key] = auto
         self._scope = auto.scope
@@ -412,7 +410,7 @@ class Engine:
 
     def _enter_scope(self, scope: Scope, by: str) -> tuple[tuple[str, ...], dict[str, str]]:
         self._scope = scope
-        self._set_session(dataclasses.replace(self.session, last_cell_seed=scope.seed))
+        self._set_session(self.session._replace(last_cell_seed=scope.seed))
         if self.seed is None:  # a seed is in force now: what the cell imports gets it (a session seed has it so)
             self.hook.install()
         seeded, failed = self._seed_imported(scope.seed, scope.selection, by=by)
@@ -505,7 +503,7 @@ class Engine:
             raise InvalidArgument("reach needs a session seed: %seed N --reach")
         flags_changed = self._switch(deterministic, warn_only)
         if auto is not None and auto != self.session.auto:
-            self._set_session(dataclasses.replace(self.session, auto=auto))
+            self._set_session(self.session._replace(auto=auto))
         if reach is not None:
             self.census.set_reach(reach)
         self.refresh_hook()

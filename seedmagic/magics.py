@@ -9,8 +9,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from IPython.core.error import UsageError
 from IPython.core.magic import (
@@ -39,10 +38,11 @@ if TYPE_CHECKING:  # IPython's argument decorators are untyped: each returns the
 
     def argument(*args: Any, **kwargs: Any) -> Callable[[_Method], _Method]: ...
     def magic_arguments(name: str | None = None) -> Callable[[_Method], _Method]: ...
+    def kwds(**kwargs: Any) -> Callable[[_Method], _Method]: ...
     def parse_argstring(magic_func: Callable[..., Any], argstring: str) -> argparse.Namespace: ...
 
 else:
-    from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+    from IPython.core.magic_arguments import argument, kwds, magic_arguments, parse_argstring
 
 ENVIRONMENT_SEED = "SEEDMAGIC_SEED"
 _SWEEPS_KEPT = 20  # the %%seeds sweeps whose best seeds %seed knows
@@ -94,12 +94,11 @@ class _HelpFormatter(MagicHelpFormatter):
 
 
 def _no_abbreviations(magic: _Method) -> _Method:
-    """Options are spelled out: ``--deter`` is an unknown option, not ``--deterministic``; the help (``%seed?``) is
-    wrapped at 80 columns."""
+    """Options are spelled out: ``--deter`` is an unknown option, not ``--deterministic``. (The help, ``%seed?``, is
+    wrapped at 80 columns by ``@kwds(formatter_class=_HelpFormatter)``, which ``@magic_arguments`` formats once.)"""
     parser: argparse.ArgumentParser = magic.parser  # type: ignore[attr-defined]  # set by @magic_arguments
+    assert parser.formatter_class is _HelpFormatter, "give the magic @kwds(formatter_class=_HelpFormatter)"
     parser.allow_abbrev = False
-    parser.formatter_class = _HelpFormatter
-    magic.__doc__ = parser.format_help()
     return magic
 
 
@@ -135,8 +134,7 @@ def cell_key(info: ExecutionInfo) -> str | None:
     return f"source:{raw.strip()}"
 
 
-@dataclass(frozen=True)
-class _SeedLine:
+class _SeedLine(NamedTuple):
     """What a ``%seed`` line asks for, parsed and checked once: a notebook repeats its lines."""
 
     seed: int | None
@@ -295,6 +293,7 @@ class SeedMagics(Magics):
 
     @_no_abbreviations
     @magic_arguments("seed")
+    @kwds(formatter_class=_HelpFormatter)
     @argument("seed", nargs="?", help=f"an integer, 0 <= seed < 2**32 (= {SEED_LIMIT}); $var and {{expr}} work")
     @argument("--random", action="store_true", help="draw a fresh seed from OS entropy, print it and seed with it")
     @argument(
@@ -395,6 +394,7 @@ class SeedMagics(Magics):
 
     @_no_abbreviations
     @magic_arguments()
+    @kwds(formatter_class=_HelpFormatter)
     @argument("seed", nargs="?", help="an integer, 0 <= seed < 2**32; without one, the session seed from %%seed")
     @argument(
         "--isolate",
@@ -499,6 +499,7 @@ class SeedMagics(Magics):
 
     @_no_abbreviations
     @magic_arguments()
+    @kwds(formatter_class=_HelpFormatter)
     @argument(
         "seeds",
         nargs="+",

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Rank:
+class Rank(NamedTuple):
     rank: int
     source: str
 
@@ -20,8 +19,7 @@ class Rank:
         return f"rank {self.rank} (from {self.source})"
 
 
-@dataclass(frozen=True)
-class PerRank:
+class PerRank(NamedTuple):
     """``--per-rank``: the seed given, and the rank this process's seed was derived for (None: no parallel job,
     rank 0)."""
 

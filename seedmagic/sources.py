@@ -20,14 +20,12 @@ import struct
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar, cast
 
 from .errors import one_line
 
 
-@dataclass(frozen=True)
-class Flag:
+class Flag(NamedTuple):
     """One setting that decides whether runs repeat, as read now.
 
     ``ok`` is the verdict for reproducibility: True (fine), False (can make runs differ) or None (does not apply here).
