@@ -1025,9 +1025,9 @@ def bench_auto_panel(shell: InteractiveShell) -> list[Row]:
         "same cell without seedmagic (`%unload_ext`)"
     )
     refresh_what = (
-        "the live panel's own work in each such cell, folded as `%seedpanel` shows it (the `pre_run_cell` and "
-        "`post_run_cell` callbacks `%seedpanel` added, timed where they run: the reading of random's, NumPy's and "
-        "torch's generators and flags, the comparison, the refresh)"
+        "the live panel's own work in each such cell, folded as `%seedpanel` shows it (the cell callbacks "
+        "`%seedpanel` added, timed where they run: its one `post_run_cell` callback, which reads random's, NumPy's "
+        "and torch's generators, torch's seed and the flags, compares them with the last cell's and refreshes)"
     )
     target = f"≤ {AUTO_PANEL_US:.0f} µs extra"
     seedmagic.seed_all(0)

@@ -7,7 +7,6 @@ raises ``ValueError``/``TypeError`` and leaves every generator and flag as it wa
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import operator
 import os
@@ -16,7 +15,6 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
@@ -188,8 +186,7 @@ class Session(NamedTuple):
         return "auto" if self.auto else "manual" if self.seed is not None else "none"
 
 
-@dataclass(frozen=True)
-class Snapshot:
+class Snapshot(NamedTuple):
     """Everything about randomness that ``restore`` puts back: the imported libraries' generator states, the
     determinism flags, the session, and what the status reports of it (what was seeded, what failed, reach).
     ``unavailable`` names the libraries whose state cannot be saved, and why."""
@@ -511,7 +508,7 @@ class Engine:
         return report if reach is None else self._with_reach(report, reach)
 
     def _with_reach(self, report: SeedReport, reach: bool) -> SeedReport:
-        return dataclasses.replace(report, reach=reach, not_reached=self.census.not_reached() if reach else ())
+        return report._replace(reach=reach, not_reached=self.census.not_reached() if reach else ())
 
     def current_seed(self) -> int | None:
         """The seed in force: the cell's inside ``%%seeded``/``seeded()``, else the session seed (None if unset)."""

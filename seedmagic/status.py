@@ -4,8 +4,8 @@ one seeding, and their text form, which fits in 80 columns."""
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from .census import Unseeded
@@ -25,15 +25,13 @@ class Seeding(NamedTuple):
     by: str
 
 
-@dataclass(slots=True)
-class SeedReport:
-    """What one seeding did. (Not frozen, unlike the status: ``%seed`` makes one per call, and a frozen dataclass
-    costs several µs more to make.)"""
+class SeedReport(NamedTuple):
+    """What one seeding did."""
 
     seed: int | None
     seeded: tuple[str, ...] = ()
     on_import: tuple[str, ...] = ()
-    failed: dict[str, str] = field(default_factory=dict)
+    failed: Mapping[str, str] = MappingProxyType({})
     deterministic: bool | None = None
     flags_changed: tuple[str, ...] = ()
     auto: bool | None = None
@@ -76,8 +74,7 @@ class SeedReport:
         printer.text(str(self))
 
 
-@dataclass(frozen=True)
-class LibraryStatus:
+class LibraryStatus(NamedTuple):
     name: str
     installed: bool
     imported: bool
@@ -173,8 +170,7 @@ class Summary(NamedTuple):
         return "seedmagic: " + "; ".join(self.parts())
 
 
-@dataclass(frozen=True)
-class Status:
+class Status(NamedTuple):
     """What ``%seed`` shows and the panel draws: the session, each library, each flag."""
 
     seed: int | None

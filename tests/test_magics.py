@@ -522,7 +522,7 @@ def test_a_warning_points_at_the_users_cell(ip, recwarn):
         ip,
         "import dataclasses, random, seedmagic\n"
         "snap = seedmagic.snapshot()\n"
-        "seedmagic.restore(dataclasses.replace(snap, states={**snap.states, 'random': 'not a state'}))",
+        "seedmagic.restore(snap._replace(states={**snap.states, 'random': 'not a state'}))",
     )
     [warning] = [w for w in recwarn if "could not restore random" in str(w.message)]
     assert "seedmagic" not in warning.filename and warning.lineno == 3  # the cell's third line

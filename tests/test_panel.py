@@ -7,7 +7,6 @@ The browser test (test_panel_browser.py) shows the same panel in JupyterLab.
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import html
 import os
@@ -395,7 +394,7 @@ def test_reseed_does_what_seed_n_does(make_panel):
 def test_the_header_says_when_the_seed_was_derived_for_a_rank(make_panel):
     class RankEngine(Engine):
         def status(self):
-            return dataclasses.replace(super().status(), seed=5, per_rank=PerRank(3, None))
+            return super().status()._replace(seed=5, per_rank=PerRank(3, None))
 
     p = make_panel(RankEngine())
     assert "session seed <b>5</b> (derived from 3 for rank 0 (no parallel job found))" in p.headline.value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import textwrap
 
 import pytest
@@ -49,11 +48,10 @@ def test_each_reason_is_under_its_flag_and_says_all_of_it(ip):
 
 def test_a_long_fingerprint_or_headline_wraps_instead_of_passing_80_columns():
     status = ENGINE.status()
-    torch_status = dataclasses.replace(
-        status.library("torch"), streams={"cpu": "0" * 8, **{f"cuda:{i}": f"{i:08x}" for i in range(6)}}
+    torch_status = status.library("torch")._replace(
+        streams={"cpu": "0" * 8, **{f"cuda:{i}": f"{i:08x}" for i in range(6)}}
     )
-    wide = dataclasses.replace(
-        status,
+    wide = status._replace(
         seed=4294967295,
         per_rank=PerRank(4294967295, Rank(1023, "torch.distributed")),
         libraries=tuple(torch_status if lib.name == "torch" else lib for lib in status.libraries),
