@@ -29,7 +29,6 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import sysconfig
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,18 +42,28 @@ if TYPE_CHECKING:
     from torch import Generator as TorchGenerator
 
 
-_PATHS = sysconfig.get_paths()
 _HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
-# Frames in these are a library's own: the census names the user's code that led to them.
-# (the longest first, so that a file is shown from its package: site-packages lies inside the virtual environment).
-_LIBRARY_DIRS = tuple(
-    sorted(
-        {os.path.join(path, "") for key in ("stdlib", "platstdlib", "purelib", "platlib") if (path := _PATHS.get(key))},
-        key=len,
-        reverse=True,
-    )
-)
-_LIBRARY_FILES = (*_LIBRARY_DIRS, "<frozen ")
+
+
+@functools.cache
+def _library_dirs() -> tuple[str, ...]:
+    """The directories whose frames are a library's own: the census names the user's code that led to them. The
+    longest first, so that a file is shown from its package: site-packages lies inside the virtual environment. Read
+    when the census first meets a new place, not at ``%load_ext`` (sysconfig reads the build's configuration)."""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    found = {
+        os.path.join(path, "") for key in ("stdlib", "platstdlib", "purelib", "platlib") if (path := paths.get(key))
+    }
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+@functools.cache
+def _library_files() -> tuple[str, ...]:
+    return (*_library_dirs(), "<frozen ")
+
+
 _MOST_FRAMES = 60
 
 
@@ -382,7 +391,7 @@ class Census:
         key = (library, id(code), frame.f_lasti)
         site = self._sites.get(key)
         if site is None:  # a library's code is never kept under this key: its site is the user's code beyond it
-            if code.co_filename.startswith(_LIBRARY_FILES):
+            if code.co_filename.startswith(_library_files()):
                 site = self._site_beyond(library, frame)
             else:
                 site = self._sites[key] = self._site(frame, frame)
@@ -413,9 +422,9 @@ class Census:
             if caller is None:  # the library's code all the way up: the site is where it made the generator
                 break
             frame = caller
-            if not frame.f_code.co_filename.startswith(_LIBRARY_FILES):
+            if not frame.f_code.co_filename.startswith(_library_files()):
                 break
-        if frame.f_code.co_filename.startswith(_LIBRARY_FILES):
+        if frame.f_code.co_filename.startswith(_library_files()):
             frame = via
         key = (library, id(frame.f_code), frame.f_lasti, id(via.f_code), via.f_lasti)
         site = self._sites.get(key)
@@ -502,7 +511,7 @@ def _worker() -> str:
 
 
 def _short(file: str, line: int) -> str:
-    for directory in _LIBRARY_DIRS:
+    for directory in _library_dirs():
         if file.startswith(directory):
             file = file[len(directory) :]
             break
