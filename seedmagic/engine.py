@@ -697,6 +697,8 @@ class Engine:
         A library first imported after the snapshot is left as the restored session would have left it: seeded at
         import with the session seed where there is one, else with the state and flags it had right after its
         import, and switched to deterministic algorithms if the session's deterministic mode is on."""
+        if not isinstance(snapshot, Snapshot):  # a tuple of the same length is not one: nothing is changed
+            raise TypeError(f"restore takes a Snapshot (from seedmagic.snapshot()), not {type(snapshot).__name__}")
         if self.listeners:
             self._tell("restoring")
         self._restore_generators(snapshot.states)

@@ -132,6 +132,19 @@ def test_snapshot_and_restore_round_trip():
     assert same(draws(), expected)
 
 
+@pytest.mark.parametrize("given", [None, "snapshot", (), "as a plain tuple"])
+def test_restore_takes_only_a_snapshot_and_changes_nothing_otherwise(given):
+    seedmagic.seed_all(12)
+    saved = seedmagic.snapshot()
+    if given == "as a plain tuple":
+        given = tuple(saved)  # the same values, not a Snapshot
+    draws()
+    before = seedmagic.status()  # every generator's fingerprint, the flags and the session
+    with pytest.raises(TypeError, match="restore takes a Snapshot"):
+        seedmagic.restore(given)
+    assert seedmagic.status() == before
+
+
 @pytest.mark.parametrize("exception", [RuntimeError, KeyboardInterrupt])
 def test_isolated_restores_on_exceptions(exception):
     seedmagic.seed_all(12)
