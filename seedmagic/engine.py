@@ -248,7 +248,7 @@ class Engine:
         # reads it only as it starts, so setting it later changes no verdict (only a note the full status reads).
         self._flag_variables = tuple(var for s in self.sources for var in s.deterministic_env)
         self._imported_kept: tuple[int, tuple[Source, ...]] | None = None
-        self._readers_kept: tuple[tuple[Source, ...], tuple[tuple[str, Readers], ...]] | None = None
+        self._readers_kept: tuple[int, tuple[tuple[str, Readers], ...]] | None = None
         self._seed_readers = tuple(source for source in self.sources if source.seed_reader)
 
     # The session's fields, read-only: they change only as one value (see ``_set_session``).
@@ -794,19 +794,18 @@ class Engine:
     def _readers_now(self) -> tuple[tuple[str, Readers], ...]:
         """Per imported library: its name and its readers (``Source.readers``), bound once while nothing is
         imported."""
-        sources = self._imported_now()
         kept = self._readers_kept
-        if kept is not None and kept[0] is sources:
+        if kept is not None and kept[0] == len(sys.modules):  # the usual case, after every cell
             return kept[1]
         readers, bound = [], True
-        for source in sources:
+        for source in self._imported_now():
             try:
                 readers.append((source.name, source.readers()))
             except Exception as exc:  # its error is its mark, and it is bound again next time
                 readers.append((source.name, Readers(_raiser(exc), None, None)))
                 bound = False
         if bound:
-            self._readers_kept = (sources, tuple(readers))
+            self._readers_kept = (len(sys.modules), tuple(readers))
         return tuple(readers)
 
     def _imported_now(self) -> tuple[Source, ...]:

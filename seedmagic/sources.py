@@ -578,7 +578,9 @@ class Torch(Source):
         torch = sys.modules["torch"]
         generator, string_at = torch.default_generator, _string_at()
         get_state, initial_seed = generator.get_state, generator.initial_seed  # what torch.initial_seed() returns
-        checks = tuple(is_initialized for _, _, is_initialized in _initialized_checks(torch))
+        # A torch built without CUDA (the CPU wheels) never starts it: nothing to ask after each cell.
+        cuda_built = bool(torch.backends.cuda.is_built())
+        checks = tuple(check for kind, _, check in _initialized_checks(torch) if kind != "cuda" or cuda_built)
         mps = _mps_available(torch)
         enabled = torch.are_deterministic_algorithms_enabled
         warn_only = torch.is_deterministic_algorithms_warn_only_enabled
@@ -601,7 +603,8 @@ class Torch(Source):
                 tf32: Any = (matmul.allow_tf32, cudnn.allow_tf32)
             except RuntimeError:  # torch >= 2.9, with a different fp32_precision set: what shown_flags() shows then
                 tf32 = tuple(shown_flags()[3:])
-            return (enabled(), warn_only(), cudnn.deterministic, cudnn.benchmark, tf32, cuda_initialized())
+            started = cuda_built and cuda_initialized()
+            return (enabled(), warn_only(), cudnn.deterministic, cudnn.benchmark, tf32, started)
 
         return Readers(mark, flags_mark, initial_seed)
 
