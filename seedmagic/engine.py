@@ -249,7 +249,6 @@ class Engine:
         self._flag_variables = tuple(var for s in self.sources for var in s.deterministic_env)
         self._imported_kept: tuple[int, tuple[Source, ...]] | None = None
         self._readers_kept: tuple[int, tuple[tuple[str, Readers], ...]] | None = None
-        self._seed_readers = tuple(source for source in self.sources if source.seed_reader)
 
     # The session's fields, read-only: they change only as one value (see ``_set_session``).
 
@@ -449,10 +448,10 @@ class Engine:
         """The seed each imported library says its global generator was last seeded with, where it can tell
         (torch: ``torch.initial_seed()``): what ``%%seeded --check`` compares between its two runs."""
         seeds = {}
-        for source in self._seed_readers:
-            seed = _read(source.library_seed) if source.imported() else None
+        for name, readers in self._readers_now():  # the readings a live panel makes, bound once
+            seed = None if readers.seed is None else _read(readers.seed)
             if seed is not None:
-                seeds[source.name] = seed
+                seeds[name] = seed
         return seeds
 
     def reseed(self) -> None:
