@@ -776,19 +776,15 @@ class Engine:
         another reading: equal marks, same states and flags. Reads only, like ``status``. With ``libraries``, only
         those libraries' generators (and no flags).
 
-        A live panel reads them after every cell: this is its hot path, kept to one call per library."""
-        readers = self._readers_now()
-        flags: tuple[Any, ...] = ()
+        A live panel reads them after every cell: this is its hot path, kept to one call per reading."""
+        kept = self._readers_kept
+        readers = kept[1] if kept is not None and kept[0] == len(sys.modules) else self._readers_now()
         if libraries is not None:
             wanted = set(libraries)
-            readers = tuple(reader for reader in readers if reader[0] in wanted)
-        else:
-            determinism = self.determinism
-            flags = (tuple(map(os.environ.get, self._flag_variables)), determinism.enabled, determinism.warn_only)
-        try:
-            return _read_marks(readers, flags, libraries is None)
-        except Exception:  # a library's reading failed: its error is its mark
-            return _read_marks(tuple((name, _guarded(read)) for name, read in readers), flags, libraries is None)
+            return _read_marks(tuple(reader for reader in readers if reader[0] in wanted), None)
+        determinism = self.determinism
+        flags = (tuple(map(os.environ.get, self._flag_variables)), determinism.enabled, determinism.warn_only)
+        return _read_marks(readers, flags)
 
     def _readers_now(self) -> tuple[tuple[str, Readers], ...]:
         """Per imported library: its name and its readers (``Source.readers``), bound once while nothing is
@@ -885,16 +881,22 @@ def _seeded_outside(source: Source, seeding: Seeding | None) -> int | None:
     return None if library_seed == expected else library_seed
 
 
-def _read_marks(readers: tuple[tuple[str, Readers], ...], flags: tuple[Any, ...], with_flags: bool) -> Marks:
+def _read_marks(readers: tuple[tuple[str, Readers], ...], flags: tuple[Any, ...] | None) -> Marks:
+    """The marks of ``readers``, with ``flags`` and each library's flags mark appended (None: no flags). A reading
+    that raises makes its error its mark."""
     states: dict[str, Any] = {}
     seeds: dict[str, int | None] = {}
-    for name, (mark, flags_mark, seed) in readers:
-        states[name] = mark()
-        if with_flags and flags_mark is not None:
-            flags += (flags_mark(),)
-        if seed is not None:
-            seeds[name] = seed()
-    return Marks(states, flags, seeds)
+    read = flags
+    try:
+        for name, (mark, flags_mark, seed) in readers:
+            states[name] = mark()
+            if read is not None and flags_mark is not None:
+                read += (flags_mark(),)
+            if seed is not None:
+                seeds[name] = seed()
+    except Exception:  # a library's reading failed: its error is its mark
+        return _read_marks(tuple((name, _guarded(bound)) for name, bound in readers), flags)
+    return Marks(states, read or (), seeds)
 
 
 def _guarded(readers: Readers) -> Readers:

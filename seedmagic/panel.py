@@ -267,7 +267,8 @@ class _Watch:
     def cell_ended(self) -> None:
         """A cell ended (also when it raised): what it drew from and which flags it changed."""
         now = self.engine.marks()
-        drew = self._drew(now)
+        before = self.before.states
+        drew = [name for name, mark in now.states.items() if name in before and before[name] != mark]
         if self._drawn:  # an isolated cell's, drawn before its generators were put back
             drawn = self._drawn.union(drew)
             drew = [name for name in now.states if name in drawn]
@@ -468,7 +469,9 @@ class SeedPanel:
         if self.closed:
             return
         try:
-            watch = self.watch
+            watch = self._watch
+            if watch is None or watch.closed:
+                watch = self.watch
             if watch is None:
                 raise RuntimeError("the panel's watch could not read the engine")
             summary = watch.summary()
@@ -670,18 +673,30 @@ class _Hub:
 
     def post_run_cell(self, result: ExecutionResult | None = None) -> None:
         try:
+            refs, watches = self._panels, self._watches
+            if len(refs) == 1 and len(watches) == 1:  # the usual case, after every cell: one panel, one engine
+                panel = refs[0]()
+                if panel is not None and not panel.expanded:
+                    for watch in watches.values():
+                        _ended(watch)
+                    panel.refresh()
+                    return
             panels = self.panels
             if not panels:
                 self.unregister()
                 return
             for watch in self._watches.values():
-                try:
-                    watch.cell_ended()
-                except Exception:  # the panel's own refresh then shows the error
-                    watch.drew = None
+                _ended(watch)
             _refresh_all(panels)
         except Exception:  # never into the user's cell
             pass
+
+
+def _ended(watch: _Watch) -> None:
+    try:
+        watch.cell_ended()
+    except Exception:  # the panel's own refresh then shows the error
+        watch.drew = None
 
 
 def _refresh_all(panels: list[SeedPanel]) -> None:
