@@ -242,17 +242,21 @@ def _stand_in(real: type, new: Callable[..., object]) -> type:
     """A stand-in for the class ``real`` (a C type, which cannot be patched): calling it calls ``new(stand_in, *args,
     **kwargs)``, which returns a real instance; ``isinstance(x, stand_in)`` is ``isinstance(x, real)``, and pickle
     finds ``real`` by its own module and name."""
+    # ``new`` is the call of the stand-in's own type (one Python call, where ``__new__`` alone costs a lookup more),
+    # and its ``__new__``, for code that calls that directly.
+    kind: type[_StandInType] = type(f"{real.__name__}StandIn", (_StandInType,), {"__call__": new})
     namespace = {"__new__": new, "__doc__": real.__doc__, "__module__": real.__module__, "_real": real}
-    stand_in = _StandInType(real.__name__, (), namespace)
+    stand_in: type = kind(real.__name__, (), namespace)
     stand_in.__qualname__ = real.__qualname__
     return stand_in
 
 
 class _Torch(_Library):
     # Every torch.Generator is made unseeded and seeded afterwards (``torch.Generator().manual_seed(0)``): the census
-    # keeps a weak reference to each it does not seed, and counts, when asked, those still at torch's fixed seed. The
-    # stand-in's call adds about 2 µs to a construction of about 2 µs; under reach, torch's own manual_seed of the
-    # new generator (its 624-word state filled) adds about 2 µs more, which a user seeding it by hand pays too.
+    # keeps a weak reference to each it does not seed, and counts, when asked, those still at torch's fixed seed. On
+    # a construction of about 1.4 µs (make bench), the census adds about 1.9 µs (the weak reference about half); reach
+    # adds about 3.2 µs, of which torch's own manual_seed of the new generator (its 624-word state filled) is 1.2 µs,
+    # which a user seeding it by hand pays too.
     name = "torch"
     module = "torch"
     _real: type[TorchGenerator] | None = None
@@ -264,7 +268,7 @@ class _Torch(_Library):
 
         def make(_stand_in: type, *args: Any, **kwargs: Any) -> TorchGenerator:
             generator = real(*args, **kwargs)
-            seed = census.created("torch", generator)
+            seed = census.created("torch", generator, sys._getframe(1))
             if seed is not None:
                 generator.manual_seed(seed)
             return generator
@@ -376,10 +380,13 @@ class Census:
 
     # -- recording -------------------------------------------------------------------------------------------------
 
-    def created(self, library: str, generator: TorchGenerator | None = None) -> int | None:
-        """A generator of ``library`` is being made without a seed: record where; with reach on and a seed in force,
-        return the seed it gets."""
-        frame = sys._getframe(1)
+    def created(
+        self, library: str, generator: TorchGenerator | None = None, frame: FrameType | None = None
+    ) -> int | None:
+        """A generator of ``library`` is being made without a seed, by the code of ``frame`` (default: the caller's):
+        record where; with reach on and a seed in force, return the seed it gets."""
+        if frame is None:
+            frame = sys._getframe(1)
         code = frame.f_code
         while code.co_filename.startswith(_HERE):
             caller = frame.f_back
@@ -388,13 +395,12 @@ class Census:
             frame = caller
             code = frame.f_code
         # The hot path (a loop in the user's code): one lookup by the calling instruction, found the first time.
-        key = (library, id(code), frame.f_lasti)
-        site = self._sites.get(key)
+        site = self._sites.get((library, id(code), frame.f_lasti))
         if site is None:  # a library's code is never kept under this key: its site is the user's code beyond it
             if code.co_filename.startswith(_library_files()):
                 site = self._site_beyond(library, frame)
             else:
-                site = self._sites[key] = self._site(frame, frame)
+                site = self._sites[library, id(code), frame.f_lasti] = self._site(frame, frame)
         site.count += 1
         seed = self.seed_in_force() if self.reaching else None
         if seed is None:
@@ -403,15 +409,14 @@ class Census:
                     site.generators = weakref.WeakSet()
                 site.generators.add(generator)
             return None
-        number = self._counters.get(library, 0)
-        self._counters[library] = number + 1
+        counters = self._counters
+        number = counters[library] = counters.get(library, -1) + 1
         worker = _worker()
         base = self._bases.get((library, seed, worker))
         if base is None:
             base = self._bases[library, seed, worker] = self.derive(seed, f"reach:{library}:{self._cell_key}{worker}")
-        seed = (base + number) & 0xFFFF_FFFF
+        seed = site.last_seed = (base + number) & 0xFFFF_FFFF
         site.reached += 1
-        site.last_seed = seed
         return seed
 
     def _site_beyond(self, library: str, via: FrameType) -> _Site:
@@ -506,7 +511,9 @@ def _still_unseeded(generator: TorchGenerator) -> bool:
 def _worker() -> str:
     """In a DataLoader worker, what tells it from the others (each derives its own seeds); else nothing."""
     data = sys.modules.get("torch.utils.data")
-    info = data.get_worker_info() if data is not None else None
+    if data is None:
+        return ""
+    info = data.get_worker_info()
     return "" if info is None else f":worker:{info.id}:{info.seed}"
 
 

@@ -511,7 +511,7 @@ class Engine:
 
     def current_seed(self) -> int | None:
         """The seed in force: the cell's inside ``%%seeded``/``seeded()``, else the session seed (None if unset)."""
-        return self._scope.seed if self._scope is not None else self.seed
+        return self._scope.seed if self._scope is not None else self.session.seed
 
     def seeded(
         self, seed: int | None = None, *, only: Selection = None, skip: Selection = None, isolate: bool = False
