@@ -333,16 +333,24 @@ class NumPy(Source):
         return {"numpy.random": fingerprint(_array_bytes(keys) + struct.pack("<iid", pos, has_gauss, gauss))}
 
     def mark(self) -> Any:
+        return self.readers().mark()
+
+    def readers(self) -> Readers:
         # numpy.random.get_state() copies the 624 words one by one (about 80 µs, twice per cell for a live panel).
         # The bit generator's documented ctypes interface gives the address of the same Mersenne Twister state: its
         # words and position are copied from there at once, once checked against get_state(). The legacy cached
         # normal deviate is not there: a cell that only takes that cached value leaves this mark unchanged.
-        generator = sys.modules["numpy"].random.get_bit_generator()
-        kept = _numpy_state
-        view = kept[1] if kept is not None and kept[0] is generator else _numpy_state_view(generator)
-        if view is None:
-            return self.shown_streams()
-        return view.tobytes()
+        get_bit_generator, shown_streams = sys.modules["numpy"].random.get_bit_generator, self.shown_streams
+        kept: list[Any] = [None, None]  # the global bit generator, and a view of its state (made again for a new one)
+
+        def mark() -> Any:
+            generator = get_bit_generator()
+            if generator is not kept[0]:  # np.random.set_bit_generator
+                kept[:] = generator, _numpy_state_view(generator)
+            view = kept[1]
+            return shown_streams() if view is None else view.tobytes()
+
+        return Readers(mark, None, None)
 
 
 @functools.cache
@@ -357,14 +365,12 @@ TORCH_DEFAULT_SEED = 67280421310721
 """What torch's generators start from until they are seeded (torch's ``default_rng_seed_val``)."""
 
 _MT_STATE_BYTES = 624 * 4 + 4  # NumPy's MT19937 state: 624 uint32 words, then the int position
-_numpy_state: tuple[Any, memoryview | None] | None = None  # the global bit generator, and a view of its state
 
 
 def _numpy_state_view(generator: Any) -> memoryview | None:
     """A view of ``generator``'s (an MT19937) words and position, once its ``state`` has confirmed that they are
     there; None where they are not (another bit generator, another layout). Kept with the generator, which keeps the
-    memory alive; made again for a new generator (``np.random.set_bit_generator``)."""
-    global _numpy_state
+    memory alive."""
     view = None
     with contextlib.suppress(Exception):
         state = generator.state
@@ -376,7 +382,6 @@ def _numpy_state_view(generator: Any) -> memoryview | None:
             candidate = memoryview((c_char * _MT_STATE_BYTES).from_address(generator.ctypes.state_address))
             if len(expected) == _MT_STATE_BYTES and candidate.tobytes() == expected:
                 view = candidate
-    _numpy_state = (generator, view)
     return view
 
 
