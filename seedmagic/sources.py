@@ -298,10 +298,18 @@ class PythonRandom(Source):
         return {"random": fingerprint(_random_state_bytes(random.getstate()))}
 
     def mark(self) -> Any:
-        # The position, the cached gauss and three words: the position moves with every draw but a whole number of
-        # turns of the twister, and each turn rewrites every word. Comparing the full 625 words costs as much again.
-        _, words, gauss = sys.modules["random"].getstate()
-        return words[-1], words[0], words[311], words[623], gauss
+        return self.readers().mark()
+
+    def readers(self) -> Readers:
+        random = sys.modules["random"]
+
+        def mark() -> Any:
+            # The position, the cached gauss and three words: the position moves with every draw but a whole number
+            # of turns of the twister, and each turn rewrites every word. Comparing all 625 words costs as much again.
+            _, words, gauss = random.getstate()
+            return words[-1], words[0], words[311], words[623], gauss
+
+        return Readers(mark, None, None)
 
 
 class NumPy(Source):
