@@ -254,9 +254,9 @@ def _stand_in(real: type, new: Callable[..., object]) -> type:
 class _Torch(_Library):
     # Every torch.Generator is made unseeded and seeded afterwards (``torch.Generator().manual_seed(0)``): the census
     # keeps a weak reference to each it does not seed, and counts, when asked, those still at torch's fixed seed. On
-    # a construction of about 1.4 µs (make bench), the census adds about 1.9 µs (the weak reference about half); reach
-    # adds about 3.2 µs, of which torch's own manual_seed of the new generator (its 624-word state filled) is 1.2 µs,
-    # which a user seeding it by hand pays too.
+    # a construction of about 1.3 µs (make bench), the census adds 1.3 to 1.9 µs (the weak reference about half);
+    # reach adds 2.7 to 3.3 µs, of which torch's own manual_seed of the new generator (its 624-word state filled) is
+    # 1.2 µs, which a user seeding it by hand pays too.
     name = "torch"
     module = "torch"
     _real: type[TorchGenerator] | None = None
@@ -268,7 +268,7 @@ class _Torch(_Library):
 
         def make(_stand_in: type, *args: Any, **kwargs: Any) -> TorchGenerator:
             generator = real(*args, **kwargs)
-            seed = census.created("torch", generator, sys._getframe(1))
+            seed = census.created("torch", generator)
             if seed is not None:
                 generator.manual_seed(seed)
             return generator
@@ -380,13 +380,10 @@ class Census:
 
     # -- recording -------------------------------------------------------------------------------------------------
 
-    def created(
-        self, library: str, generator: TorchGenerator | None = None, frame: FrameType | None = None
-    ) -> int | None:
-        """A generator of ``library`` is being made without a seed, by the code of ``frame`` (default: the caller's):
-        record where; with reach on and a seed in force, return the seed it gets."""
-        if frame is None:
-            frame = sys._getframe(1)
+    def created(self, library: str, generator: TorchGenerator | None = None) -> int | None:
+        """A generator of ``library`` is being made without a seed: record where; with reach on and a seed in force,
+        return the seed it gets."""
+        frame = sys._getframe(1)  # the stand-in's or the patch's: passed over, as any of seedmagic's own frames
         code = frame.f_code
         while code.co_filename.startswith(_HERE):
             caller = frame.f_back
