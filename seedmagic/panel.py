@@ -267,8 +267,7 @@ class _Watch:
     def cell_ended(self) -> None:
         """A cell ended (also when it raised): what it drew from and which flags it changed."""
         now = self.engine.marks()
-        before = self.before.states
-        drew = [name for name, mark in now.states.items() if name in before and before[name] != mark]
+        drew = self._drew(now)
         if self._drawn:  # an isolated cell's, drawn before its generators were put back
             drawn = self._drawn.union(drew)
             drew = [name for name in now.states if name in drawn]
