@@ -216,6 +216,28 @@ def test_one_failing_library_leaves_the_others_seeded():
     engine.reset()
 
 
+def test_marks_move_with_each_library_s_own_draws_and_some_libraries_read_no_flags():
+    """The panel's cheap readings: a draw through a library's own call moves that library's mark and no other; asked
+    for some libraries, only theirs are read, without the flags; a reading that fails is its error."""
+    engine = Engine([FailingLibrary(), *SOURCES[1:]])
+    before = engine.marks()
+    assert before == engine.marks()  # reading changes nothing
+    assert before.states["random"] == "RuntimeError: cannot read" and before.flags
+    assert before.seeds == {"torch": torch.initial_seed()}
+    for draw, library in ((lambda: np.random.rand(), "numpy"), (lambda: torch.rand(1), "torch")):
+        draw()
+        now = engine.marks()
+        assert [name for name in now.states if now.states[name] != before.states[name]] == [library]
+        before = now
+    some = engine.marks(["random", "torch"])
+    assert list(some.states) == ["random", "torch"] and some.flags == ()
+    assert some.states == {name: before.states[name] for name in ("random", "torch")}
+    assert some.seeds == before.seeds
+    python = Engine(SOURCES).marks(["random"])
+    random.random()
+    assert Engine(SOURCES).marks(["random"]).states != python.states
+
+
 def test_derive_seed_is_in_range_and_distinct():
     seeds = {seedmagic.derive_seed(0, key) for key in range(1000)}
     assert len(seeds) == 1000
