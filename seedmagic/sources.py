@@ -327,7 +327,9 @@ class NumPy(Source):
     def get_state(self) -> Any:
         import numpy.random
 
-        return numpy.random.get_state()
+        # The legacy tuple for NumPy's own MT19937; for another global bit generator (np.random.set_bit_generator),
+        # its state as a dict, which the legacy form would return too, with a warning.
+        return numpy.random.get_state() if _legacy_mt19937(numpy.random) else numpy.random.get_state(legacy=False)
 
     def set_state(self, state: Any) -> None:
         import numpy.random
@@ -337,6 +339,8 @@ class NumPy(Source):
     def shown_streams(self) -> dict[str, str]:
         import numpy.random
 
+        if not _legacy_mt19937(numpy.random):
+            return {"numpy.random": fingerprint(_nested_state_bytes(numpy.random.get_state(legacy=False)))}
         _, keys, pos, has_gauss, gauss = numpy.random.get_state()
         return {"numpy.random": fingerprint(_array_bytes(keys) + struct.pack("<iid", pos, has_gauss, gauss))}
 
@@ -348,7 +352,10 @@ class NumPy(Source):
         # The bit generator's documented ctypes interface gives the address of the same Mersenne Twister state: its
         # words and position are copied from there at once, once checked against get_state(). The legacy cached
         # normal deviate is not there: a cell that only takes that cached value leaves this mark unchanged.
-        get_bit_generator, shown_streams = sys.modules["numpy"].random.get_bit_generator, self.shown_streams
+        get_bit_generator = getattr(sys.modules["numpy"].random, "get_bit_generator", None)
+        shown_streams = self.shown_streams
+        if get_bit_generator is None:  # NumPy before 1.25 tells no bit generator: its state the slow way
+            return Readers(shown_streams, None, None)
         kept: list[Any] = [None, None]  # the global bit generator, and a view of its state (made again for a new one)
 
         def mark() -> Any:
@@ -373,6 +380,30 @@ TORCH_DEFAULT_SEED = 67280421310721
 """What torch's generators start from until they are seeded (torch's ``default_rng_seed_val``)."""
 
 _MT_STATE_BYTES = 624 * 4 + 4  # NumPy's MT19937 state: 624 uint32 words, then the int position
+
+
+def _legacy_mt19937(nprandom: Any) -> bool:
+    """Whether NumPy's global generator draws from an MT19937, whose state ``get_state()`` gives in its legacy form;
+    ``np.random.set_bit_generator`` can put any bit generator there."""
+    get_bit_generator = getattr(nprandom, "get_bit_generator", None)  # NumPy >= 1.25, with set_bit_generator
+    return get_bit_generator is None or isinstance(get_bit_generator(), nprandom.MT19937)
+
+
+def _nested_state_bytes(state: Any) -> bytes:
+    """A bit generator's state (nested dicts of names, ints, floats and arrays, as ``BitGenerator.state`` gives it) in
+    a fixed byte encoding: keys sorted, ints in decimal, floats as little-endian doubles, arrays as their type and
+    little-endian elements."""
+    if isinstance(state, dict):
+        items = (str(key).encode() + b"=" + _nested_state_bytes(state[key]) for key in sorted(state, key=str))
+        return b"{" + b";".join(items) + b"}"
+    if isinstance(state, str):
+        return b"'" + state.encode() + b"'"
+    if hasattr(state, "dtype") and hasattr(state, "astype"):  # an array, or a NumPy scalar
+        kind: str = state.dtype.str.lstrip("<>=|")
+        return kind.encode() + b":" + _array_bytes(state)
+    if isinstance(state, float):
+        return struct.pack("<d", state)
+    return str(state).encode()  # ints (of any size), bools, None
 
 
 def _numpy_state_view(generator: Any) -> memoryview | None:

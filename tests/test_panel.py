@@ -230,6 +230,22 @@ def test_what_a_cell_drew_from(ip, make_panel, cell, drew):
     assert tuple(highlighted) == drew
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # NumPy warns when the legacy state of another is asked for
+def test_a_cell_drawing_from_numpy_on_another_bit_generator_is_highlighted(ip, make_panel):
+    run_ok(ip, "import numpy as np\n%seed 0 -q")
+    original = np.random.get_bit_generator()
+    try:
+        p = make_panel()
+        run_ok(ip, "np.random.set_bit_generator(np.random.PCG64(1))")
+        run_ok(ip, "x = np.random.rand(2)")
+        assert p.drew == ("numpy",) and "&#9679;&nbsp;drew" in row(p, "numpy")
+        assert "unreadable" not in row(p, "numpy") and p.error.value == ""
+        run_ok(ip, "x = 1")
+        assert p.drew == ()
+    finally:
+        np.random.set_bit_generator(original)
+
+
 def test_auto_mode_cells_highlight_what_they_drew_and_not_the_reseeding(ip, make_panel):
     run_ok(ip, "import random, numpy as np, torch\n%seed 0 --auto -q")
     p = make_panel()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import random
 import traceback
+import warnings
 
 import numpy as np
 import pytest
@@ -210,3 +211,39 @@ def test_torch_unit_covers_every_started_cuda_device():
     torch.rand(3, device="cuda")
     unit.set_state(state)
     assert torch.equal(torch.rand(3, device="cuda"), expected)
+
+
+@pytest.fixture
+def numpy_bit_generator():
+    """Puts a bit generator of the test's choosing under NumPy's global functions (np.random.set_bit_generator), and
+    NumPy's own MT19937 back afterwards."""
+    original = np.random.get_bit_generator()
+    yield lambda name: np.random.set_bit_generator(getattr(np.random, name)(1))
+    np.random.set_bit_generator(original)
+
+
+@pytest.mark.parametrize("bit_generator", ["PCG64", "PCG64DXSM", "Philox", "SFC64"])
+def test_numpy_on_another_bit_generator_is_seeded_read_and_restored_without_a_warning(
+    numpy_bit_generator, bit_generator
+):
+    """``np.random.set_bit_generator`` puts any bit generator under ``np.random.rand``: its state has no legacy form,
+    and NumPy warns when one is asked for."""
+    numpy_bit_generator(bit_generator)
+    unit, engine = NumPy(), seedmagic.engine.Engine(SOURCES)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unit.seed(5)
+        np.random.seed(5)
+        expected = np.random.rand(3)
+        unit.seed(5)
+        assert np.array_equal(np.random.rand(3), expected)  # seeding equals NumPy's own call
+        row = engine.status().library("numpy")
+        assert row.state_error == "" and set(row.streams) == {"numpy.random"}
+        mark, state = engine.marks().states["numpy"], unit.get_state()
+        drawn = np.random.rand(3)
+        assert engine.status().library("numpy").streams != row.streams  # the fingerprint tracks the stream
+        assert engine.marks().states["numpy"] != mark  # and so does the panel's reading
+        unit.set_state(state)
+        assert np.array_equal(np.random.rand(3), drawn)
+        unit.set_state(state)
+        assert engine.status().library("numpy").streams == row.streams and engine.marks().states["numpy"] == mark
