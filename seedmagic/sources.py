@@ -337,11 +337,10 @@ class NumPy(Source):
         numpy.random.set_state(state)
 
     def shown_streams(self) -> dict[str, str]:
-        import numpy.random
-
-        if not _legacy_mt19937(numpy.random):
-            return {"numpy.random": fingerprint(_nested_state_bytes(numpy.random.get_state(legacy=False)))}
-        _, keys, pos, has_gauss, gauss = numpy.random.get_state()
+        state = self.get_state()
+        if isinstance(state, dict):  # another bit generator than NumPy's own MT19937
+            return {"numpy.random": fingerprint(_nested_state_bytes(state))}
+        _, keys, pos, has_gauss, gauss = state
         return {"numpy.random": fingerprint(_array_bytes(keys) + struct.pack("<iid", pos, has_gauss, gauss))}
 
     def mark(self) -> Any:
