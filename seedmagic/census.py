@@ -6,9 +6,13 @@ a seed while seedmagic is loaded: where (the cell and line, or the file and line
 it on the user's behalf) and how often. With reach on, each such generator is seeded instead: the n-th of its library
 in a cell (from 0) gets the cell's base seed plus n, modulo 2**32, where the base is ``derive_seed(seed in force,
 "reach:<library>:<cell>")``; so code and libraries that call ``default_rng()`` repeat, and two cells differ. The
-base is hashed once per cell, library and seed: a generator costs an addition, not a hash.
+base is hashed once per cell, library and seed: a generator costs an addition, not a hash. The cell is its key as
+in auto mode (its id, else its source), also for a ``%%seeded`` cell; a ``seeded()`` block counts anew under the key
+of the cell it runs in.
 
-One small unit per library, each changing one attribute, put back exactly when the census and reach are both off:
+One small unit per library, each changing one attribute, put back exactly when the census and reach are both off.
+Each attribute is found again by its module's name: a module run anew (``importlib.reload``, also one that fails part
+way, as torch's does) has lost the patch, which is then put in place again.
 
 - NumPy: every generator made without a seed (``default_rng()``, ``Generator(PCG64())``, ``RandomState()``, each
   bit generator, ``SeedSequence()``) takes its entropy from one function, ``numpy.random.bit_generator.randbits``;
@@ -38,6 +42,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from .sources import TORCH_DEFAULT_SEED
 
 if TYPE_CHECKING:
+    from random import Random
+
     from numpy.random import Philox, RandomState
     from torch import Generator as TorchGenerator
 
@@ -88,6 +94,10 @@ class Unseeded(NamedTuple):
             return f"In [{self.cell}], line {self.line}"
         return f"{self.file}:{self.line}"
 
+    def shown_where(self, width: int) -> str:
+        """``where`` in at most ``width`` columns where it can be (see ``short_path``)."""
+        return self.where if self.cell is not None else short_path(self.where, width)
+
     @property
     def note(self) -> str:
         if self.library == "torch" and self.reached < self.count:
@@ -109,22 +119,48 @@ class _Site:
         self.generators: weakref.WeakSet[TorchGenerator] | None = None
 
 
+def _find(where: str) -> object:
+    """The object ``where`` names as it is now: ``"random:Random"`` is ``sys.modules["random"].Random``."""
+    module, _, path = where.partition(":")
+    found: object = sys.modules.get(module)
+    for name in path.split(".") if path else ():
+        found = getattr(found, name, None)
+    return found
+
+
 class _Patches:
     """Attributes changed, and their values before, so that ``undo`` puts each one back exactly, newest first."""
 
     def __init__(self) -> None:
-        self._changed: list[tuple[object, str, object, object]] = []
+        # (library, where the owner is found, the owner, the attribute, its value before, ours)
+        self._changed: list[tuple[str, str, object, str, object, object]] = []
 
-    def setattr(self, owner: object, name: str, value: object) -> None:
-        self._changed.append((owner, name, getattr(owner, name), value))
+    def setattr(self, library: str, where: str, name: str, value: object) -> None:
+        """Set the attribute ``name`` of the object ``where`` names (see ``_find``) for ``library``."""
+        owner = _find(where)
+        self._changed.append((library, where, owner, name, getattr(owner, name), value))
         setattr(owner, name, value)
 
-    def undo(self) -> None:
+    def in_place(self, library: str) -> bool:
+        """Whether every attribute patched for ``library`` still holds the patch where its module has it now."""
+        return all(
+            getattr(_find(where), name, None) is ours
+            for patched, where, _, name, _, ours in self._changed
+            if patched == library
+        )
+
+    def undo(self, library: str | None = None) -> None:
+        """Put back what was patched (for ``library`` only, where given)."""
+        kept = []
         while self._changed:
-            owner, name, before, ours = self._changed.pop()
+            entry = self._changed.pop()
+            patched, _, owner, name, before, ours = entry
+            if library is not None and patched != library:
+                kept.append(entry)
             # Someone who changed it after us puts back ours, which passes calls through while nothing is on.
-            if getattr(owner, name, None) is ours:
+            elif getattr(owner, name, None) is ours:
                 setattr(owner, name, before)
+        self._changed = kept[::-1]
 
 
 class _Library:
@@ -188,9 +224,9 @@ class _NumPy(_Library):
             made: Philox = seeded_by(key, philox, args, kwargs)
             return made
 
-        patches.setattr(bit_generator, "randbits", randbits)
-        patches.setattr(nprandom, "RandomState", _stand_in(random_state, make_random_state))
-        patches.setattr(nprandom, "Philox", _stand_in(philox, make_philox))
+        patches.setattr(self.name, "numpy.random.bit_generator", "randbits", randbits)
+        patches.setattr(self.name, "numpy.random", "RandomState", _stand_in(random_state, make_random_state))
+        patches.setattr(self.name, "numpy.random", "Philox", _stand_in(philox, make_philox))
 
 
 class _PythonRandom(_Library):
@@ -198,18 +234,17 @@ class _PythonRandom(_Library):
     module = "random"
 
     def install(self, census: Census, patches: _Patches) -> None:
-        import random
-
+        random = sys.modules["random"]  # as it is now: reloaded, it has a new Random class
         system = random.SystemRandom
         init = random.Random.__dict__["__init__"]
 
         @functools.wraps(init)
-        def __init__(self: random.Random, x: object = None) -> None:
+        def __init__(self: Random, x: object = None) -> None:
             if x is None and not isinstance(self, system):
                 x = census.created("random")
             init(self, x)
 
-        patches.setattr(random.Random, "__init__", __init__)
+        patches.setattr(self.name, "random:Random", "__init__", __init__)
 
 
 class _StandInType(type):
@@ -273,7 +308,7 @@ class _Torch(_Library):
                 generator.manual_seed(seed)
             return generator
 
-        patches.setattr(torch, "Generator", _stand_in(real, make))
+        patches.setattr(self.name, "torch", "Generator", _stand_in(real, make))
 
     def not_reached(self) -> tuple[str, ...]:
         real = self._real
@@ -293,6 +328,14 @@ class _Torch(_Library):
 LIBRARIES: tuple[_Library, ...] = (_NumPy(), _PythonRandom(), _Torch())
 
 
+class _Counting(NamedTuple):
+    """What reach counts a cell's generators under: its key, how many of each library it made, their base seeds."""
+
+    key: str | Callable[[], str]
+    counters: dict[str, int]
+    bases: dict[tuple[str, int, str], int]
+
+
 class Census:
     """Which generators were made without a seed, where; and, with reach on, seeding them.
 
@@ -310,7 +353,8 @@ class Census:
         self._sites: dict[tuple[str, int, int] | tuple[str, int, int, int, int], _Site] = {}
         self._patches = _Patches()
         self._installed: set[str] = set()
-        self._cell_key = "-"
+        #: The running cell's key, or what gives it when first needed (see ``begin_cell``).
+        self._cell_key: str | Callable[[], str] = "-"
         self._counters: dict[str, int] = {}
         # The cell's base seed per (library, seed in force, DataLoader worker): cleared with the counters.
         self._bases: dict[tuple[str, int, str], int] = {}
@@ -349,14 +393,26 @@ class Census:
             self._installed.clear()
             self._not_reached = None
         for library in LIBRARIES:
-            if library.name in wanted and library.name not in self._installed and library.module in sys.modules:
-                self._install(library)
+            if library.name in wanted:
+                self._refresh(library)
 
-    def imported(self, module: str) -> None:
-        """A watched module finished importing: patch it if the census or reach is on."""
+    def imported(self, module: str, loaded: bool = True) -> None:
+        """A watched module finished importing, or running anew (``importlib.reload``): patch it if the census or
+        reach is on. ``loaded=False``: its code raised; a module reloaded part way is patched again."""
         for library in LIBRARIES:
-            if library.module == module and library.name not in self._installed and self._wanted(library):
-                self._install(library)
+            if library.module == module and self._wanted(library) and (loaded or library.name in self._installed):
+                self._refresh(library)
+
+    def _refresh(self, library: _Library) -> None:
+        """Patch an imported library, and patch again one whose module ran anew since and so lost the patch."""
+        if library.name in self._installed:
+            if self._patches.in_place(library.name):
+                return
+            self._patches.undo(library.name)
+            self._installed.discard(library.name)
+            self._not_reached = None
+        if sys.modules.get(library.module) is not None:  # None: its import is blocked
+            self._install(library)
 
     def _install(self, library: _Library) -> None:
         try:
@@ -367,11 +423,22 @@ class Census:
 
     # -- cells -----------------------------------------------------------------------------------------------------
 
-    def begin_cell(self, key: str | None) -> None:
-        """A cell starts: reach counts its generators from zero, under ``key`` (its id or source)."""
-        self._cell_key = "-" if key is None else key
-        if self._counters:
-            self.restart()
+    def begin_cell(self, key: str | Callable[[], str] | None) -> _Counting | None:
+        """A cell starts: reach counts its generators from zero, under ``key`` (its id or source, or a call that gives
+        it, made only if the cell makes a generator under reach). None: a ``seeded()`` block, which counts anew under
+        the key of the cell it runs in. Returns what ``end_cell`` takes when the cell ends."""
+        if key is None:
+            if self._counters:
+                self.restart()
+            return None
+        outer = _Counting(self._cell_key, self._counters, self._bases)
+        self._cell_key, self._counters, self._bases = key, {}, {}
+        return outer
+
+    def end_cell(self, outer: _Counting | None) -> None:
+        """The cell whose ``begin_cell`` returned ``outer`` ended: the cell it ran in counts on, under its key."""
+        if outer is not None:
+            self._cell_key, self._counters, self._bases = outer
 
     def restart(self) -> None:
         """Count from zero again, as at the start of the cell (a cell run twice, a new session seed)."""
@@ -411,7 +478,10 @@ class Census:
         worker = _worker()
         base = self._bases.get((library, seed, worker))
         if base is None:
-            base = self._bases[library, seed, worker] = self.derive(seed, f"reach:{library}:{self._cell_key}{worker}")
+            key = self._cell_key
+            if not isinstance(key, str):
+                key = self._cell_key = key()
+            base = self._bases[library, seed, worker] = self.derive(seed, f"reach:{library}:{key}{worker}")
         seed = site.last_seed = (base + number) & 0xFFFF_FFFF
         site.reached += 1
         return seed
@@ -493,8 +563,9 @@ class Census:
         return kept[1]
 
     def clear(self) -> None:
-        """Forget what was recorded."""
+        """Forget what was recorded, and the running cell's key."""
         self._sites.clear()
+        self._cell_key = "-"
         self.restart()
 
 
@@ -520,3 +591,32 @@ def _short(file: str, line: int) -> str:
             file = file[len(directory) :]
             break
     return f"{file}:{line}"
+
+
+_ELLIPSIS = "..."
+
+
+def short_path(place: str, width: int) -> str:
+    """A file's path (``place``, with its ``:line``) in at most ``width`` columns: as it is where it fits, else from
+    the working directory or as ``~/``, else its last directories after ``.../``; its name and line always stay,
+    shortened in the middle only where the name alone is too long."""
+    if len(place) <= width:
+        return place
+    for directory, shown in ((os.getcwd(), ""), (os.path.expanduser("~"), "~" + os.sep)):
+        directory = os.path.join(directory, "")
+        if len(directory) > 1 and place.startswith(directory):
+            place = shown + place[len(directory) :]
+            if len(place) <= width:
+                return place
+            break
+    head, _, name = place.rpartition(os.sep)
+    prefix = _ELLIPSIS + os.sep
+    if len(prefix) + len(name) > width:  # the name alone does not fit: keep its start, and its end with the line
+        room = max(width - len(prefix) - len(_ELLIPSIS), 2)
+        return prefix + name[: room // 2] + _ELLIPSIS + name[-(room - room // 2) :]
+    kept = name
+    for directory in reversed(head.split(os.sep)):
+        if len(prefix) + len(directory) + len(os.sep) + len(kept) > width:
+            break
+        kept = directory + os.sep + kept
+    return prefix + kept

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 if TYPE_CHECKING:
     import hashlib
 
-from .census import Census
+from .census import Census, _Counting
 from .determinism import DeterminismState, DeterminismSwitch
 from .errors import one_line, warn, warn_failures
 from .importhook import ImportHook
@@ -150,13 +150,14 @@ class Scope(NamedTuple):
 
 
 class _RunningCell:
-    """A cell that has started and not yet ended: the token that stands for it, the scope from before it, and, with
-    ``--isolate``, the snapshot to put back when it ends."""
+    """A cell that has started and not yet ended: the token that stands for it, the scope from before it, with
+    ``--isolate`` the snapshot to put back when it ends, and what reach counted under before it."""
 
-    __slots__ = ("outer", "saved", "token")
+    __slots__ = ("counting", "outer", "saved", "token")
 
-    def __init__(self, token: object, outer: Scope | None, saved: Snapshot | None = None) -> None:
-        self.token, self.outer, self.saved = token, outer, saved
+    def __init__(self, token: object, outer: Scope | None, counting: _Counting | None = None) -> None:
+        self.token, self.outer, self.counting = token, outer, counting
+        self.saved: Snapshot | None = None
 
 
 class _Imported(NamedTuple):
@@ -239,7 +240,8 @@ class Engine:
         self._cell_stack: list[_RunningCell] = []
         self._imported: dict[str, _Imported] = {}
         self._on_import_kept: tuple[tuple[Any, ...], float, tuple[str, ...]] | None = None
-        self._seedable_kept: tuple[tuple[int, frozenset[str]], tuple[Source, ...]] | None = None
+        self._seedable_kept: tuple[tuple[Any, ...], tuple[Source, ...]] | None = None
+        self._module_names = tuple(source.module for source in self.sources)
         #: Told ``(event, libraries, seed)`` when seedmagic itself changes generators: ``"seeded"`` (with the seed),
         #: ``"imported"``, ``"restoring"`` and ``"restored"``. A live panel reads them anew then, so that what
         #: seedmagic did is not counted as what the cell drew.
@@ -247,8 +249,8 @@ class Engine:
         # The environment variables whose value can change a flag's verdict. Not PYTHONHASHSEED: the interpreter
         # reads it only as it starts, so setting it later changes no verdict (only a note the full status reads).
         self._flag_variables = tuple(var for s in self.sources for var in s.deterministic_env)
-        self._imported_kept: tuple[int, tuple[Source, ...]] | None = None
-        self._readers_kept: tuple[int, tuple[tuple[str, Readers], ...]] | None = None
+        self._imported_kept: tuple[tuple[object, ...], tuple[Source, ...]] | None = None
+        self._readers_kept: tuple[tuple[object, ...], tuple[tuple[str, Readers], ...]] | None = None
 
     # The session's fields, read-only: they change only as one value (see ``_set_session``).
 
@@ -343,13 +345,14 @@ class Engine:
 
     # -- cells -----------------------------------------------------------------------------------------------------
 
-    def begin_cell(self, cell: object, key: str | None) -> int | None:
+    def begin_cell(self, cell: object, key: str | None, reach_key: str | Callable[[], str] | None = None) -> int | None:
         """A cell starts (``cell`` stands for it until ``end_cell``). In auto mode, seed it for ``key`` (its id, or
         its source): the same seed whenever that cell runs, in any order, and a different one for every other cell;
-        None skips it. Returns the cell's seed (None if not reseeded)."""
-        self._cell_stack.append(_RunningCell(cell, self._scope))
-        if self.census.reaching:
-            self.census.begin_cell(key)
+        None skips it. ``reach_key`` (else ``key``): what reach derives the cell's generators' seeds from, also for a
+        cell auto mode skips, or a call that gives it when first needed; with neither, the key of the cell this one
+        runs in (a ``seeded()`` block). Returns the cell's seed (None if not reseeded)."""
+        counting = self.census.begin_cell(key if reach_key is None else reach_key)
+        self._cell_stack.append(_RunningCell(cell, self._scope, counting))
         session = self.session
         if key is None or not session.auto or session.seed is None:
             return None
@@ -421,6 +424,8 @@ class Engine:
         if not self._cell_stack or (cell is not None and self._cell_stack[-1].token is not cell):
             return
         running = self._cell_stack.pop()
+        if running.counting is not None:
+            self.census.end_cell(running.counting)
         if running.saved is not None:
             self._scope = running.outer
             self.restore(running.saved)
@@ -578,8 +583,8 @@ class Engine:
 
     def _seedable_now(self, selection: frozenset[str]) -> tuple[Source, ...]:
         """The imported libraries in ``selection`` that have a global generator, in seeding order. Kept while
-        nothing is imported (sys.modules keeps its size): auto mode asks before every cell."""
-        key = (len(sys.modules), selection)
+        nothing is imported (see ``_modules_key``): auto mode asks before every cell."""
+        key = (self._modules_key(), selection)
         kept = self._seedable_kept
         if kept is not None and kept[0] == key:
             return kept[1]
@@ -599,9 +604,9 @@ class Engine:
         if not self.hook.installed:
             return ()
         # Every %seed reports these, and asking whether a library is installed is the slow part: the answer is kept
-        # while nothing was imported (sys.modules keeps its size) and the seed in force is the same, for at most
+        # while nothing was imported (see _modules_key) and the seed in force is the same, for at most
         # _ON_IMPORT_KEPT_S, so that a library installed since (%pip install takes longer) is seen.
-        key = (len(sys.modules), self._scope, self.seed is None, self.selection)
+        key = (self._modules_key(), self._scope, self.seed is None, self.selection)
         now = time.monotonic()
         kept = self._on_import_kept
         if kept is not None and kept[0] == key and now - kept[1] < _ON_IMPORT_KEPT_S:
@@ -629,8 +634,16 @@ class Engine:
     # -- seeding on import -----------------------------------------------------------------------------------------
 
     def refresh_hook(self) -> None:
-        """Watch imports while a seed or the deterministic switch waits for a library."""
-        if self.seed is not None or self._scope is not None or self.determinism.enabled or self.census.active:
+        """Watch imports while a seed or the deterministic switch waits for a library, while the census or reach is
+        on, and while a library is recorded as seeded: run anew (``importlib.reload``), it is seeded again or its
+        record dropped."""
+        if (
+            self.seed is not None
+            or self._scope is not None
+            or self.determinism.enabled
+            or self.census.active
+            or self.seedings
+        ):
             self.hook.install()
         else:
             self.hook.uninstall()
@@ -651,9 +664,9 @@ class Engine:
         self._importing.append(guard)
 
     def _import_finished(self, module: str, loaded: bool) -> None:
-        if loaded and module in self.census.watched:
+        if module in self.census.watched:
             try:
-                self.census.imported(module)
+                self.census.imported(module, loaded)
             except Exception as exc:  # never break the user's import
                 warn(f"seedmagic: {module} imported, but: {one_line(exc)}")
         if module not in self._by_module:
@@ -661,12 +674,15 @@ class Engine:
         guard = self._importing.pop()
         source = self._by_module[module]
         try:
+            self._forget_kept()  # also after a reload that raised part way: what it rebound is what is there now
             if loaded:
-                self._seedable_kept = self._on_import_kept = None
                 self._imported[source.name] = _Imported(_read(source.get_state), _read(source.save_flags))
                 seed = self._seed_for_import(source.name)
                 if seed is not None:
                     warn_failures("seed", self._seed_imported(seed, frozenset({source.name}), by="import")[1])
+                else:  # run anew (importlib.reload): seedmagic did not seed what its code just made
+                    self.seedings.pop(source.name, None)
+                    self.failures.pop(source.name, None)
                 self.determinism.on_import(source)
             if guard is not None:
                 self._restore_generators(guard)
@@ -778,7 +794,7 @@ class Engine:
 
         A live panel reads them after every cell: this is its hot path, kept to one call per reading."""
         kept = self._readers_kept
-        readers = kept[1] if kept is not None and kept[0] == len(sys.modules) else self._readers_now()
+        readers = kept[1] if kept is not None and kept[0] == self._modules_key() else self._readers_now()
         if libraries is not None:
             wanted = set(libraries)
             return _read_marks(tuple(reader for reader in readers if reader[0] in wanted), None)
@@ -790,7 +806,8 @@ class Engine:
         """Per imported library: its name and its readers (``Source.readers``), bound once while nothing is
         imported."""
         kept = self._readers_kept
-        if kept is not None and kept[0] == len(sys.modules):  # the usual case, after every cell
+        modules = self._modules_key()
+        if kept is not None and kept[0] == modules:  # the usual case, after every cell
             return kept[1]
         readers, bound = [], True
         for source in self._imported_now():
@@ -800,19 +817,30 @@ class Engine:
                 readers.append((source.name, Readers(_raiser(exc), None, None)))
                 bound = False
         if bound:
-            self._readers_kept = (len(sys.modules), tuple(readers))
+            self._readers_kept = (modules, tuple(readers))
         return tuple(readers)
 
     def _imported_now(self) -> tuple[Source, ...]:
-        """The imported libraries, kept while nothing is imported (sys.modules keeps its size): a live panel asks
-        after every cell."""
-        size = len(sys.modules)
+        """The imported libraries, kept while nothing is imported (see ``_modules_key``): a live panel asks after
+        every cell."""
+        modules = self._modules_key()
         kept = self._imported_kept
-        if kept is not None and kept[0] == size:
+        if kept is not None and kept[0] == modules:
             return kept[1]
         sources = tuple(source for source in self.sources if source.imported())
-        self._imported_kept = (size, sources)
+        self._imported_kept = (modules, sources)
         return sources
+
+    def _modules_key(self) -> tuple[object, ...]:
+        """What the answers kept about the imported libraries depend on: how many modules there are, and the module
+        each library's name holds now. A library blocked (``sys.modules["torch"] = None``) or replaced in
+        ``sys.modules`` leaves the count as it was; its module does not. (About 0.5 µs.)"""
+        modules = sys.modules
+        return (len(modules), *map(modules.get, self._module_names))
+
+    def _forget_kept(self) -> None:
+        """Forget every answer kept about the imported libraries: one was imported, or its module ran anew."""
+        self._seedable_kept = self._on_import_kept = self._imported_kept = self._readers_kept = None
 
     def shown_flags(self) -> tuple[Flag, ...]:
         """Every determinism flag as it is now, with its verdict (as in ``status``)."""
@@ -837,21 +865,27 @@ class Engine:
                 except Exception as exc:
                     state_error = f"state unreadable: {one_line(exc)}"
                 seeded_outside = _seeded_outside(source, seeding)
+            blocked = source.blocked()
+            installed = source.installed()
+            note = source.note if installed else ""
+            if blocked:  # importlib finds nothing then; pip's record still tells the version installed
+                note = f"sys.modules[{source.module!r}] is None: import {source.module} raises ImportError"
             libraries.append(
                 LibraryStatus(
                     name=source.name,
-                    installed=source.installed(),
+                    installed=installed,
                     imported=imported,
-                    version=source.version() if source.installed() else None,
+                    version=source.version() if installed or blocked else None,
                     seeding=seeding,
                     on_import=source.name in on_import,
                     streams=streams,
-                    note=source.note if source.installed() else "",
+                    note=note,
                     seedable=source.seedable,
                     seed_error=f"seeding failed: {seed_error}" if seed_error else "",
                     state_error=state_error,
                     seeded_outside=seeded_outside,
                     seed_reader=source.seed_reader,
+                    blocked=blocked,
                 )
             )
         flags = self.shown_flags()

@@ -192,7 +192,12 @@ class Source:
     note: str = ""
 
     def imported(self) -> bool:
-        return self.module in sys.modules
+        # None in sys.modules blocks the import (`import torch` raises ImportError): not imported.
+        return sys.modules.get(self.module) is not None
+
+    def blocked(self) -> bool:
+        """Whether its import is blocked: ``sys.modules[module]`` is None, so that importing it raises ImportError."""
+        return self.module in sys.modules and sys.modules[self.module] is None
 
     def installed(self) -> bool:
         return self.imported() or _installed(self.module)
@@ -532,7 +537,7 @@ class Torch(Source):
         return self.readers().mark()
 
     def device_started(self) -> bool:
-        return "torch" in sys.modules and "cuda" in self._started_accelerators()
+        return self.imported() and "cuda" in self._started_accelerators()
 
     def shown_flags(self) -> list[Flag]:
         import torch

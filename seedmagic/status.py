@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from .census import Unseeded
+from .census import Unseeded, short_path
 from .ranks import PerRank
 from .sources import Flag
 
@@ -93,6 +93,8 @@ class LibraryStatus(NamedTuple):
     #: seeding seedmagic did (or, with none, not the library's own starting seed): code seeded it behind seedmagic.
     seeded_outside: int | None = None
     seed_reader: str = ""
+    #: Its import is blocked: ``sys.modules[name]`` is None.
+    blocked: bool = False
 
     @property
     def error(self) -> str:
@@ -111,6 +113,8 @@ class LibraryStatus(NamedTuple):
 
     @property
     def state(self) -> str:
+        if self.blocked:
+            return "import blocked"
         if not self.installed:
             return "not installed"
         if not self.seedable:
@@ -236,14 +240,20 @@ class Status(NamedTuple):
         """The census: where generators were made without a seed, and whether reach seeded them."""
         lines = []
         if self.unseeded:
+            header = ("made without a seed", "at", "times", "reach")
+            # A file's path is shortened to what leaves its row room for the count and "-" (a longer reach goes
+            # under the row).
+            times = max(len(header[2]), *(len(str(site.count)) for site in self.unseeded))
+            at_width = WIDTH - max(len(header[0]), *(len(site.library) for site in self.unseeded)) - times - 2 * 3 - 1
             rows, notes = [], []
             for site in self.unseeded:
                 reached = f"{site.reached} seeded" if site.reached else "-"
                 if site.last_seed is not None:
                     reached += f", last with {site.last_seed}"
-                rows.append((site.library, site.where, str(site.count), reached))
-                notes.append([text for text in (f"via {site.via}" if site.via else "", site.note) if text])
-            lines += table(("made without a seed", "at", "times", "reach"), rows, notes)
+                rows.append((site.library, site.shown_where(at_width), str(site.count), reached))
+                via = f"via {short_path(site.via, WIDTH - len(_INDENT) - len('via '))}" if site.via else ""
+                notes.append([text for text in (via, site.note) if text])
+            lines += table(header, rows, notes)
             if not self.reach:
                 lines.append("(%seed N --reach seeds them from the seed in force)")
         if self.not_reached:

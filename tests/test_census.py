@@ -453,3 +453,103 @@ def test_scipy_functions_that_default_to_default_rng_repeat_under_reach(kernel_r
     for name in reached[0]:
         assert reached[0][name] == reached[1][name], name
         assert plain[0][name] != plain[1][name], name  # %seed alone does not reach them
+
+
+# -- one key per cell under --reach ----------------------------------------------------------------------------------
+
+THREE_DRAWS = (
+    "(np.random.default_rng().random(), random.Random().random(), torch.rand(1, generator=torch.Generator()).item())"
+)
+
+
+def own_calls(seed: int, key: str) -> tuple:
+    """What each library's own call gives for the first generator of a cell keyed ``key`` under ``seed``."""
+    return (
+        np.random.default_rng(seedmagic.derive_seed(seed, f"reach:numpy:{key}")).random(),
+        random.Random(seedmagic.derive_seed(seed, f"reach:random:{key}")).random(),
+        torch.rand(
+            1, generator=torch.Generator().manual_seed(seedmagic.derive_seed(seed, f"reach:torch:{key}"))
+        ).item(),
+    )
+
+
+def test_under_reach_each_seeded_cell_gets_the_streams_of_its_own_key(ip):
+    run_ok(ip, PRELUDE)
+    run_ok(ip, "%seed 0 --reach -q")
+    first, second = f"%%seeded 0\n{THREE_DRAWS}", f"%%seeded 0\nx = 1\n{THREE_DRAWS}"
+    a, b = run_ok(ip, first), run_ok(ip, second)
+    assert all(x != y for x, y in zip(a, b, strict=True)), "two cells share no stream"
+    assert a == own_calls(0, f"source:{first}") and b == own_calls(0, f"source:{second}")
+    assert run_ok(ip, first) == a, "a cell repeats"
+    # A plain cell with the same body, under the session seed: its own streams too.
+    assert run_ok(ip, THREE_DRAWS) == own_calls(0, f"source:{THREE_DRAWS}") != a
+    # Two cells with the same source and different ids (JupyterLab): keyed by their ids.
+    ids = []
+    for cell_id in ("cell-a", "cell-b"):
+        result = ip.run_cell(first, store_history=True, cell_id=cell_id)
+        result.raise_error()
+        ids.append(result.result)
+    assert ids == [own_calls(0, "cell-id:cell-a"), own_calls(0, "cell-id:cell-b")]
+
+
+def test_a_cell_that_switches_reach_on_is_keyed_by_itself(ip):
+    run_ok(ip, PRELUDE)
+    run_ok(ip, "%seed 0 --reach -q")
+    run_ok(ip, f"%%seeded 0\n{THREE_DRAWS}")
+    run_ok(ip, "%seed --no-reach -q")
+    cell = f"%seed 0 --reach -q\n{THREE_DRAWS}"
+    assert run_ok(ip, cell) == own_calls(0, f"source:{cell}")
+
+
+def test_a_seeded_block_inside_a_cell_counts_anew_under_the_cell_key_and_leaves_it_to_the_cell(ip):
+    run_ok(ip, PRELUDE)
+    run_ok(ip, "%seed 0 --reach -q")
+    cell = (
+        "with seedmagic.seeded(0):\n"
+        "    inner = np.random.default_rng().random()\n"
+        "outer = np.random.default_rng().random()"
+    )
+    run_ok(ip, cell)
+    base = seedmagic.derive_seed(0, f"reach:numpy:source:{cell}")
+    assert ip.user_ns["inner"] == np.random.default_rng(base).random()
+    assert ip.user_ns["outer"] == np.random.default_rng((base + 1) % 2**32).random()
+
+
+# -- 80 columns, also for a generator made in a file with a long path ------------------------------------------------
+
+MAKER = """import random
+
+import numpy as np
+import torch
+
+
+def make():
+    return np.random.default_rng(), random.Random(), torch.Generator()
+"""
+
+
+def test_the_census_table_fits_in_80_columns_with_a_long_path_and_says_where(ip, tmp_path, monkeypatch, capsys):
+    directory = tmp_path.joinpath(*["a_rather_long_directory_name_for_a_project"] * 5)
+    directory.mkdir(parents=True)
+    path = directory / "makes_generators_unseeded.py"
+    path.write_text(MAKER)
+    monkeypatch.syspath_prepend(str(directory))
+    run_ok(ip, PRELUDE)
+    try:
+        run_ok(ip, "import makes_generators_unseeded as maker\nmade = maker.make()")
+        run_ok(ip, "%seed 1_000_000 --reach -q")
+        run_ok(ip, "for made_again in range(12345):\n    made = maker.make()")
+        capsys.readouterr()
+        run_ok(ip, "%seed")
+        printed = capsys.readouterr().out
+    finally:
+        sys.modules.pop("makes_generators_unseeded", None)
+        for name in ("maker", "made", "made_again"):
+            ip.user_ns.pop(name, None)
+    for text in (printed, str(seedmagic.status())):
+        assert all(len(line) <= 80 for line in text.splitlines()), text
+        rows = [line for line in text.splitlines() if "makes_generators_unseeded.py:8" in line]
+        assert len(rows) == 3, text  # one per library, each telling the file and the line
+        for row in rows:
+            shown = row.split()[1]
+            assert shown.startswith(".../") and f"{path}:8".endswith(shown[3:]), row
