@@ -60,6 +60,8 @@ from seedmagic.engine import derive_seed
 RESULTS = Path(__file__).with_name("results.md")
 # `bench.py --quick`: a tenth of the rounds, to try the bench out (the figures are then rough).
 QUICK = "--quick" in sys.argv[1:]
+# `bench.py --only WORD`: only the steps whose name holds WORD (`--only check`), not written to results.md.
+ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv[1:-1] else ""
 SEED = 2023
 # The RNG libraries seedmagic seeds: `%load_ext seedmagic` must import none of them.
 FRAMEWORKS = ("numpy", "torch", "tensorflow", "keras", "jax", "cupy")
@@ -836,6 +838,156 @@ def bench_snapshot() -> list[Row]:
     ]
 
 
+# -- %%seeded --check at deep-learning scale ---------------------------------------------------------------------------
+
+CHECK_SLACK_MS = 20.0  # a check of a cell that only reads: at most twice the plain cell's time, and this much more
+CHECK_MEMORY = 0.05  # and extra peak memory under this fraction of what the cell reads
+BIG = 100_000_000  # float32: 400 MB
+TRAINING_SETUP = """
+torch.manual_seed(0)
+model = torch.nn.Sequential(*[torch.nn.Linear(2500, 2500) for _ in range(4)])  # 25M parameters: 100 MB
+opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+data = torch.utils.data.TensorDataset(torch.randn(256, 2500), torch.randn(256, 2500))
+loader = torch.utils.data.DataLoader(data, batch_size=64, shuffle=True)
+xb, yb = next(iter(loader))
+loss = torch.nn.functional.mse_loss(model(xb), yb)
+loss.backward()
+opt.step()
+"""
+TRAINING_STEP = (
+    "xb, yb = next(iter(loader))\nloss = torch.nn.functional.mse_loss(model(xb), yb)\nopt.zero_grad()\n"
+    "loss.backward()\nopt.step()"
+)
+
+
+def peak_rss_bytes() -> int | None:
+    """The process's peak resident memory since it was last reset (Linux: VmHWM, reset by ``clear_refs``)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def extra_peak(call: Callable[[], object]) -> int | None:
+    """How far ``call`` raises the process's peak memory over its memory before the call."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")  # the peak starts again from the memory in use now
+    except OSError:
+        return None
+    before = peak_rss_bytes()
+    call()
+    after = peak_rss_bytes()
+    return None if before is None or after is None else max(after - before, 0)
+
+
+def megabytes(nbytes: int | None) -> str:
+    return "n/a" if nbytes is None else f"{nbytes / 1e6:.1f} MB"
+
+
+def bench_check(shell: InteractiveShell) -> list[Row]:
+    """`%%seeded 0 --check` against the plain cell, on a 400 MB tensor and a 400 MB array that the cell only reads,
+    and on one training step of a 100 MB model with an optimizer and a DataLoader in the notebook."""
+    from seedmagic.namespace import Start
+
+    def quietly(source: str) -> Callable[[], None]:
+        def cell() -> None:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                shell.run_cell(source, store_history=True).raise_error()
+
+        return cell
+
+    rows = []
+    cases = {
+        "a 400 MB tensor": ("big = torch.ones(BIG)", "s = float(big[:1000].sum())", 4 * BIG),
+        "a 400 MB array": ("table = np.ones(BIG, dtype=np.float32)", "s = float(table[:1000].sum())", 4 * BIG),
+    }
+    shell.user_ns["BIG"] = BIG
+    for what, (setup, body, nbytes) in cases.items():
+        run(shell, setup)
+        plain, checked = quietly(body), quietly(f"%%seeded 0 --check\n{body}")
+        checked()
+        memory = {"plain": extra_peak(plain), "check": extra_peak(checked)}
+        timings = compare(
+            {"check": checked, "plain": plain}, rounds=rounds(60), batch=4, warmup=4, between=flush_history(shell)
+        )
+
+        def result(times: Timings, memory: dict[str, int | None] = memory, nbytes: int = nbytes) -> str:
+            extra = None if None in memory.values() else memory["check"] - memory["plain"]  # type: ignore[operator]
+            share = "" if extra is None else f" ({extra / nbytes:.1%} of what the cell reads)"
+            return (
+                f"{times.ratio('check', 'plain'):.2f}x the plain cell, {signed(times.diff('check', 'plain', 'plain'))} "
+                f"over twice its time; extra peak memory {megabytes(extra)}{share}"
+            )
+
+        def ok(times: Timings, memory: dict[str, int | None] = memory, nbytes: int = nbytes) -> bool:
+            extra = None if None in memory.values() else memory["check"] - memory["plain"]  # type: ignore[operator]
+            fast = times["check"] <= 2 * times["plain"] + CHECK_SLACK_MS * 1000
+            return fast and (extra is None or extra <= CHECK_MEMORY * nbytes)
+
+        rows.append(
+            compared_row(
+                f"a `%%seeded 0 --check` cell that only reads {what} (`{body}`) vs the plain cell (both "
+                "`shell.run_cell`; peak memory by Linux's VmHWM, reset before each)",
+                timings,
+                "check",
+                "plain",
+                result=result,
+                target=f"≤ 2x + {CHECK_SLACK_MS:.0f} ms, < {CHECK_MEMORY:.0%} memory",
+                ok=ok,
+                profile=lambda body=body: cell_hotspots(shell, f"%%seeded 0 --check\n{body}", repeat=20),
+            )
+        )
+        run(shell, "del big" if "tensor" in what else "del table")
+    gc.collect()
+    run(shell, TRAINING_SETUP)
+    started = time.perf_counter()
+    start = Start.take(shell.user_ns)
+    walk_ms, walked = (time.perf_counter() - started) * 1000, len(start.records)
+    start.release()
+    plain, checked = quietly(TRAINING_STEP), quietly(f"%%seeded 0 --check\n{TRAINING_STEP}")
+    report = {}
+
+    def check_with_report() -> None:
+        with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(io.StringIO()) as err:
+            shell.run_cell(f"%%seeded 0 --check\n{TRAINING_STEP}", store_history=True).raise_error()
+        report["text"] = out.getvalue() + err.getvalue()
+
+    memory = {"plain": extra_peak(plain), "check": extra_peak(check_with_report)}
+    assert "seedmagic: reproducible" in report["text"], report["text"]
+    timings = compare({"check": checked, "plain": plain}, rounds=rounds(12), batch=1, warmup=1)
+    copied = next((line.strip() for line in report["text"].splitlines() if "note: copied" in line), "")
+
+    def training(times: Timings) -> str:
+        extra = None if None in memory.values() else memory["check"] - memory["plain"]  # type: ignore[operator]
+        return (
+            f"{times.ratio('check', 'plain'):.2f}x the plain cell ({signed(times.diff('check', 'plain', 'plain'))} "
+            f"over twice its time); extra peak memory {megabytes(extra)} (the first run's gradients, kept for the "
+            f"comparison, and the copies); the report's {copied.removeprefix('note: ')}; walking the notebook's "
+            f"{walked:,} objects to watch them took {walk_ms:.1f} ms"
+        )
+
+    rows.append(
+        reference_row(
+            "a `%%seeded 0 --check` cell that takes one training step (`"
+            + TRAINING_STEP.replace("\n", "; ")
+            + "`) of a 100 MB model (SGD with momentum, a DataLoader in the notebook) vs the plain cell (peak memory "
+            "by VmHWM)",
+            timings,
+            training,
+            "check",
+            "plain",
+        )
+    )
+    run(shell, "del model, opt, data, loader, xb, yb, loss")
+    gc.collect()
+    return rows
+
+
 # -- auto mode with a live panel (in a second process) -----------------------------------------------------------------
 
 PANEL_STATES = ("bare", "auto", "auto+panel")
@@ -1266,16 +1418,20 @@ def main() -> int:
         "seedmagic verify": bench_verify,
         "auto mode with a live panel": lambda: bench_auto_panel(shell),
         "%%seeds sweeps": lambda: bench_sweep(shell),
+        "%%seeded --check at scale": lambda: bench_check(shell),
         "Lightning": lambda: bench_lightning(shell),  # last: importing Lightning wraps torch.manual_seed
     }
     for name, step in steps.items():
+        if ONLY and ONLY not in name:
+            continue
         started = time.perf_counter()
         rows += step()
         print(f"bench: {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     text = render(rows, machine(load_before), time.perf_counter() - began, formatting)
-    RESULTS.write_text(text)
     print(text)
-    print(f"(written to {RESULTS})")
+    if not ONLY:  # a partial run does not replace the full table
+        RESULTS.write_text(text)
+        print(f"(written to {RESULTS})")
     return 0
 
 

@@ -16,6 +16,7 @@ used: it would fire the cell events a second time and swallow the exception.
 from __future__ import annotations
 
 import ast
+import contextlib
 import linecache
 import re
 import sys
@@ -142,3 +143,24 @@ def compile_cell(shell: Any, body: str, magic_line: str) -> CompiledCell:
                 "%%seeded cannot run top-level await; in a plain cell, use `with seedmagic.seeded(N):` instead"
             ) from None
         raise error.with_traceback(None) from None
+
+
+def show_from_the_body(shell: Any, error: BaseException, codes: list[CodeType]) -> None:
+    """Make IPython show an error raised by a cell body that a cell magic ran (``%%seeded --check``) as a plain cell
+    shows it: from the body's first frame, without the magic's call. IPython renders an exception through its
+    ``_render_traceback_`` where it has one."""
+    files = {code.co_filename for code in codes}
+    traceback = error.__traceback__
+    while traceback is not None and traceback.tb_frame.f_code.co_filename not in files:
+        traceback = traceback.tb_next
+    if traceback is None:
+        return
+    body = traceback
+
+    def render() -> list[str]:
+        lines: list[str] = shell.InteractiveTB.structured_traceback(type(error), error, body, tb_offset=0)
+        return lines
+
+    # An exception that takes no attributes keeps IPython's own rendering, as before.
+    with contextlib.suppress(AttributeError, TypeError):
+        error._render_traceback_ = render  # type: ignore[attr-defined]

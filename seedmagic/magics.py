@@ -23,8 +23,9 @@ from IPython.core.magic import (
 )
 from IPython.core.magic_arguments import MagicHelpFormatter
 from traitlets import Any as AnyTrait
+from traitlets import Bool, observe
 
-from .cell import compile_cell, seeded_cells, show_as_written
+from .cell import compile_cell, seeded_cells, show_as_written, show_from_the_body
 from .engine import ENGINE, SEED_LIMIT, Engine, InvalidArgument, check_bool, parse_seed, random_seed, validate_seed
 from .errors import WARNING_SKIPS, warn
 from .sources import NAMES
@@ -81,6 +82,17 @@ def _named_line_magic(name: str) -> Callable[[_Method], _Method]:
     return cast(Callable[[_Method], _Method], line_magic(name))
 
 
+class StrictBool(Bool):  # type: ignore[type-arg]  # traitlets' Bool is generic in its value's types
+    """traitlets' Bool without 0 and 1 (seedmagic's options take True or False only): a bad value set in a running
+    session (``%config SeedMagics.census = 3``) is refused as traitlets refuses one for IPython's own options. The
+    profile's value, read as the magics are made, is checked when the extension starts, as the others are."""
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        if isinstance(value, bool) or not getattr(obj, "_started", False):
+            return value
+        self.error(obj, value)
+
+
 HELP_WIDTH = 80
 #: Cell ids a front end sends that the notebook file does not store.
 _EDITOR_ONLY_IDS = ("vscode-notebook-cell:",)
@@ -116,16 +128,22 @@ def _either(args: argparse.Namespace, on: str, off: str) -> bool | None:
 
 
 def cell_key(info: ExecutionInfo) -> str | None:
-    """What identifies a cell across runs: the notebook's cell id where the front end sends one, else its source.
+    """The key auto mode seeds a cell for (see ``cell_identity``).
 
     None for a cell that auto mode leaves alone: an empty one, or one of seedmagic's own line magics only (``%seed``,
     ``%seedpanel``), so that asking for the status does not reseed."""
-    raw = info.raw_cell or ""
-    source = raw.lstrip()
+    source = (info.raw_cell or "").lstrip()
     if not source or source[0] in "%#":  # else it is code: no need to read every line
         code = [line for line in (line.strip() for line in source.splitlines()) if line and not line.startswith("#")]
         if all(line.startswith("%seed") for line in code) or code[0].startswith("%%seeded"):
             return None  # a %%seeded cell seeds itself: its explicit seed wins
+    return cell_identity(info)
+
+
+def cell_identity(info: ExecutionInfo) -> str:
+    """What identifies a cell across runs: the notebook's cell id where the front end sends one, else its source.
+    Reach keys every cell by it, a ``%%seeded`` cell too."""
+    raw = info.raw_cell or ""
     cell_id = getattr(info, "cell_id", None)
     # VS Code sends the id the notebook stores, and where it stores none, the cell's editor URI, which the file does
     # not keep: a runner (nbval, seedmagic verify) then sends no id and keys the cell by its source. So does this.
@@ -197,12 +215,15 @@ class SeedMagics(Magics):
         help="True or False. Switch deterministic algorithms on when the extension loads, as %seed --deterministic "
         "does.",
     ).tag(config=True)
-    census = AnyTrait(
+    census = StrictBool(
         False,
         help="True or False. Keep a census of the generators made without a seed (np.random.default_rng(), "
         "random.Random(), torch.Generator()), which %seed then lists. Off by default: it wraps their constructors, "
-        "which slows them (see the README), and it lists those that libraries make for themselves.",
+        "which slows them (see the README), and it lists those that libraries make for themselves. Also in a "
+        "running session: %config SeedMagics.census = True; False puts back what it changed.",
     ).tag(config=True)
+    #: Whether start() has run: from then on a new census value is checked by its trait and applied at once.
+    _started = False
 
     def __init__(self, shell: Any = None, engine: Engine = ENGINE, **kwargs: Any) -> None:
         super().__init__(shell, **kwargs)
@@ -236,6 +257,8 @@ class SeedMagics(Magics):
             self.engine.census.set_enabled(self.census)
         except InvalidArgument as exc:
             warn(f"seedmagic ignored the profile options: {exc}")
+            self.census = self.engine.census.enabled  # what %config SeedMagics.census then reads
+        self._started = True
         if self.engine.seed is not None:  # %reload_ext: the session keeps its seed
             return
         source = "the profile options"
@@ -254,6 +277,13 @@ class SeedMagics(Magics):
                 self.engine.set_deterministic(True)
         except InvalidArgument as exc:
             warn(f"seedmagic ignored {source}: {exc}")
+
+    @observe("census")
+    def _census_changed(self, change: dict[str, Any]) -> None:
+        """``%config SeedMagics.census = True`` (or False) in a running session."""
+        if self._started:  # the profile's value is applied by start()
+            self.engine.census.set_enabled(change["new"])
+            self.engine.refresh_hook()
 
     def stop(self) -> None:
         """Stop listening to the cell events and taking ``%%seeded`` cells; end the cells still running."""
@@ -274,7 +304,11 @@ class SeedMagics(Magics):
     def pre_run_cell(self, info: ExecutionInfo) -> None:
         try:
             engine = self.engine
-            engine.begin_cell(info, cell_key(info) if engine.session.auto or engine.census.reaching else None)
+            # The reach key is worked out only if the cell makes a generator under reach (also one the cell
+            # switches on).
+            engine.begin_cell(
+                info, cell_key(info) if engine.session.auto else None, functools.partial(cell_identity, info)
+            )
         except Exception as exc:  # never break the user's cell
             warn(f"seedmagic could not reseed the cell: {exc}")
 
@@ -405,12 +439,11 @@ class SeedMagics(Magics):
     @argument(
         "--check",
         action="store_true",
-        help="run the cell twice from the same seed, both times from the same namespace (what the cell reads is "
-        "copied first), and report whether every name it binds, deletes or changes in place, and its last "
-        "expression, came out the same, and what it cannot compare, naming a generator it made without a seed, or "
-        "torch seeded differently by the two runs (torch.seed()), as the likely cause of a difference; what the "
-        "cell does outside the namespace "
-        "(prints, files) happens twice, and the namespace afterwards is that of the second run",
+        help="run the cell twice from the same seed and the same state (everything the first run changes, through "
+        "any name, function, hook or object, is put back in place before the second), and report whether what it "
+        "binds, deletes or changes, and its last expression, came out the same, what it cannot compare, and the "
+        "likely cause of a difference; it copies only what the cell writes (tensors to host memory, at the first "
+        "write); the notebook ends as one plain run leaves it; prints and files happen twice",
     )
     @_libraries_argument("--only", "seed (default: those %%seed seeds)")
     @_libraries_argument("--skip", "leave alone")
@@ -452,7 +485,7 @@ class SeedMagics(Magics):
         if not args.check:
             with scope:
                 return body.evaluate()
-        from .check import run_twice, seeded_differently
+        from .check import CheckRefused, run_twice, seeded_differently
 
         seeds_after: list[dict[str, int]] = []  # what each run left each library seeded with, where it can tell
 
@@ -462,7 +495,13 @@ class SeedMagics(Magics):
 
         with scope as started, self.engine.census.counting() as made:
             code = [*body.statements, *([body.last_expression] if body.last_expression is not None else [])]
-            value, report = run_twice(body.evaluate, self.shell.user_ns, reseed, started.seed, code=code)
+            try:
+                value, report = run_twice(body.evaluate, self.shell.user_ns, reseed, started.seed, code=code)
+            except CheckRefused as refused:
+                raise UsageError(str(refused)) from None
+            except BaseException as error:
+                show_from_the_body(self.shell, error, code)
+                raise
             seeds_after.append(self.engine.library_seeds())
         readers = {source.name: source.seed_reader for source in self.engine.sources}
         report = dataclasses.replace(
@@ -521,15 +560,16 @@ class SeedMagics(Magics):
     def seeds(self, line: str, cell: str) -> Any:
         """Run the cell once per seed and show the spread of its last expression.
 
-        Each run is what %%seeded k --isolate gives, from the same notebook
-        namespace (what the cell reads is copied for each run; afterwards the
-        namespace is as before the sweep). The last expression is the metric: a
-        number, a dict of numbers or a 0-d tensor or array. The result is a
-        seedmagic.SeedSweep: the value for each seed, and n, mean, standard
-        deviation, 95% confidence interval (Student's t), min and max, with a plot
-        of the spread. A progress bar shows while it runs; an interrupt stops it
-        and keeps what ran. Seeding with the best seed afterwards (%seed k) says
-        that the best of n seeds is not a result to report.
+        Each run is what %%seeded k --isolate gives, from the same notebook state (what
+        a run changes is put back in place after it: the notebook ends as before the
+        sweep, the same objects). The last expression is the metric: a number, a dict of
+        numbers or a 0-d tensor or array. The result is a seedmagic.SeedSweep: the value
+        for each seed, and n, mean, standard deviation, 95% confidence interval
+        (Student's t), min and max, with a plot of the spread; inf and NaN values are
+        shown and left out of the statistics. A progress bar shows while it runs. An
+        interrupt stops it, shows what ran (bound to -o NAME) and leaves the cell
+        interrupted, so that Run All stops there. Seeding with the best seed afterwards
+        (%seed k) says that the best of n seeds is not a result to report.
 
         Examples::
 
@@ -570,6 +610,15 @@ class SeedMagics(Magics):
             self.shell.user_ns[args.output] = result
         if error is not None:
             raise error
+        if result.stopped_by == "interrupt":
+            # What ran is shown, then the cell is an interrupted cell: the kernel aborts the cells queued after it.
+            if not args.quiet:
+                from IPython.display import display
+
+                display(result)  # type: ignore[no-untyped-call]  # unannotated
+            interrupted = f"%%seeds interrupted after {len(result.runs)} of {len(result.planned)} seeds"
+            held = f"; {args.output} holds what ran" if args.output is not None else ""
+            raise KeyboardInterrupt(interrupted + held)
         return None if args.quiet else result
 
     def _note_best_seed(self, seed: int) -> None:

@@ -8,8 +8,10 @@ confidence interval for the mean (Student's t), the minimum and maximum; two swe
 by seed (``SeedSweep.compare``: the paired difference and its interval).
 
 - A run that raises is reported for its seed and the sweep goes on (``stop_on_error=True`` stops it and raises).
-  An interrupt (``KeyboardInterrupt``) stops the sweep and keeps what ran.
-- NaN values are kept in ``values`` and shown, and left out of the statistics (the text says how many).
+  An interrupt (``KeyboardInterrupt``) stops the sweep and keeps what ran: ``%%seeds`` shows it, then raises
+  ``KeyboardInterrupt``, so that the cell is an interrupted cell; ``sweep()`` raises ``SweepInterrupted``.
+- Values that are not finite (``inf``, ``-inf``, NaN: a run that diverged) are kept in ``values`` and shown, and
+  left out of the statistics (the text says how many, and which); with none left, the statistics are NaN.
 - With one value, the standard deviation and the interval are undefined: NaN, and the text says so.
 
 The statistics, the text and HTML forms and the plot know nothing of IPython. The notebook side (running a cell's
@@ -283,10 +285,32 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     n = len(values)
     if n == 0:
         return math.nan, math.nan
-    mean = math.fsum(values) / n
-    if n < 2:
-        return mean, math.nan
-    return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+    # Worked out on the values scaled by a power of two below 1 (exact, so the same numbers), that neither the sum nor
+    # the squares overflow for values near the largest float (a run that diverged without reaching inf).
+    exponent = math.frexp(max(abs(v) for v in values))[1]
+    scaled = [math.ldexp(v, -exponent) for v in values]
+    mean = math.fsum(scaled) / n
+    std = math.sqrt(math.fsum((x - mean) ** 2 for x in scaled) / (n - 1)) if n > 1 else math.nan
+    return _unscaled(mean, exponent), _unscaled(std, exponent)
+
+
+def _unscaled(x: float, exponent: int) -> float:
+    try:
+        return math.ldexp(x, exponent)
+    except OverflowError:  # a spread wider than the largest float
+        return math.copysign(math.inf, x)
+
+
+_NOT_FINITE = ("inf", "-inf", "NaN")
+
+
+def _not_finite(values: Iterable[float]) -> dict[str, int]:
+    """How many of ``values`` are ``inf``, ``-inf`` and NaN (only the kinds found, in that order)."""
+    counts = dict.fromkeys(_NOT_FINITE, 0)
+    for v in values:
+        if not math.isfinite(v):
+            counts["NaN" if math.isnan(v) else "inf" if v > 0 else "-inf"] += 1
+    return {kind: count for kind, count in counts.items() if count}
 
 
 def _interval(mean: float, std: float, n: int, level: float, df: float | None = None) -> tuple[float, float]:
@@ -306,8 +330,9 @@ def _check_level(level: object) -> float:
 
 @dataclass(frozen=True)
 class Summary:
-    """One metric over a sweep's seeds. ``n`` counts the values in the statistics (NaN values are left out and
-    counted in ``nan``); with n < 2, ``std`` and ``ci`` are NaN."""
+    """One metric over a sweep's seeds. ``n`` counts the values in the statistics: NaN, ``inf`` and ``-inf`` are
+    left out, counted in ``nan`` and ``inf`` (both signs). With n < 2, ``std`` and ``ci`` are NaN; with n = 0, all
+    the statistics are."""
 
     metric: str
     n: int
@@ -318,11 +343,13 @@ class Summary:
     max: float
     nan: int = 0
     level: float = LEVEL
+    inf: int = 0
 
     @classmethod
     def of(cls, metric: str, values: Sequence[float], level: float = LEVEL) -> Summary:
-        kept = [v for v in values if not math.isnan(v)]
+        kept = [v for v in values if math.isfinite(v)]
         mean, std = _mean_std(kept)
+        left_out = _not_finite(values)
         return cls(
             metric,
             len(kept),
@@ -331,8 +358,9 @@ class Summary:
             _interval(mean, std, len(kept), level),
             min(kept, default=math.nan),
             max(kept, default=math.nan),
-            len(values) - len(kept),
+            left_out.get("NaN", 0),
             level,
+            left_out.get("inf", 0) + left_out.get("-inf", 0),
         )
 
 
@@ -370,6 +398,8 @@ class SeedSweep:
     interrupted: bool = False
     #: What may keep the runs from starting alike (a value the cell reads that could not be copied).
     notes: tuple[str, ...] = ()
+    #: What stopped it early: ``"interrupt"`` or ``"error"`` (``stop_on_error``); else None.
+    stopped_by: str | None = None
 
     # -- values --
 
@@ -400,7 +430,7 @@ class SeedSweep:
 
     @property
     def values(self) -> list[float] | dict[str, list[float]]:
-        """The value for each seed in ``seeds`` (NaN included); for a dict metric, a list per metric."""
+        """The value for each seed in ``seeds`` (inf and NaN included); for a dict metric, a list per metric."""
         return self._per_metric(lambda metric: [value for _, value in self._column(metric)])
 
     def __getitem__(self, metric: str) -> SeedSweep:
@@ -414,7 +444,9 @@ class SeedSweep:
             for run in self.runs
         )
         name = f"{self.name}[{metric!r}]" if self.name else None
-        return SeedSweep(self.planned, runs, metric, name, self.derived_from, self.interrupted, self.notes)
+        return SeedSweep(
+            self.planned, runs, metric, name, self.derived_from, self.interrupted, self.notes, self.stopped_by
+        )
 
     def summary(self, level: float = LEVEL) -> tuple[Summary, ...]:
         """n, mean, standard deviation, the ``level`` interval (Student's t), min and max, for each metric."""
@@ -427,7 +459,7 @@ class SeedSweep:
 
     @property
     def n(self) -> int | dict[str, int]:
-        """How many values the statistics use (NaN left out)."""
+        """How many values the statistics use (inf and NaN left out)."""
         return self._stat(lambda summary: summary.n)
 
     @property
@@ -499,7 +531,7 @@ class SeedSweep:
         """The seeds that gave a metric's highest or lowest value, with what they gave (for the best-seed note)."""
         found: dict[int, str] = {}
         for summary in self.summary():
-            column = [(seed, value) for seed, value in self._column(summary.metric) if not math.isnan(value)]
+            column = [(seed, value) for seed, value in self._column(summary.metric) if math.isfinite(value)]
             if summary.n < 2 or summary.min == summary.max:
                 continue
             formatted = _formatter([value for _, value in column])
@@ -562,7 +594,7 @@ class PairedDifference:
     ties: int
     #: The interval the same values give when their pairing is ignored (Welch's), for contrast.
     unpaired_ci: tuple[float, float]
-    #: Seeds left out: no value (or NaN) on one side.
+    #: Seeds left out: no value, or inf or NaN, on one side.
     left_out: tuple[int, ...] = ()
     level: float = LEVEL
 
@@ -570,7 +602,7 @@ class PairedDifference:
     def of(
         cls, metric: str, a: dict[int, float], b: dict[int, float], seeds: Sequence[int], level: float
     ) -> PairedDifference:
-        paired = [s for s in seeds if s in a and s in b and not math.isnan(a[s]) and not math.isnan(b[s])]
+        paired = [s for s in seeds if s in a and s in b and math.isfinite(a[s]) and math.isfinite(b[s])]
         differences = tuple(a[s] - b[s] for s in paired)
         mean, std = _mean_std(differences)
         return cls(
@@ -720,6 +752,7 @@ def _run_sweep(
     scalar: bool | None = None
     stopped: BaseException | None = None
     interrupted = False
+    stopped_by: str | None = None
     progress.start(len(seeds))
 
     def finished() -> SeedSweep:
@@ -731,6 +764,7 @@ def _run_sweep(
             derived_from,
             interrupted,
             notes(),
+            stopped_by,
         )
 
     try:
@@ -740,12 +774,16 @@ def _run_sweep(
                 with engine.seeded(seed, only=only, skip=skip, isolate=True):
                     value = same_start(run) if same_start is not None else run()
             except KeyboardInterrupt:
+                interrupted, stopped_by = True, "interrupt"
+                break
+            except _Stopped:  # the namespace could not be put back as before: the sweep's notes say why
                 interrupted = True
                 break
             except Exception as exc:
                 runs.append(SeedRun(seed, None, one_line(exc)))
                 if stop_on_error:
                     interrupted = len(runs) < len(seeds)
+                    stopped_by = "error" if interrupted else None
                     stopped = exc
                     break
                 continue
@@ -761,7 +799,7 @@ def _run_sweep(
         else:
             progress.step(len(seeds), -1)
     except KeyboardInterrupt:  # between two runs
-        interrupted = True
+        interrupted, stopped_by = True, "interrupt"
     finally:
         result = finished()
         progress.finish(result)
@@ -917,11 +955,17 @@ def _summary_lines(summaries: Sequence[Summary], formats: dict[str, Callable[[fl
     level = f"{summaries[0].level:.0%} CI"
     rows = [["", "n", "mean", "std", level, "min", "max"]]
     for s in summaries:
-        f = formats[s.metric]
-        ci = "undefined" if math.isnan(s.ci[0]) else f"[{f(s.ci[0])}, {f(s.ci[1])}]"
-        std = "undefined" if math.isnan(s.std) and s.n == 1 else f(s.std) if s.n else "-"
-        rows.append([_fit(s.metric, 16), str(s.n), f(s.mean) if s.n else "-", std, ci, f(s.min), f(s.max)])
+        rows.append([_fit(s.metric, 16), str(s.n), *_statistics_cells(s, formats[s.metric])])
     return _table(rows, [False, True, True, True, False, True, True])
+
+
+def _statistics_cells(s: Summary, f: Callable[[float], str]) -> list[str]:
+    """Mean, std, CI, min and max as shown: ``-`` with no value, the std and CI ``undefined`` with one."""
+    if not s.n:
+        return ["-"] * 5
+    ci = "undefined" if math.isnan(s.ci[0]) else f"[{f(s.ci[0])}, {f(s.ci[1])}]"
+    std = "undefined" if math.isnan(s.std) else f(s.std)
+    return [f(s.mean), std, ci, f(s.min), f(s.max)]
 
 
 _STRIP = 40
@@ -934,7 +978,7 @@ def _strip_lines(
     lines = []
     name_width = max(len(_fit(s.metric, 16)) for s in summaries)
     for s in summaries:
-        if s.n < 2 or s.min == s.max:
+        if s.n < 2 or s.min == s.max or not math.isfinite(s.max - s.min):
             continue
         f = formats[s.metric]
         marks = [" "] * _STRIP
@@ -948,7 +992,7 @@ def _strip_lines(
         marks[column(s.mean)] = "|"
         counts: dict[int, int] = {}
         for _, value in sweep._column(s.metric):
-            if not math.isnan(value):
+            if math.isfinite(value):
                 counts[column(value)] = counts.get(column(value), 0) + 1
         for index, count in counts.items():
             marks[index] = "o" if count == 1 else str(count) if count < 10 else "*"
@@ -961,8 +1005,9 @@ def _strip_lines(
 def _footnotes(sweep: SeedSweep, summaries: Sequence[Summary]) -> list[str]:
     lines = []
     for s in summaries:
-        if s.nan:
-            lines.append(f"{s.metric}: {s.nan} NaN value{'s' if s.nan > 1 else ''} left out of the statistics")
+        left_out = _left_out_line(sweep, s.metric)
+        if left_out:
+            lines.append(left_out)
         if s.n == 1:
             lines.append(f"{s.metric}: one value: the std and the CI are undefined (they need two seeds or more)")
     by_error: dict[str, list[int]] = {}
@@ -974,13 +1019,31 @@ def _footnotes(sweep: SeedSweep, summaries: Sequence[Summary]) -> list[str]:
         lines.append("no seed gave a value")
     if sweep.interrupted:
         left = [seed for seed in sweep.planned if seed not in {run.seed for run in sweep.runs}]
-        lines.append(
-            _fit(
-                f"stopped after {len(sweep.runs)} of {len(sweep.planned)} seeds; not run: {describe_seeds(left)}", WIDTH
-            )
-        )
+        how = "interrupted" if sweep.stopped_by == "interrupt" else "stopped"
+        ran = f"{how} after {len(sweep.runs)} of {len(sweep.planned)} seeds"
+        lines.append(_fit(f"{ran}; not run: {describe_seeds(left)}", WIDTH))
     lines += [_fit(f"note: {note}", WIDTH) for note in sweep.notes]
     return ["", *lines] if lines else []
+
+
+def _left_out_line(sweep: SeedSweep, metric: str) -> str | None:
+    """``loss: 2 of 16 seeds gave inf or NaN: left out of the statistics (seeds 3, 7)``; None when all are finite."""
+    column = sweep._column(metric)
+    kinds = list(_not_finite(value for _, value in column))
+    if not kinds:
+        return None
+    what = kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} or {kinds[-1]}"
+    seeds = [seed for seed, value in column if not math.isfinite(value)]
+
+    def line(rest: str) -> str:  # the metric's name shortened to leave the rest whole (to 16 characters at most)
+        return _fit(f"{_fit(metric, max(16, WIDTH - len(rest)))}{rest}", WIDTH)
+
+    if len(seeds) == len(column):
+        every = "the one seed" if len(column) == 1 else f"all {len(column)} seeds"
+        return line(f": {every} gave {what}: the statistics are undefined")
+    rest = f": {len(seeds)} of {len(column)} seeds gave {what}: left out of the statistics"
+    listed = f"{rest} (seed{'s' if len(seeds) > 1 else ''} {describe_seeds(seeds)})"
+    return line(listed) if len(metric) + len(listed) <= WIDTH else line(rest)
 
 
 def _comparison_lines(comparison: Comparison) -> list[str]:
@@ -999,7 +1062,8 @@ def _comparison_lines(comparison: Comparison) -> list[str]:
         if unpaired:
             lines.append(f"  ignoring the pairing (Welch): [{unpaired}]")
         if d.left_out:
-            lines.append(_fit(f"  left out (no value on one side): {describe_seeds(d.left_out)}", WIDTH))
+            left_out = describe_seeds(d.left_out)
+            lines.append(_fit(f"  left out (no value, or inf or NaN, on one side): {left_out}", WIDTH))
     return [_fit(line, WIDTH) for line in lines]
 
 
@@ -1016,10 +1080,7 @@ def _html(sweep: SeedSweep) -> str:
         head = "".join(f"<th>{escape(h)}</th>" for h in ("", "n", "mean", "std", f"{LEVEL:.0%} CI", "min", "max"))
         body = []
         for s in summaries:
-            f = formats[s.metric]
-            ci = "undefined" if math.isnan(s.ci[0]) else f"[{f(s.ci[0])}, {f(s.ci[1])}]"
-            std = "undefined" if s.n == 1 else f(s.std) if s.n else "-"
-            cells = [s.metric, str(s.n), f(s.mean) if s.n else "-", std, ci, f(s.min), f(s.max)]
+            cells = [s.metric, str(s.n), *_statistics_cells(s, formats[s.metric])]
             body.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
         parts.append(f"<table><tr>{head}</tr>{''.join(body)}</table>")
         parts.append(_svg_plot(sweep))
@@ -1053,13 +1114,18 @@ def _svg_plot(sweep: SeedSweep) -> str:
         return "<p>(install matplotlib for a plot of the spread)</p>"
     import io
 
+    import numpy  # matplotlib's own: imported with it
     from matplotlib.figure import Figure
 
     with matplotlib.rc_context({"svg.hashsalt": "seedmagic", "svg.fonttype": "none"}):
         figure = Figure(figsize=(6, 0.5 + 0.9 * len(sweep.metrics)))
-        _draw(sweep, figure)
         buffer = io.StringIO()
-        figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+        try:
+            with numpy.errstate(over="raise"):  # rather than a plot drawn from overflowed coordinates
+                _draw(sweep, figure)
+                figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+        except (FloatingPointError, OverflowError, ValueError):  # values near the largest float: the tables show them
+            return "<p>(no plot: these values are too large for matplotlib to draw)</p>"
     text = buffer.getvalue()
     return text[text.index("<svg") :]
 
@@ -1087,15 +1153,29 @@ def _draw(sweep: SeedSweep, figure: Figure) -> None:
 
 def _draw_metric(sweep: SeedSweep, metric: str, ax: Axes) -> None:
     """A strip plot: one point per seed (spread vertically by rank, never by drawing random numbers), the mean as a
-    line and its interval as a band."""
-    column = [(seed, value) for seed, value in sweep._column(metric) if math.isfinite(value)]
+    line and its interval as a band. Values that are not finite are left out of the axis: ``inf`` and ``-inf`` are
+    drawn as arrowheads on its right and left edges, and a note in the corner counts what was left out."""
+    everything = sweep._column(metric)
+    column = [(seed, value) for seed, value in everything if math.isfinite(value)]
     summary = Summary.of(metric, [value for _, value in column])
-    if not math.isnan(summary.ci[0]):
+    if math.isfinite(summary.ci[0]) and math.isfinite(summary.ci[1]):
         ax.axvspan(*summary.ci, color="tab:blue", alpha=0.15, lw=0, label=f"{summary.level:.0%} CI of the mean")
     if summary.n:
         ax.axvline(summary.mean, color="tab:blue", lw=1.5, label="mean")
     offsets = [((index * 0.618) % 1) - 0.5 for index in range(len(column))]
     ax.scatter([v for _, v in column], offsets, s=18, color="black", alpha=0.7, zorder=3)
+    if not column:
+        ax.set_xticks([])  # no finite value: an axis of 0 to 1 would mean nothing
+    kinds = _not_finite(value for _, value in everything)
+    edges = ax.get_yaxis_transform()  # x in axes coordinates (0 the left edge, 1 the right), y in data: no autoscale
+    for kind, x, marker in (("inf", 1.0, ">"), ("-inf", 0.0, "<")):
+        if kinds.get(kind):
+            count = kinds[kind]
+            ys = [((index * 0.618) % 1) - 0.5 for index in range(count)]
+            ax.plot([x] * count, ys, marker, color="tab:red", transform=edges, clip_on=False, zorder=3)
+    if kinds:
+        counted = ", ".join(f"{count} {kind}" for kind, count in kinds.items())
+        ax.text(1.0, 1.0, f"left out: {counted}", transform=ax.transAxes, ha="right", va="top", fontsize=8)
     ax.set_ylim(-1, 1)
     ax.set_yticks([])
     ax.set_ylabel(metric, rotation=0, ha="right", va="center")
@@ -1162,46 +1242,54 @@ def _metric_name(shell: Any, body: str) -> str:
 
 
 class _SameStart:
-    """Each run starts from the namespace as it was before the sweep: the values the cell reads are copied for the
-    run (with ``%%seeded --check``'s machinery, which copies exactly those), and afterwards every name is bound again
-    as before. A value that cannot be copied is shared by the runs, and said so."""
+    """Each run starts from the namespace as it was before the sweep, and afterwards everything it changed is put
+    back in place (``namespace.Start``, as ``%%seeded --check`` does): the copies a run needs are made once, at its
+    first write, and serve every seed."""
 
-    def __init__(self, namespace: dict[str, Any], codes: list[CodeType]) -> None:
-        from .check import _ipython_name, _is_code, _names_used
+    def __init__(self, namespace: dict[str, Any], codes: list[CodeType], reseed: Callable[[], None]) -> None:
+        from .namespace import Start
 
-        self.namespace = namespace
-        self.before = dict(namespace)
-        # IPython's own names (In, Out, _i7, ...: one more per cell run) are never put back: look past them once.
-        self.names = [name for name in self.before if not _ipython_name(name)]
-        read = _names_used(codes, namespace).read
-        self.read = {
-            name: value
-            for name, value in self.before.items()
-            if not _ipython_name(name) and not _is_code(value) and (read is None or name in read)
-        }
-        self.shared: dict[str, str] = {}
+        self.start = Start.take(namespace, codes)
+        self.reseed = reseed
+        self.stopped: str = ""
 
     def __call__(self, run: Callable[[], Any]) -> Any:
         __tracebackhide__ = True
-        from .check import _put_back, _Start
+        from .namespace import NoRoom
 
-        if self.read:
-            start = _Start.take(self.read, self.namespace)
-            self.namespace.update(start.copies)
-            for name, why in start.uncopyable.items():
-                self.shared.setdefault(name, why)
-            for name in start.shared:
-                self.shared.setdefault(name, "it cannot be copied (a tensor that is not a leaf of autograd)")
         try:
-            return run()
+            return self.start.run(run, again=self.reseed)
+        except NoRoom as refused:
+            self.start.put_back()
+            self.stopped = f"the sweep stopped before a write: {refused}; the namespace is as before it"
+            raise _Stopped from None
         finally:
-            _put_back(self.namespace, self.before, self.names)
+            lost = self.start.lost()
+            if lost and not self.stopped:
+                self.stopped = (
+                    f"a run wrote into {', '.join(lost[:3])} where seedmagic could not see it (a thread of its own, a "
+                    "C extension), which cannot be undone: the sweep stopped, and the notebook holds what that run left"
+                )
+                raise _Stopped
+            if not lost:
+                self.start.put_back()
 
     def notes(self) -> tuple[str, ...]:
-        return tuple(
-            f"{name} was shared by the runs ({why.split(', so both runs')[0]}): each run saw what the last left in it"
-            for name, why in self.shared.items()
-        )
+        notes = [
+            f"{record.path} was used by every run ({getattr(record.kind, 'what', 'its state cannot be read')}): each "
+            "run saw what the last left in it"
+            for record in self.start.opaque()
+        ]
+        if self.stopped:
+            notes.append(self.stopped)
+        return tuple(notes)
+
+    def release(self) -> None:
+        self.start.release()
+
+
+class _Stopped(Exception):
+    """The sweep cannot put the namespace back as before (``_SameStart.stopped`` says why), and stops."""
 
 
 def sweep_cell(
@@ -1227,7 +1315,7 @@ def sweep_cell(
     compiled = compile_cell(shell, body, magic_line)
     if compiled.last_expression is None:
         raise NotAMetric(f"the cell has no last expression: {_NEEDED}")
-    same_start = _SameStart(shell.user_ns, [*compiled.statements, compiled.last_expression])
+    same_start = _SameStart(shell.user_ns, [*compiled.statements, compiled.last_expression], engine.reseed)
     in_kernel = getattr(shell, "kernel", None) is not None
     progress: Progress = TextProgress()
     if in_kernel:
@@ -1237,20 +1325,23 @@ def sweep_cell(
             progress = WidgetProgress()
         except ImportError:
             pass
-    return _run_sweep(
-        compiled.evaluate,
-        seeds,
-        engine=engine,
-        only=only,
-        skip=skip,
-        stop_on_error=stop_on_error,
-        progress=progress,
-        metric=_metric_name(shell, body),
-        name=name,
-        derived_from=derived_from,
-        same_start=same_start,
-        notes=same_start.notes,
-    )
+    try:
+        return _run_sweep(
+            compiled.evaluate,
+            seeds,
+            engine=engine,
+            only=only,
+            skip=skip,
+            stop_on_error=stop_on_error,
+            progress=progress,
+            metric=_metric_name(shell, body),
+            name=name,
+            derived_from=derived_from,
+            same_start=same_start,
+            notes=same_start.notes,
+        )
+    finally:
+        same_start.release()
 
 
 __all__ = [

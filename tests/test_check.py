@@ -465,10 +465,10 @@ def test_run_twice_restores_the_names_between_runs_and_leaves_the_second_run():
     value, report = run_twice(run, namespace, reseed=lambda: None, seed=3)
     assert runs[0] == runs[1] == {"kept": 1, "counter": 0}
     assert value == 1 and namespace == {"kept": 1, "counter": 1, "new": 2}
-    # Without the cell's code, every name may have been read: each is compared.
-    assert report.compared == ("kept", "counter", "new", "Out")
+    # What either run changed is compared, whether or not the code is known: "kept" changed in neither.
+    assert report.compared == ("counter", "new", "Out")
     assert [d.name for d in report.differences] == ["new"]
-    assert str(report).startswith("seedmagic: NOT reproducible: two runs from seed 3 differ in 1 of 4:")
+    assert str(report).startswith("seedmagic: NOT reproducible: two runs from seed 3 differ in 1 of 3:")
 
 
 def test_functions_classes_and_modules_are_not_compared():
@@ -557,7 +557,8 @@ def test_check_trains_an_existing_model_once_and_the_optimizer_still_holds_it(ip
     train_once(expected, torch.optim.SGD(expected.parameters(), lr=0.1), 0)
     ip.user_ns.update(model=model, opt=torch.optim.SGD(model.parameters(), lr=0.1))
     report = check(ip, capsys, TRAIN)
-    assert report.startswith("seedmagic: reproducible: two runs from seed 0 gave the same loss, model, opt")
+    # SGD without momentum keeps no state: the optimizer is unchanged, and only what changed is listed.
+    assert report.startswith("seedmagic: reproducible: two runs from seed 0 gave the same loss, model\n")
     assert ip.user_ns["model"] is model
     assert difference(model, expected) is None  # trained once, not twice
     assert ip.user_ns["opt"].param_groups[0]["params"][0] is model.weight
@@ -569,7 +570,7 @@ def test_check_catches_training_an_existing_model_with_unseeded_noise(ip, capsys
     noise = "g = torch.Generator()\ng.seed()\nwith torch.no_grad():\n    model.weight += torch.randn(1, 2, generator=g)"
     report = check(ip, capsys, f"{TRAIN}\n{noise}")
     assert "NOT reproducible" in report
-    assert "model: ['weight'] values differ" in report
+    assert "model.weight: values differ: tensor(" in report
 
 
 def test_check_compares_a_model_that_kept_its_gradients(ip, capsys):
@@ -600,23 +601,32 @@ def test_check_of_a_cell_with_a_magic_copies_every_name(ip, capsys):
     assert "draws: [0] values differ" in report
 
 
-def test_check_puts_the_originals_back_when_the_first_run_fails(ip):
+def test_check_leaves_what_one_plain_run_leaves_when_the_first_run_fails(ip):
     draws = []
     ip.user_ns["draws"] = draws
     error = run_failing(ip, "%%seeded 0 --check\ndraws.append(1)\nraise ValueError('bad cell')")
     assert isinstance(error, ValueError)
-    assert ip.user_ns["draws"] is draws
+    assert ip.user_ns["draws"] is draws and draws == [1]  # what one plain run that raises leaves
 
 
-def test_check_shares_a_tensor_it_cannot_copy_and_sees_when_the_cell_changes_it(ip, capsys):
-    ip.user_ns["scaled"] = torch.ones(2, requires_grad=True) * 2  # not a leaf: deepcopy refuses it
+def test_check_puts_back_a_tensor_that_is_not_a_leaf_and_sees_when_the_cell_changes_it(ip, capsys):
+    scaled = torch.ones(2, requires_grad=True) * 2  # not a leaf: deepcopy would refuse it; nothing copies it here
+    ip.user_ns["scaled"] = scaled
     assert check(ip, capsys, "total = scaled.sum().item()").startswith("seedmagic: reproducible: ")
     report = check(ip, capsys, "with torch.no_grad():\n    scaled.add_(torch.rand(2))")
-    assert "reproducible as far as it can tell" in report
-    assert "scaled: it cannot be copied, and the first run changed it in place" in report
+    assert report.startswith("seedmagic: reproducible: two runs from seed 0 gave the same scaled")
+    torch.manual_seed(0)
+    assert torch.equal(ip.user_ns["scaled"], torch.ones(2) * 2 + torch.rand(2))  # changed once, not twice
+    assert ip.user_ns["scaled"] is scaled
+    report = check(
+        ip,
+        capsys,
+        "with torch.no_grad():\n    scaled.add_(torch.rand(2, generator=torch.Generator().manual_seed(run_number())))",
+    )
+    assert "scaled: values differ: tensor(" in report
 
 
-def test_check_says_it_cannot_compare_what_the_cell_reads_and_cannot_copy(ip, capsys, tmp_path):
+def test_check_says_it_cannot_compare_what_the_cell_reads_and_has_no_state_to_read(ip, capsys, tmp_path):
     with open(tmp_path / "log.txt", "w") as log:
         ip.user_ns["log"] = log
         report = check(ip, capsys, "log.write('x')\nn = 1")
@@ -624,11 +634,11 @@ def test_check_says_it_cannot_compare_what_the_cell_reads_and_cannot_copy(ip, ca
     assert report.startswith(
         "seedmagic: reproducible as far as it can tell: two runs from seed 0 gave the same n; cannot compare log:"
     )
-    assert "log: it cannot be copied (TypeError: cannot pickle" in report
+    assert "log: an open file, so both runs used it: the second started from what the first left in it" in report
 
 
 class Counter:
-    """Counts its calls; holds a lock, so it cannot be copied."""
+    """Counts its calls; holds a lock, which has no state to read."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -640,14 +650,25 @@ class Counter:
             return self.count
 
 
-def test_check_does_not_blame_the_cell_for_a_difference_a_value_it_could_not_copy_may_cause(ip, capsys):
-    ip.user_ns["counter"] = Counter()
+def test_check_puts_back_an_object_holding_a_lock_and_names_the_lock(ip, capsys):
+    counter = Counter()
+    ip.user_ns["counter"] = counter
     report = check(ip, capsys, "k = counter.next()")
     assert report.startswith(
-        "seedmagic: NOT reproducible as far as it can tell: two runs from seed 0 differ in 1 of 2, but may not have "
-        "started from the same counter:"
+        "seedmagic: reproducible as far as it can tell: two runs from seed 0 gave the same k, counter; cannot compare "
+        "counter.lock:"
     )
-    assert "  cannot compare counter: it cannot be copied (TypeError: cannot pickle '_thread.lock' object)" in report
+    assert counter.count == 1 and ip.user_ns["k"] == 1  # as after one plain run
+
+
+def test_check_does_not_blame_the_cell_for_a_difference_a_value_without_state_may_cause(ip, capsys):
+    ip.user_ns["numbers"] = iter(range(10))
+    report = check(ip, capsys, "k = next(numbers)")
+    assert report.startswith(
+        "seedmagic: NOT reproducible as far as it can tell: two runs from seed 0 differ in 1 of 1, but may not have "
+        "started from the same numbers:"
+    )
+    assert "  cannot compare numbers: an iterator (range_iterator), whose position cannot be read" in report
 
 
 class Forgetful:
@@ -660,11 +681,11 @@ class Forgetful:
         return Forgetful.__new__(Forgetful)
 
 
-def test_check_does_not_use_a_copy_that_is_not_the_same(ip, capsys):
-    ip.user_ns["kept"] = Forgetful()
-    report = check(ip, capsys, "n = len(kept.items)")  # on the copy, the first run would fail
-    assert report.startswith("seedmagic: reproducible as far as it can tell: two runs from seed 0 gave the same n;")
-    assert "kept: its copy is not the same as it (attributes differ: items)" in report
+def test_check_copies_nothing_the_cell_only_reads(ip, capsys):
+    kept = Forgetful()
+    ip.user_ns["kept"] = kept
+    assert check(ip, capsys, "n = len(kept.items)") == "seedmagic: reproducible: two runs from seed 0 gave the same n\n"
+    assert ip.user_ns["kept"] is kept
 
 
 def test_objects_compare_attributes_in_any_order_and_dicts_keyed_by_id_by_their_values():
@@ -876,3 +897,15 @@ def test_check_names_no_cause_where_the_generators_are_seeded_or_reached(ip, cap
         run_ok(ip, "%seed --no-reach -q")
     out = capsys.readouterr()
     assert "seedmagic: reproducible" in out.out and "likely cause" not in out.err
+
+
+def test_an_error_in_a_check_cell_shows_the_traceback_a_plain_cell_shows(ip):
+    import re
+
+    plain = run_failing(ip, "x = 1\n1/0")
+    checked = run_failing(ip, "%%seeded 0 --check\nx = 1\n1/0")
+    assert type(checked) is type(plain) and str(checked) == str(plain)
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(checked._render_traceback_()))
+    assert "run_cell_magic" not in shown and "skipping hidden" not in shown
+    assert "----> 3 1/0" in shown and "ZeroDivisionError: division by zero" in shown
+    assert shown.count("Cell In[") == 1

@@ -380,3 +380,37 @@ def test_a_seeded_cell_with_top_level_await_is_seeded_and_isolated_in_a_kernel()
     assert ran[5].errors[0]["ename"] == "KeyError"
     assert "seedmagic" not in ANSI.sub("", "".join(ran[5].errors[0]["traceback"]))
     assert ran[6].result == repr(after[2:])
+
+
+def test_check_in_a_kernel_sees_callbacks_and_hooks_and_keeps_the_optimizer_on_the_model():
+    ran = run_kernel(
+        "%load_ext seedmagic",
+        "import json, numpy as np, torch\n"
+        "scores = []\ncallbacks = [lambda: scores.append(np.random.default_rng().random())]\n"
+        "def train():\n    for callback in callbacks:\n        callback()",
+        "%%seeded 0 --check\ntrain()",
+        "torch.manual_seed(3)\nmodel = torch.nn.Linear(2, 1)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "acts = []\nhandle = model.register_forward_hook(lambda m, a, out: acts.append(out.detach()))",
+        raises(
+            "%%seeded 0 --check\nloss = model(torch.randn(4, 2)).pow(2).sum()\nopt.zero_grad()\nloss.backward()\n"
+            "opt.step()\nraise KeyboardInterrupt"
+        ),
+        "shared = opt.param_groups[0]['params'][0] is model.weight\nopt.step()\n"
+        "print(json.dumps([len(scores), len(acts), shared, model.weight.tolist()]))",
+    )
+    _, _, checked, _, interrupted, after = ran
+    assert "NOT reproducible" in checked.stderr and "scores: [0] values differ" in checked.stderr
+    assert interrupted.errors and interrupted.errors[0]["ename"] == "KeyboardInterrupt"
+    # What one plain run of each cell leaves, from torch's own calls here: one score, one activation, one step of
+    # training from the interrupted cell, and a second step by the last cell's opt.step() on the same gradient.
+    torch.manual_seed(3)
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        loss = model(torch.randn(4, 2)).pow(2).sum()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    opt.step()
+    assert after.value == [1, 1, True, model.weight.tolist()]

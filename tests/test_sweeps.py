@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import json
 import math
 import os
 import random
 import re
 import signal
+import statistics
+import sys
 import threading
+import time
+import warnings
 
 import numpy as np
 import pytest
@@ -227,7 +233,174 @@ def test_nan_values_are_shown_and_left_out(nb):
     assert np.isnan(values).sum() >= 1 and len(kept) >= 2
     assert sweep.n == len(kept) and sweep.mean == pytest.approx(kept.mean())
     text = str(sweep)
-    assert "nan" in text and f"{np.isnan(values).sum()} NaN value" in text
+    assert "nan" in text and f"{np.isnan(values).sum()} of 6 seeds gave NaN: left out of the statistics" in text
+
+
+# 1 / 0 is inf where the draw is at most 0.3: a loss that diverges on some seeds, as a 0-d tensor.
+DIVERGES = "v = torch.rand(())\nloss = 1 / (v * (v > 0.3))\nloss"
+
+
+def diverging_loss(seed: int) -> float:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        v = torch.rand(())
+        return float(1 / (v * (v > 0.3)))
+
+
+def edge_markers(ax, marker: str) -> list[float]:
+    """The x (in axes coordinates) of the points drawn with ``marker`` on the axes' edges."""
+    return [x for line in ax.lines if line.get_marker() == marker for x in line.get_xdata()]
+
+
+def test_inf_values_are_shown_and_left_out_of_every_statistic(nb):
+    sweep = run_ok(nb, f"%%seeds 0-15 -o sweep\n{DIVERGES}")
+    expected = [diverging_loss(seed) for seed in range(16)]
+    finite = [v for v in expected if math.isfinite(v)]
+    diverged = [seed for seed, v in enumerate(expected) if not math.isfinite(v)]
+    assert diverged and len(finite) >= 2 and all(expected[seed] == math.inf for seed in diverged)
+    assert sweep.values == expected and sweep.seeds == tuple(range(16))
+    mean, std = statistics.fmean(finite), statistics.stdev(finite)
+    low, high = scipy.stats.t.interval(0.95, len(finite) - 1, loc=mean, scale=std / math.sqrt(len(finite)))
+    assert sweep.n == len(finite)
+    assert sweep.mean == pytest.approx(mean, rel=1e-12) and sweep.std == pytest.approx(std, rel=1e-12)
+    assert sweep.ci() == (pytest.approx(low, rel=1e-10), pytest.approx(high, rel=1e-10))
+    assert (sweep.min, sweep.max) == (min(finite), max(finite))
+    (summary,) = sweep.summary()
+    assert (summary.inf, summary.nan) == (len(diverged), 0)
+    text = str(sweep)
+    lines_fit(text)
+    assert f"loss: {len(diverged)} of 16 seeds gave inf: left out of the statistics" in text
+    for seed in diverged:
+        assert re.search(rf"(^|\s){seed}\s+inf(\s|$)", text, re.M), text
+    page = sweep._repr_html_()
+    assert page.count("<td>inf</td>") == len(diverged) and page.count("<svg") == 1
+    assert f"{len(diverged)} of 16 seeds gave inf: left out of the statistics" in page
+    assert set(sweep.extremes()).isdisjoint(diverged)  # the best-seed note is about the values in the statistics
+    assert sweep.to_frame()["loss"].tolist() == expected
+    # The plot's axis spans the finite values; the diverged seeds are arrowheads on its right edge, and counted.
+    figure = sweep.plot()
+    (ax,) = figure.axes
+    left, right = ax.get_xlim()
+    assert math.isfinite(left) and math.isfinite(right) and left <= min(finite) and max(finite) <= right
+    assert right - left < 2 * (max(finite) - min(finite))
+    assert edge_markers(ax, ">") == [1.0] * len(diverged) and edge_markers(ax, "<") == []
+    assert [t.get_text() for t in ax.texts] == [f"left out: {len(diverged)} inf"]
+    figure.savefig(io.BytesIO(), format="png")
+
+
+def test_values_near_the_largest_float_keep_their_statistics(nb):
+    # exp(709 + v) passes the largest float (about exp(709.78)) where v > 0.78: inf there, near 1e308 elsewhere.
+    body = "v = np.random.rand()\nwith np.errstate(over='ignore'):\n    loss = np.exp(np.array(709.0 + v))\nloss"
+    sweep = run_ok(nb, f"%%seeds 0-19\n{body}")
+    with np.errstate(over="ignore"):
+        expected = [float(np.exp(np.array(709.0 + np.random.RandomState(seed).rand()))) for seed in range(20)]
+    finite = [v for v in expected if math.isfinite(v)]
+    assert len(finite) >= 2 and sum(finite) == math.inf  # a plain sum of them overflows
+    assert sweep.values == expected and sweep.n == len(finite)
+    # statistics.mean and stdev work in exact fractions: no overflow on the way.
+    assert sweep.mean == pytest.approx(statistics.mean(finite), rel=1e-12)
+    assert sweep.std == pytest.approx(statistics.stdev(finite), rel=1e-12)
+    text = str(sweep)
+    assert f"loss: {20 - len(finite)} of 20 seeds gave inf: left out of the statistics" in text
+    lines_fit(text.split("\n\n")[-1])  # (the summary table of numbers as wide as 1.225e+308 is wider than 80)
+    # matplotlib cannot lay such values out: the HTML says so, with no warning, rather than draw overflowed points.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        page = sweep._repr_html_()
+    assert "<table>" in page and "<svg" not in page and "too large for matplotlib to draw" in page
+
+
+# A dict metric: -inf from a 0-d NumPy array on some seeds, inf (a 0-d tensor) or NaN on others, for one key each.
+DICT_BODY = (
+    "v = np.random.rand()\n"
+    "with np.errstate(divide='ignore'):\n"
+    "    log_gap = np.log(np.array(max(v - 0.3, 0.0)))\n"
+    "{'acc': v, 'log_gap': log_gap, 'odd': torch.tensor(float('inf')) if v > 0.75 else float('nan') if v < 0.25 else v}"
+)
+
+
+def dict_metric(seed: int) -> dict[str, float]:
+    v = np.random.RandomState(seed).rand()
+    with np.errstate(divide="ignore"):
+        log_gap = float(np.log(np.array(max(v - 0.3, 0.0))))
+    return {"acc": v, "log_gap": log_gap, "odd": math.inf if v > 0.75 else math.nan if v < 0.25 else v}
+
+
+def test_a_dict_metric_with_inf_minus_inf_and_nan_on_some_seeds(nb):
+    sweep = run_ok(nb, f"%%seeds 0-19 -o sweep\n{DICT_BODY}")
+    expected = {key: [dict_metric(seed)[key] for seed in range(20)] for key in ("acc", "log_gap", "odd")}
+    assert sweep.values["acc"] == expected["acc"] and sweep.values["log_gap"] == expected["log_gap"]
+    np.testing.assert_array_equal(sweep.values["odd"], expected["odd"])  # NaN where expected has NaN
+    text = str(sweep)
+    lines_fit(text)
+    for key, values in expected.items():
+        finite = np.array([v for v in values if math.isfinite(v)])
+        assert len(finite) >= 2
+        assert sweep.n[key] == len(finite) and sweep.mean[key] == pytest.approx(finite.mean(), rel=1e-12)
+        assert sweep.std[key] == pytest.approx(finite.std(ddof=1), rel=1e-12)
+        assert (sweep.min[key], sweep.max[key]) == (finite.min(), finite.max())
+        assert sweep[key].mean == sweep.mean[key]
+    minus, inf, nan = (
+        expected["log_gap"].count(-math.inf),
+        expected["odd"].count(math.inf),
+        sum(math.isnan(v) for v in expected["odd"]),
+    )
+    assert minus and inf and nan
+    assert f"log_gap: {minus} of 20 seeds gave -inf: left out of the statistics" in text
+    assert f"odd: {inf + nan} of 20 seeds gave inf or NaN: left out of the statistics" in text
+    assert "acc:" not in text
+    frame = sweep.to_frame()
+    np.testing.assert_array_equal(frame["odd"].to_numpy(), expected["odd"])
+    assert frame["log_gap"].tolist() == expected["log_gap"]
+    # The paired differences leave out the seeds where one side is not finite.
+    comparison = sweep["log_gap"].compare(sweep["acc"])
+    paired = [seed for seed in range(20) if math.isfinite(expected["log_gap"][seed])]
+    differences = [expected["log_gap"][seed] - expected["acc"][seed] for seed in paired]
+    mean, sem = statistics.fmean(differences), statistics.stdev(differences) / math.sqrt(len(differences))
+    low, high = scipy.stats.t.interval(0.95, len(differences) - 1, loc=mean, scale=sem)
+    assert comparison.seeds == tuple(paired) and comparison.mean == pytest.approx(mean, rel=1e-12)
+    assert comparison.ci == (pytest.approx(low, rel=1e-10), pytest.approx(high, rel=1e-10))
+    assert comparison.left_out == tuple(seed for seed in range(20) if seed not in paired)
+    assert "left out (no value, or inf or NaN, on one side)" in str(comparison)
+    lines_fit(str(comparison))
+    # The plot: a panel per metric, each axis finite; -inf on the left edge, inf on the right.
+    figure = sweep.plot()
+    acc_ax, log_ax, odd_ax = figure.axes
+    for ax in figure.axes:
+        assert all(math.isfinite(x) for x in ax.get_xlim())
+    assert edge_markers(log_ax, "<") == [0.0] * minus and edge_markers(odd_ax, ">") == [1.0] * inf
+    assert [t.get_text() for t in odd_ax.texts] == [f"left out: {inf} inf, {nan} NaN"] and not acc_ax.texts
+    assert sweep._repr_html_().count("<svg") == 1
+
+
+def test_a_sweep_where_every_seed_diverged_shows_undefined_statistics(nb):
+    sweep = run_ok(nb, "%%seeds 0-3\nloss = torch.tensor(1.0) / torch.zeros(())\nloss")
+    assert sweep.values == [float(torch.tensor(1.0) / torch.zeros(()))] * 4 == [math.inf] * 4
+    assert sweep.n == 0 and all(math.isnan(v) for v in (sweep.mean, sweep.std, sweep.min, sweep.max, *sweep.ci()))
+    text = str(sweep)
+    lines_fit(text)
+    assert re.search(r"^loss\s+0(\s+-){5}$", text, re.M), text
+    assert "loss: all 4 seeds gave inf: the statistics are undefined" in text
+    page = sweep._repr_html_()
+    assert "all 4 seeds gave inf: the statistics are undefined" in page and page.count("<svg") == 1
+    (ax,) = sweep.plot().axes
+    assert all(math.isfinite(x) for x in ax.get_xlim()) and list(ax.get_xticks()) == []
+    assert edge_markers(ax, ">") == [1.0] * 4
+    # -inf everywhere, and a dict metric with one key NaN on every seed, from seedmagic.sweep().
+    falling = seedmagic.sweep(lambda: -torch.tensor(1.0) / torch.zeros(()), range(3))
+    assert falling.values == [-math.inf] * 3 and "all 3 seeds gave -inf: the statistics are undefined" in str(falling)
+    falling._repr_html_()
+
+    def metrics():
+        return {"acc": np.random.rand(), "loss": np.float64("nan")}
+
+    mixed = seedmagic.sweep(metrics, range(5))
+    assert mixed.n == {"acc": 5, "loss": 0} and math.isnan(mixed.mean["loss"]) and math.isnan(mixed.std["loss"])
+    assert mixed.mean["acc"] == pytest.approx(np.mean([np.random.RandomState(s).rand() for s in range(5)]))
+    text = str(mixed)
+    lines_fit(text)
+    assert "loss: all 5 seeds gave NaN: the statistics are undefined" in text
+    assert mixed._repr_html_().count("<svg") == 1
 
 
 def test_dict_metrics_with_differing_keys(nb):
@@ -265,20 +438,73 @@ def test_every_run_raising(nb):
     assert "<svg" not in sweep._repr_html_()
 
 
-def test_interrupt_keeps_and_shows_what_ran(nb, capsys):
+def test_an_interrupt_shows_and_binds_what_ran_and_leaves_the_cell_interrupted(nb, capsys):
     before = generators_and_flags()
     # A real SIGINT, as a notebook's interrupt button or Ctrl-C sends it, while the fourth run sleeps.
     nb.user_ns["arm"] = lambda: threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
-    sweep = run_ok(
+    capsys.readouterr()
+    error = run_failing(
         nb,
         "%%seeds 0-9 -o sweep\nimport time\nif seedmagic.current_seed() == 3: arm(); time.sleep(5)\n"
         "lst.append(1)\ntorch.rand(()).item()",
     )
-    assert sweep.interrupted and sweep.seeds == (0, 1, 2) and nb.user_ns["sweep"] is sweep
+    # The cell is an interrupted cell, as any cell the interrupt stops: a kernel then aborts the cells queued after it.
+    assert type(error) is KeyboardInterrupt
+    assert str(error) == "%%seeds interrupted after 3 of 10 seeds; sweep holds what ran"
+    sweep = nb.user_ns["sweep"]
+    assert sweep.interrupted and sweep.stopped_by == "interrupt" and sweep.seeds == (0, 1, 2)
     assert sweep.values == [torch_rand(s) for s in range(3)]
-    assert "stopped after 3 of 10" in str(sweep) and "not run: 3-9" in str(sweep)
+    assert "interrupted after 3 of 10 seeds; not run: 3-9" in str(sweep)
+    assert str(sweep) in capsys.readouterr().out  # shown before the interrupt's traceback
     assert nb.user_ns["lst"] == [0.5] and generators_and_flags() == before
     nb.user_ns.pop("arm")
+
+
+def test_an_interrupted_quiet_sweep_shows_nothing_but_binds_what_ran(nb, capsys):
+    capsys.readouterr()
+    error = run_failing(nb, "%%seeds 0-4 -q -o sweep\nif seedmagic.current_seed() == 2: raise KeyboardInterrupt\n1.0")
+    assert type(error) is KeyboardInterrupt and str(error).startswith("%%seeds interrupted after 2 of 5 seeds")
+    assert nb.user_ns["sweep"].seeds == (0, 1) and "seedmagic: sweep:" not in capsys.readouterr().out
+
+
+class InterruptingStderr(io.StringIO):
+    """A stderr that gets a real SIGINT as the progress line names seed ``at``: after one run, before the next."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at, self.sent = at, False
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        if not self.sent and f"running seed {self.at}" in text:
+            self.sent = True
+            signal.raise_signal(signal.SIGINT)  # delivered to this thread, before raise_signal returns
+        return written
+
+
+def test_an_interrupt_between_two_seeds_is_the_same(nb, capsys, monkeypatch):
+    before = generators_and_flags()
+    monkeypatch.setattr(sys, "stderr", InterruptingStderr(3))
+    capsys.readouterr()
+    # Each run sleeps past the progress line's 0.1 s between updates, so that it names every seed.
+    body = "import time\ntime.sleep(0.15)\nlst.append(1)\ntorch.rand(()).item()"
+    error = run_failing(nb, f"%%seeds 0-9 -o sweep\n{body}")
+    assert sys.stderr.sent and type(error) is KeyboardInterrupt
+    sweep = nb.user_ns["sweep"]
+    assert sweep.seeds == (0, 1, 2) and sweep.values == [torch_rand(s) for s in range(3)]
+    assert "interrupted after 3 of 10 seeds; not run: 3-9" in capsys.readouterr().out
+    assert nb.user_ns["lst"] == [0.5] and generators_and_flags() == before
+    # seedmagic.sweep() raises SweepInterrupted, which holds what ran.
+    monkeypatch.setattr(sys, "stderr", InterruptingStderr(2))
+
+    def draw():
+        time.sleep(0.15)
+        return torch.rand(())
+
+    with pytest.raises(SweepInterrupted) as caught:
+        seedmagic.sweep(draw, range(5), progress=True)
+    assert sys.stderr.sent and caught.value.sweep.seeds == (0, 1)
+    assert caught.value.sweep.values == [torch_rand(s) for s in range(2)]
 
 
 def test_sweep_function_raises_an_interrupt_that_holds_what_ran():
@@ -472,3 +698,89 @@ def test_the_best_seed_of_an_earlier_sweep_is_noted_too(nb, capsys):
     capsys.readouterr()
     run_ok(nb, f"%seed {lowest} -q")
     assert capsys.readouterr().out == (later.best_seed_note(lowest) or note) + "\n"  # the latest sweep first
+
+
+# Seed 3 sleeps: the interrupt stops it (a SIGINT the kernel sends itself, or the test's, once it reads the line).
+SWEEP_TO_INTERRUPT = (
+    "%%seeds 0-9 -o sweep\nif seedmagic.current_seed() == 3:\n    {}\n    time.sleep(60)\ntorch.rand(()).item()"
+)
+INTERRUPTED_SWEEP = SWEEP_TO_INTERRUPT.format("threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()")
+KERNEL_IMPORTS = "%load_ext seedmagic\nimport json, os, signal, threading, time\nimport torch\nimport seedmagic"
+
+
+def the_sweep_of_seeds_0_to_2() -> SeedSweep:
+    """What the interrupted sweep ran, made here from torch's own values: its text is what the kernel must show."""
+    from seedmagic.sweeps import SeedRun
+
+    runs = tuple(SeedRun(seed, {"torch.rand(()).item()": torch_rand(seed)}) for seed in range(3))
+    return SeedSweep(tuple(range(10)), runs, "torch.rand(()).item()", "sweep", None, True, (), "interrupt")
+
+
+def test_an_interrupted_sweep_stops_the_notebook_with_what_ran_in_its_outputs():
+    import nbclient
+    from nbclient.exceptions import CellExecutionError
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(cells=[new_code_cell(c) for c in (KERNEL_IMPORTS, INTERRUPTED_SWEEP, "print('it ran')")])
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=120, record_timing=False)
+    with pytest.raises(CellExecutionError) as caught:
+        client.execute()
+    expected = "%%seeds interrupted after 3 of 10 seeds; sweep holds what ran"
+    assert (caught.value.ename, caught.value.evalue) == ("KeyboardInterrupt", expected)
+    swept, after = nb.cells[1], nb.cells[2]
+    assert after.execution_count is None and after.outputs == []  # the cell after it did not run
+    (shown,) = [o for o in swept.outputs if o.output_type == "display_data" and "text/html" in o.data]
+    assert shown.data["text/plain"] == str(the_sweep_of_seeds_0_to_2())
+    assert (
+        "interrupted after 3 of 10 seeds; not run: 3-9" in shown.data["text/html"] and "<svg" in shown.data["text/html"]
+    )
+    (error,) = [o for o in swept.outputs if o.output_type == "error"]
+    assert (error.ename, error.evalue) == ("KeyboardInterrupt", expected)
+    assert swept.outputs.index(shown) < swept.outputs.index(error)
+
+
+def test_run_all_stops_at_a_sweep_interrupted_as_the_interrupt_button_does():
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+
+        def reply(msg_id: str) -> dict:
+            while True:
+                message = kc.get_shell_msg(timeout=120)
+                if message["parent_header"].get("msg_id") == msg_id:
+                    return message["content"]
+
+        assert reply(kc.execute(KERNEL_IMPORTS))["status"] == "ok"
+        # Run All: the cells are queued at once, each to stop the queue on an error.
+        marked = SWEEP_TO_INTERRUPT.format("print('seed 3 runs', flush=True)")
+        swept, after = kc.execute(marked, stop_on_error=True), kc.execute("print('it ran')", stop_on_error=True)
+        outputs: dict[str, list[tuple[str, dict]]] = {swept: [], after: []}
+        while True:
+            message = kc.get_iopub_msg(timeout=120)
+            parent, kind = message["parent_header"].get("msg_id"), message["msg_type"]
+            if parent not in outputs:
+                continue
+            if kind == "stream" and message["content"]["text"] == "seed 3 runs\n":
+                km.interrupt_kernel()  # what the interrupt button does
+            if kind in ("stream", "display_data", "execute_result", "error"):
+                outputs[parent].append((kind, message["content"]))
+            if kind == "status" and message["content"]["execution_state"] == "idle" and parent == after:
+                break
+        first, second = reply(swept), reply(after)
+        assert (first["status"], first["ename"]) == ("error", "KeyboardInterrupt")
+        assert second["status"] == "aborted" and outputs[after] == []
+        shown = [
+            c["data"]["text/plain"] for kind, c in outputs[swept] if kind == "display_data" and "text/html" in c["data"]
+        ]
+        assert shown == [str(the_sweep_of_seeds_0_to_2())]
+        values = kc.execute("print(json.dumps(sweep.values))")
+        assert reply(values)["status"] == "ok"
+        while True:
+            message = kc.get_iopub_msg(timeout=120)
+            if message["parent_header"].get("msg_id") == values and message["msg_type"] == "stream":
+                break
+        assert json.loads(message["content"]["text"]) == [torch_rand(seed) for seed in range(3)]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

@@ -1,0 +1,666 @@
+"""Exact comparison of two values, with "cannot compare" as a third outcome, never taken for the same or different.
+
+- torch tensors: type, dtype, layout, device, shape, ``requires_grad``, values and a leaf's ``.grad``; sparse (COO:
+  indices, values and whether coalesced; CSR/CSC/BSR/BSC: their index and value tensors), nested (component by
+  component), quantized (scheme, scale, zero point, integer representation), ``meta`` (no values: the rest only).
+  ``nn.Module``: class, every submodule's training flag and plain attributes, every parameter and buffer
+  (non-persistent too); hooks are not compared.
+- NumPy arrays and scalars: dtype, shape, values; structured arrays field by field, masked arrays with their mask,
+  object arrays element by element with this same comparison.
+- Floating-point numbers (Python, NumPy float16 to longdouble, torch float8 to float64, complex numbers part by
+  part): every NaN equals every NaN (sign and payload are ignored); any other two values must be identical, so
+  ``0.0`` and ``-0.0`` differ (``1 / x`` tells them apart).
+- Containers: lists and tuples element by element; dicts key by key *in order*, since ``list(d)`` shows the order
+  (a dict keyed by the ``id()`` of its values compares its values only); sets by their elements in any order.
+- Generators by their state: ``random.Random`` (``getstate``), NumPy ``Generator``, ``RandomState``, bit generators
+  and ``SeedSequence``, ``torch.Generator`` (one on a device that has not started is neither read nor compared).
+  ``random.SystemRandom`` always differs: no seed repeats it.
+- Other objects by what ``pickle`` saves of them (``__reduce_ex__``): the class, by qualified name (a class defined
+  twice from the same code compares by its definition and state), the arguments, the attributes (``__dict__`` and
+  ``__slots__``, by name in any order) and the items. Functions and classes met inside values compare by qualified
+  name and code, defaults, closures and class attributes. pandas objects by their ``equals``.
+- Values that cycle back to themselves (a list holding itself, parent pointers) compare by their structure.
+- Objects named in ``known`` (those a cell found before it ran, whose own states are compared apart) are the same
+  only if they are the very same object.
+
+Cannot compare: open files, sockets, locks, threads, generator objects and anything else ``pickle`` cannot save, a
+value nested too deeply, and a set whose elements hashed by identity are too many to match one by one.
+"""
+
+from __future__ import annotations
+
+import enum
+import io
+import math
+import sys
+import threading
+import types
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from .errors import one_line
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+    from torch import Generator as TorchGenerator
+    from torch import Tensor, nn
+    from torch import device as TorchDevice
+
+_MOST_PAIRS = 100_000  # element pairs tried when matching a set's elements that are not hashed by value
+_EXACT = (int, bool, str, bytes, bytearray, type(None))
+
+
+class _Sentinel(enum.Enum):
+    MISSING = enum.auto()  # no value: a name not bound, a key not found, nothing of that kind
+    TOO_MANY = enum.auto()  # too many element pairs to try
+
+
+MISSING: Final = _Sentinel.MISSING
+_TOO_MANY: Final = _Sentinel.TOO_MANY
+
+
+def excerpt(value: Any, width: int = 60) -> str:
+    try:
+        text = " ".join(repr(value).split())
+    except Exception as exc:
+        text = f"<repr failed: {type(exc).__name__}>"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def cell_filled(cell: types.CellType) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018
+    except ValueError:
+        return False
+    return True
+
+
+def difference(a: Any, b: Any) -> str | None:
+    """None if ``a`` and ``b`` are exactly the same value (NaN equal to NaN, ``0.0`` not equal to ``-0.0``), else a
+    short reason; the reason starts with "cannot compare" when a part of them has no state that can be read."""
+    comparison = Comparison()
+    why = comparison.difference(a, b)
+    if why is None and comparison.notes:
+        return f"cannot compare {comparison.notes[0]}"
+    return why
+
+
+class Comparison:
+    """One comparison of two values: the pairs under comparison (so that cycles end) and what it could not compare.
+
+    ``known``: objects compared by identity alone (by ``id``; the mapping keeps them alive). ``found``: after a
+    difference, the innermost pair of values that differ, for an excerpt."""
+
+    def __init__(self, known: Mapping[int, object] | None = None) -> None:
+        self.seen: dict[tuple[int, int], tuple[Any, Any]] = {}  # the pair itself keeps its ids from being reused
+        self.trail: list[tuple[int, int]] = []  # the pairs in the order they were seen, to take back a trial's
+        self.notes: list[str] = []
+        self.known: Mapping[int, object] = known or {}
+        self.found: tuple[Any, Any] | None = None
+
+    def difference(self, a: Any, b: Any) -> str | None:
+        try:
+            return self.diff(a, b, "")
+        except RecursionError:
+            self.notes.append("a value nested too deeply")
+        except Exception as exc:  # a value whose own methods fail: say so, never crash the cell
+            self.notes.append(f"a {type(a).__name__} ({one_line(exc)})")
+        return None
+
+    def cannot(self, where: str, what: str) -> None:
+        self.notes.append(f"{where}{what}")
+
+    def diff(self, a: Any, b: Any, where: str) -> str | None:
+        why = self._diff(a, b, where)
+        if why is not None and self.found is None:
+            self.found = (a, b)
+        return why
+
+    def _diff(self, a: Any, b: Any, where: str) -> str | None:
+        if a is b:
+            return None
+        if self.known and (id(a) in self.known or id(b) in self.known):
+            return f"{where}a different object in each run"
+        kind = type(a)
+        if kind in _EXACT and kind is type(b):
+            return None if a == b else f"{where}values differ"
+        if kind is float and type(b) is float:
+            return None if _same_float(a, b) else f"{where}values differ"
+        if kind is complex and type(b) is complex:
+            same = _same_float(a.real, b.real) and _same_float(a.imag, b.imag)
+            return None if same else f"{where}values differ"
+        if kind is not type(b) and not _same_class(kind, type(b)):
+            return f"{where}type {kind.__name__} vs {type(b).__name__}"
+        key = (id(a), id(b))
+        if key in self.seen:  # under comparison further up: a cycle, the same so far
+            return None
+        self.seen[key] = (a, b)
+        self.trail.append(key)
+        try:
+            return self._dispatch(a, b, where)
+        except RecursionError:
+            raise
+        except Exception as exc:  # a value whose own methods fail: say so, never crash the cell
+            self.cannot(where, f"a {_type_name(a)} object, whose state cannot be read ({one_line(exc)})")
+            return None
+
+    def _dispatch(self, a: Any, b: Any, where: str) -> str | None:
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            if isinstance(a, torch.Tensor):
+                return self._tensor(torch, a, b, where)
+            if isinstance(a, torch.nn.Module):
+                return self._module(torch, a, b, where)
+            if isinstance(a, torch.Generator):
+                return self._torch_generator(torch, a, b, where)
+            if type(a).__name__ == "RemovableHandle" and type(a).__module__ == "torch.utils.hooks":
+                # Its id counts up with every hook registered: the hooks it removes are what it is.
+                hooks = [getattr(handle, "hooks_dict_ref", lambda: None)() for handle in (a, b)]
+                values = [list(held.values()) if isinstance(held, dict) else held for held in hooks]
+                return self.diff(values[0], values[1], where)
+        numpy = sys.modules.get("numpy")
+        if numpy is not None and isinstance(a, (numpy.ndarray, numpy.generic)):
+            return self._array(numpy, numpy.asanyarray(a), numpy.asanyarray(b), where)
+        if type(a) in (list, tuple):
+            return self._sequence(a, b, where)
+        if type(a) is dict:
+            return self._dict(a, b, where)
+        if type(a) in (set, frozenset):
+            return self._set(a, b, where)
+        nprandom = sys.modules.get("numpy.random")
+        if nprandom is not None:
+            why = self._numpy_generator(nprandom, a, b, where)
+            if why is not MISSING:
+                return why
+        random = sys.modules.get("random")
+        if random is not None and isinstance(a, random.Random):
+            if isinstance(a, random.SystemRandom):
+                return f"{where}a random.SystemRandom: it draws from os.urandom, which no seed repeats"
+            if self.diff(a.getstate(), b.getstate(), where) is not None:
+                return (
+                    f"{where}a random.Random whose state differs between runs: it was not seeded from the cell's "
+                    "seed; use random.Random(seedmagic.current_seed())"
+                )
+            return self._attributes(a, b, where)
+        if isinstance(a, type):
+            return self._class(a, b, where)
+        if isinstance(a, types.FunctionType):
+            return self._function(a, b, where)
+        if isinstance(a, types.MethodType):
+            return self.diff(a.__func__, b.__func__, where) or self.diff(a.__self__, b.__self__, where)
+        if isinstance(a, types.BuiltinFunctionType):
+            if a.__qualname__ != b.__qualname__:
+                return f"{where}{a.__qualname__} vs {b.__qualname__}"
+            if isinstance(a.__self__, types.ModuleType) or a.__self__ is None:
+                return None
+            return self.diff(a.__self__, b.__self__, where)
+        if isinstance(a, types.ModuleType):
+            return None if a.__name__ == b.__name__ else f"{where}module {a.__name__} vs {b.__name__}"
+        if isinstance(a, (staticmethod, classmethod)):
+            return self.diff(a.__func__, b.__func__, where)
+        if isinstance(a, property):
+            return self.diff((a.fget, a.fset, a.fdel), (b.fget, b.fset, b.fdel), where)
+        what = without_state(a)
+        if what is not None:
+            self.cannot(where, what)
+            return None
+        if isinstance(a, types.CellType):
+            filled = cell_filled(a), cell_filled(b)
+            if filled != (True, True):
+                return None if filled == (False, False) else f"{where}an empty closure cell vs a filled one"
+            return self.diff(a.cell_contents, b.cell_contents, where)
+        if isinstance(a, weakref.ref):
+            return self.diff(a(), b(), where)
+        if isinstance(a, memoryview):
+            return self.diff((a.format, a.shape, a.tobytes()), (b.format, b.shape, b.tobytes()), where)
+        if type(a) in _VIEW_TYPES:
+            return self.diff(list(a), list(b), where)
+        if type(a).__module__.split(".")[0] == "pandas" and callable(getattr(a, "equals", None)):
+            return None if a.equals(b) else f"{where}values differ"
+        return self._reduced(a, b, where)
+
+    # -- containers ----------------------------------------------------------------------------------------------
+
+    def _sequence(self, a: Any, b: Any, where: str) -> str | None:
+        if len(a) != len(b):
+            return f"{where}length {len(a)} vs {len(b)}"
+        return self._first_difference(zip(a, b, strict=True), lambda index: f"{where}[{index}] ")
+
+    def _first_difference(self, pairs: Iterable[tuple[Any, Any]], label: Callable[[int], str]) -> str | None:
+        """The first difference between the values of ``pairs``; ``label(index)`` says where (built only then)."""
+        for index, (x, y) in enumerate(pairs):
+            if x is y or (type(x) in _EXACT and type(x) is type(y) and x == y):
+                continue
+            why = self.diff(x, y, label(index))
+            if why is not None:
+                return why
+        return None
+
+    def _dict(self, a: dict[Any, Any], b: dict[Any, Any], where: str) -> str | None:
+        if len(a) != len(b):
+            return f"{where}keys differ"
+        if _keyed_by_identity(a) and _keyed_by_identity(b):  # {id(x): x}: the keys are addresses, the values count
+            return self._sequence(list(a.values()), list(b.values()), where)
+        for x, y in zip(a, b, strict=True):
+            if x is not y and not self._same(x, y):
+                return f"{where}keys in another order" if self._reordered(a, b) else f"{where}keys differ"
+        keys = list(a)
+        values = ((a[x], b[y]) for x, y in zip(a, b, strict=True))
+        return self._first_difference(values, lambda index: f"{where}[{_key_label(keys[index], index)}] ")
+
+    def _set(self, a: Any, b: Any, where: str) -> str | None:
+        if len(a) != len(b):
+            return f"{where}size {len(a)} vs {len(b)}"
+        by_value = {y: y for y in b}
+        matched: set[int] = set()
+        unmatched = []
+        for x in a:
+            y = by_value.get(x, MISSING)
+            if y is not MISSING and id(y) not in matched and self._same(x, y):
+                matched.add(id(y))
+            elif _hashed_by_value(x):  # no other element of b can be == to it, let alone the same
+                return f"{where}elements differ: {excerpt(x, 30)} is only in the first"
+            else:  # NaN, objects hashed by identity: look for it among the rest
+                unmatched.append(x)
+        missing = self._unmatched(unmatched, [y for y in b if id(y) not in matched])
+        if missing is _TOO_MANY:
+            self.cannot(where, f"a set of {len(a)} elements too many to match one by one")
+            return None
+        return None if missing is MISSING else f"{where}elements differ: {excerpt(missing, 30)} is only in the first"
+
+    def _reordered(self, a: dict[Any, Any], b: dict[Any, Any]) -> bool:
+        """Whether two dicts have the same keys in another order (for the message: small dicts only)."""
+        return self._unmatched(list(a), list(b)) is MISSING
+
+    def _unmatched(self, a: list[Any], b: list[Any]) -> object:
+        """An element of ``a`` with no equal in ``b`` (each used once), MISSING, or _TOO_MANY pairs to try."""
+        rest, tries = list(b), 0
+        for x in a:
+            for index, y in enumerate(rest):
+                tries += 1
+                if tries > _MOST_PAIRS:
+                    return _TOO_MANY
+                if self._same(x, y):
+                    del rest[index]
+                    break
+            else:
+                return x
+        return MISSING
+
+    def _same(self, x: Any, y: Any) -> bool:
+        """Whether x and y are the same, as a trial: notes and pairs it adds are dropped if they are not."""
+        if type(x) in _EXACT and type(x) is type(y):
+            return bool(x == y)
+        notes, trail, found = len(self.notes), len(self.trail), self.found
+        if self.diff(x, y, "") is None:
+            return True
+        self.found = found
+        del self.notes[notes:]
+        while len(self.trail) > trail:  # pairs found to differ must not pass for the same later
+            del self.seen[self.trail.pop()]
+        return False
+
+    def _attributes(self, a: Any, b: Any, where: str) -> str | None:
+        return self._state(getattr(a, "__dict__", None), getattr(b, "__dict__", None), where)
+
+    def _state(self, a: Any, b: Any, where: str) -> str | None:
+        """An object's attributes: by name, in any order (``__setstate__`` may set them in another)."""
+        if type(a) is tuple and type(b) is tuple and len(a) == len(b) == 2:  # (__dict__, __slots__ values)
+            return self._state(a[0], b[0], where) or self._state(a[1], b[1], where)
+        if (a is None and type(b) is dict) or (b is None and type(a) is dict):  # no attributes: none
+            a, b = a or {}, b or {}
+        if type(a) is not dict or type(b) is not dict or not all(type(k) is str for d in (a, b) for k in d):
+            return self.diff(a, b, where)
+        if a.keys() != b.keys():
+            return f"{where}attributes differ: {', '.join(sorted(a.keys() ^ b.keys()))}"
+        for name, value in a.items():
+            why = self.diff(value, b[name], f"{where}[{name!r}] ")
+            if why is not None:
+                return why
+        return None
+
+    # -- code --------------------------------------------------------------------------------------------------
+
+    def _class(self, a: type, b: type, where: str) -> str | None:
+        if (a.__module__, a.__qualname__) != (b.__module__, b.__qualname__):
+            return f"{where}class {a.__qualname__} vs {b.__qualname__}"
+        if not _same_class(a, b):
+            return f"{where}class {a.__qualname__} with other bases"
+        attributes_a = {k: v for k, v in vars(a).items() if not _internal(k)}
+        attributes_b = {k: v for k, v in vars(b).items() if not _internal(k)}
+        return self._state(attributes_a, attributes_b, f"{where}{a.__qualname__} ")
+
+    def _function(self, a: types.FunctionType, b: types.FunctionType, where: str) -> str | None:
+        if a.__qualname__ != b.__qualname__:
+            return f"{where}function {a.__qualname__} vs {b.__qualname__}"
+        if a.__code__ is not b.__code__ and a.__code__ != b.__code__:
+            return f"{where}function {a.__qualname__} with other code"
+        closure_a, closure_b = a.__closure__ or (), b.__closure__ or ()
+        return self.diff(
+            (a.__defaults__, a.__kwdefaults__, closure_a, a.__dict__),
+            (b.__defaults__, b.__kwdefaults__, closure_b, b.__dict__),
+            f"{where}{a.__qualname__} ",
+        )
+
+    # -- objects -----------------------------------------------------------------------------------------------
+
+    def _reduced(self, a: Any, b: Any, where: str) -> str | None:
+        """Compare what pickle saves of each: the callable that rebuilds it, its arguments, state and items."""
+        try:
+            parts_a, parts_b = _reduce(a), _reduce(b)
+        except Exception as exc:
+            self.cannot(where, f"a {_type_name(a)} object, whose state cannot be read ({one_line(exc)})")
+            return None
+        callable_, args, state, items, pairs = zip(parts_a, parts_b, strict=True)
+        return (
+            self.diff(*callable_, f"{where}made by ")
+            or self.diff(*args, where)
+            or self._state(*state, where)
+            or self.diff(*items, where)
+            or self.diff(*pairs, where)
+        )
+
+    def _module(self, torch: types.ModuleType, a: nn.Module, b: nn.Module, where: str) -> str | None:
+        internal = _module_internals(torch)
+        modules_a, modules_b = dict(a.named_modules()), dict(b.named_modules())
+        if list(modules_a) != list(modules_b):
+            return f"{where}submodules differ"
+        for (path, x), y in zip(modules_a.items(), modules_b.values(), strict=True):
+            at = f"{where}[{path!r}] " if path else where
+            if type(x) is not type(y) and not _same_class(type(x), type(y)):
+                return f"{at}type {type(x).__name__} vs {type(y).__name__}"
+            if x.training != y.training:
+                return f"{at}training {x.training} vs {y.training}"
+            plain_x = {k: v for k, v in vars(x).items() if k not in internal}
+            plain_y = {k: v for k, v in vars(y).items() if k not in internal}
+            why = self._state(plain_x, plain_y, at)
+            if why is not None:
+                return why
+        tensors = (
+            dict(a.named_parameters(remove_duplicate=False)) | dict(a.named_buffers(remove_duplicate=False)),
+            dict(b.named_parameters(remove_duplicate=False)) | dict(b.named_buffers(remove_duplicate=False)),
+        )
+        return self.diff(*tensors, where)
+
+    def _tensor(self, torch: types.ModuleType, a: Tensor, b: Tensor, where: str) -> str | None:
+        for what, x, y in (
+            ("dtype", a.dtype, b.dtype),
+            ("layout", a.layout, b.layout),
+            ("device", a.device, b.device),
+            ("nested", a.is_nested, b.is_nested),
+            ("quantized", a.is_quantized, b.is_quantized),
+            ("requires_grad", a.requires_grad, b.requires_grad),
+        ):
+            if x != y:
+                return f"{where}{what} {x} vs {y}"
+        if not a.is_nested and a.shape != b.shape:
+            return f"{where}shape {tuple(a.shape)} vs {tuple(b.shape)}"
+        why = self._tensor_values(torch, a.detach(), b.detach(), where)
+        if why is not None or not (a.is_leaf and b.is_leaf):
+            return why
+        grads = a.grad, b.grad
+        if grads[0] is None or grads[1] is None:
+            return None if grads == (None, None) else f"{where}grad {excerpt(grads[0])} vs {excerpt(grads[1])}"
+        return self.diff(grads[0], grads[1], f"{where}grad ")
+
+    def _tensor_values(self, torch: types.ModuleType, a: Tensor, b: Tensor, where: str) -> str | None:
+        if a.device.type == "meta":  # no values: dtype, shape and layout are all there is
+            return None
+        if a.is_nested:
+            parts_a, parts_b = a.unbind(), b.unbind()
+            return self.diff(list(parts_a), list(parts_b), where)
+        layout = a.layout
+        if layout == torch.sparse_coo:
+            if a.is_coalesced() != b.is_coalesced():
+                return f"{where}coalesced {a.is_coalesced()} vs {b.is_coalesced()}"
+            return self.diff([a._indices(), a._values()], [b._indices(), b._values()], where)
+        if layout in (torch.sparse_csr, torch.sparse_bsr):
+            return self.diff(
+                [a.crow_indices(), a.col_indices(), a.values()], [b.crow_indices(), b.col_indices(), b.values()], where
+            )
+        if layout in (torch.sparse_csc, torch.sparse_bsc):
+            return self.diff(
+                [a.ccol_indices(), a.row_indices(), a.values()], [b.ccol_indices(), b.row_indices(), b.values()], where
+            )
+        if layout != torch.strided:
+            self.cannot(where, f"a tensor with layout {layout}")
+            return None
+        if a.is_quantized:
+            scheme = a.qscheme()
+            if scheme != b.qscheme():
+                return f"{where}quantization {scheme} vs {b.qscheme()}"
+            params: tuple[tuple[object, ...], tuple[object, ...]]
+            if scheme in (torch.per_tensor_affine, torch.per_tensor_symmetric):
+                params = (a.q_scale(), a.q_zero_point()), (b.q_scale(), b.q_zero_point())
+            else:
+                params = (
+                    (a.q_per_channel_scales(), a.q_per_channel_zero_points(), a.q_per_channel_axis()),
+                    (b.q_per_channel_scales(), b.q_per_channel_zero_points(), b.q_per_channel_axis()),
+                )
+            why = self.diff(params[0], params[1], f"{where}quantization ")
+            return why or (None if torch.equal(a.int_repr(), b.int_repr()) else f"{where}values differ")
+        a, b = a.resolve_conj().resolve_neg(), b.resolve_conj().resolve_neg()
+        if a.is_complex():
+            a, b = torch.view_as_real(a), torch.view_as_real(b)
+        if a.is_floating_point():
+            bits = _TORCH_BITS.get(a.element_size())
+            if bits is not None and torch.equal(a.view(getattr(torch, bits)), b.view(getattr(torch, bits))):
+                return None  # the same bits: the fast path for the usual case
+            if a.element_size() == 1:  # float8: no signbit; float32 holds each of its values exactly
+                a, b = a.float(), b.float()
+            same = ((a == b) & (torch.signbit(a) == torch.signbit(b))) | (torch.isnan(a) & torch.isnan(b))
+            return None if bool(same.all()) else f"{where}values differ"
+        return None if torch.equal(a, b) else f"{where}values differ"
+
+    def _torch_generator(self, torch: types.ModuleType, a: TorchGenerator, b: TorchGenerator, where: str) -> str | None:
+        if a.device != b.device:
+            return f"{where}device {a.device} vs {b.device}"
+        if not device_started(torch, a.device):
+            self.cannot(where, f"a torch.Generator on {a.device}, not read so as not to start the device")
+            return None
+        if self.diff(a.get_state(), b.get_state(), where) is not None:
+            return (
+                f"{where}a torch.Generator whose state differs between runs: it was not seeded from the cell's seed; "
+                "use seedmagic.torch_generator()"
+            )
+        return None
+
+    def _numpy_generator(
+        self, nprandom: types.ModuleType, a: Any, b: Any, where: str
+    ) -> str | Literal[_Sentinel.MISSING] | None:
+        """The comparison of NumPy's generators, or MISSING for anything else."""
+        kinds = (
+            (nprandom.Generator, lambda g: g.bit_generator.state, "a NumPy Generator", "seedmagic.rng()"),
+            (
+                nprandom.RandomState,
+                lambda g: g.get_state(legacy=False),
+                "a NumPy RandomState",
+                "np.random.RandomState(seedmagic.current_seed())",
+            ),
+            (nprandom.BitGenerator, lambda g: g.state, "a NumPy bit generator", "seedmagic.rng().bit_generator"),
+            (
+                nprandom.SeedSequence,
+                lambda s: (s.entropy, s.spawn_key, s.pool_size, s.n_children_spawned),
+                "a NumPy SeedSequence",
+                "np.random.SeedSequence(seedmagic.current_seed())",
+            ),
+        )
+        for kind, state, what, instead in kinds:
+            if isinstance(a, kind):
+                if self.diff(state(a), state(b), where) is None:
+                    return None
+                return (
+                    f"{where}{what} whose state differs between runs: it was not seeded from the cell's seed; "
+                    f"use {instead}"
+                )
+        return MISSING
+
+    def _array(self, numpy: types.ModuleType, a: NDArray[Any], b: NDArray[Any], where: str) -> str | None:
+        if a.dtype != b.dtype:
+            return f"{where}dtype {a.dtype} vs {b.dtype}"
+        if a.shape != b.shape:
+            return f"{where}shape {a.shape} vs {b.shape}"
+        if isinstance(a, numpy.ma.MaskedArray):
+            masks = numpy.ma.getmaskarray(a), numpy.ma.getmaskarray(b)
+            if not numpy.array_equal(*masks):
+                return f"{where}masks differ"
+            a, b = numpy.ma.getdata(a), numpy.ma.getdata(b)  # their .data (typed as ndarray's memoryview)
+        if a.dtype.names:
+            for field in a.dtype.names:
+                why = self._array(numpy, numpy.asarray(a[field]), numpy.asarray(b[field]), f"{where}[{field!r}] ")
+                if why is not None:
+                    return why
+            return None
+        kind = a.dtype.kind
+        if kind == "O":
+            for index, (x, y) in enumerate(zip(a.flat, b.flat, strict=True)):
+                why = self.diff(x, y, f"{where}[{_index(numpy, index, a.shape)}] ")
+                if why is not None:
+                    return why
+            return None
+        if kind == "c":
+            return self._array(numpy, a.real, b.real, where) or self._array(numpy, a.imag, b.imag, where)
+        if kind == "f":
+            bits = f"i{a.dtype.itemsize}"
+            if a.dtype.itemsize in (2, 4, 8) and numpy.array_equal(a.view(bits), b.view(bits)):
+                return None  # the same bits: the fast path for the usual case (not for longdouble: it has padding)
+            same = ((a == b) & (numpy.signbit(a) == numpy.signbit(b))) | (numpy.isnan(a) & numpy.isnan(b))
+        elif kind in "mM":
+            same = (a == b) | (numpy.isnat(a) & numpy.isnat(b))
+        elif kind == "V":
+            same = numpy.asarray(a.tobytes() == b.tobytes())
+        else:
+            same = numpy.asarray(numpy.array_equal(a, b))
+        return None if bool(same.all()) else f"{where}values differ"
+
+
+def _same_float(x: float, y: float) -> bool:
+    if x != x:
+        return y != y
+    return x == y and math.copysign(1.0, x) == math.copysign(1.0, y)
+
+
+def _same_class(a: type, b: type) -> bool:
+    """Two class objects from the same definition: a class a cell defines is another object in each run."""
+    try:
+        return [_qualified(c) for c in a.__mro__] == [_qualified(c) for c in b.__mro__]
+    except Exception:
+        return False
+
+
+def _keyed_by_identity(d: dict[Any, Any]) -> bool:
+    """Whether every key is the ``id()`` of its value (or of what its weak reference points to)."""
+    if not d or type(next(iter(d))) is not int:
+        return False
+    for key, value in d.items():
+        target = value() if isinstance(value, weakref.ref) else value
+        if key != id(target) and not (target is None and isinstance(value, weakref.ref)):
+            return False
+    return True
+
+
+def _key_label(key: Any, index: int) -> str:
+    """How a path shows a dict key: its repr when short and cheap, else its position and type."""
+    if type(key) in _EXACT or type(key) in (float, complex):
+        text = repr(key)
+        if len(text) <= 40:
+            return text
+    return f"key {index}: {type(key).__name__}"
+
+
+def _hashed_by_value(x: Any) -> bool:
+    """Whether ``x`` is found in a set by its value: then an element that is the same is found by lookup."""
+    if type(x) in _EXACT:
+        return True
+    if type(x) in (float, complex):
+        return bool(x == x)
+    return type(x) in (tuple, frozenset) and all(_hashed_by_value(item) for item in x)
+
+
+def _qualified(cls: type) -> tuple[str, str]:
+    return cls.__module__, cls.__qualname__
+
+
+def _internal(name: str) -> bool:
+    """Class attributes Python and its libraries make (``__dict__``, enum and abc bookkeeping), not the class's own."""
+    return (
+        (name.startswith("__") and name.endswith("__"))
+        or (name.startswith("_") and name.endswith("_"))
+        or (name == "_abc_impl")
+    )
+
+
+_TORCH_BITS = {1: "uint8", 2: "int16", 4: "int32", 8: "int64"}
+_VIEW_TYPES: tuple[type, ...] = (type({}.keys()), type({}.values()), type({}.items()))
+
+
+def without_state(value: Any) -> str | None:
+    """What a value is, when it has no state to compare (an open file, a lock): None for the others."""
+    if isinstance(value, (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)):
+        return f"a {type(value).__name__} object, whose position cannot be read"
+    if isinstance(value, io.IOBase):
+        return "a closed file" if value.closed else "an open file"
+    if isinstance(value, threading.Thread):
+        return "a thread"
+    if isinstance(value, _LOCK_TYPES):
+        return "a lock"
+    if type(value).__module__ == "socket" and type(value).__name__ == "socket":
+        return "a socket"
+    return None
+
+
+_LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
+
+
+def _reduce(value: Any) -> tuple[Any, ...]:
+    reduced = value.__reduce_ex__(4)
+    if isinstance(reduced, str):  # a global, saved by name
+        return (reduced, None, None, None, None)
+    parts = [*reduced, *[None] * (5 - len(reduced))]
+    for item in (3, 4):  # iterators over the items: what they yield is what counts
+        if parts[item] is not None:
+            parts[item] = list(parts[item])
+    return tuple(parts)
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _index(numpy: types.ModuleType, flat: int, shape: tuple[int, ...]) -> str:
+    return ", ".join(str(int(i)) for i in numpy.unravel_index(flat, shape)) if shape else "()"
+
+
+def device_started(torch: types.ModuleType, device: TorchDevice) -> bool:
+    """Whether reading a generator's state on ``device`` is safe: never start a device to compare."""
+    if device.type == "cpu":
+        return True
+    backend = getattr(torch, device.type, None)
+    started = getattr(backend, "is_initialized", None)
+    try:
+        return bool(started()) if callable(started) else False
+    except Exception:
+        return False
+
+
+_MODULE_INTERNALS: frozenset[str] | None = None
+
+
+def _module_internals(torch: types.ModuleType) -> frozenset[str]:
+    """What ``nn.Module.__init__`` puts in every module's ``__dict__`` (parameters, buffers, hooks, ...)."""
+    global _MODULE_INTERNALS
+    if _MODULE_INTERNALS is None:
+        _MODULE_INTERNALS = frozenset(vars(torch.nn.Module()))
+    return _MODULE_INTERNALS
+
+
+def _holds_strings_in_a_set(value: Any, depth: int = 3) -> bool:
+    if isinstance(value, (set, frozenset)):
+        return any(isinstance(item, (str, bytes)) for item in value)
+    if depth and isinstance(value, (list, tuple)):
+        return any(_holds_strings_in_a_set(item, depth - 1) for item in value)
+    if depth and isinstance(value, dict):
+        return any(_holds_strings_in_a_set(item, depth - 1) for item in value.values())
+    return False
