@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from .compare import MISSING, Comparison, _holds_strings_in_a_set, difference, excerpt
 from .determinism import hash_seed_flag
 from .errors import one_line
-from .namespace import NoRoom, Record, Start, binding_order, code_of, ipython_name, is_code
+from .namespace import NoRoom, Record, Start, binding_order, code_of, interrupts_deferred, ipython_name, is_code
 from .writes import size_text
 
 if TYPE_CHECKING:
@@ -233,8 +233,15 @@ def _run_twice(
             "run; the notebook holds what that one run left",
         )
     first = start.put_back(keep_end=True)
-    reseed()
+    with interrupts_deferred():  # every generator reseeded, or none
+        reseed()
     outcome = _Outcome(start.known)
+    for path, why in start.unrestored.items():
+        outcome.not_kept(
+            path,
+            f"it could not be put back after the first run ({why}), so the second started from "
+            "what the first left in it",
+        )
     try:
         second_value = start.run(run)
     except NoRoom as refused:
@@ -355,13 +362,13 @@ def _tensor_bytes(start: Start, record: Record, a: Any) -> tuple[str | None, tup
     end, or the start where only the second run wrote it), the second's as it is; and the two, for an excerpt."""
     tensors, entry = start.tensors, record.storage
     assert tensors is not None and entry is not None
-    if entry.copy is None:
-        return None, None  # neither run wrote it
     tensor = record.obj
-    then = tensors.view_of(entry, tensor, a.layout)
+    if entry.copy is None and a.pointer == record.state.pointer == tensor.untyped_storage().data_ptr():
+        return None, None  # neither run wrote its bytes, nor gave it others
+    then = tensors.as_left(tensor.device.type, a.pointer, a.storage, a.layout)
     now = tensor.detach()
-    if now.device.type != "cpu":
-        now = now.cpu()  # one tensor at a time on the host, never a second copy on the device
+    # One tensor at a time on the host, never a second copy on the device.
+    then, now = then.cpu(), now.cpu()
     return Comparison().diff(then, now, ""), (then, now)
 
 

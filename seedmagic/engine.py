@@ -153,11 +153,12 @@ class _RunningCell:
     """A cell that has started and not yet ended: the token that stands for it, the scope from before it, with
     ``--isolate`` the snapshot to put back when it ends, and what reach counted under before it."""
 
-    __slots__ = ("counting", "outer", "saved", "token")
+    __slots__ = ("counting", "outer", "saved", "token", "undo")
 
     def __init__(self, token: object, outer: Scope | None, counting: _Counting | None = None) -> None:
         self.token, self.outer, self.counting = token, outer, counting
         self.saved: Snapshot | None = None
+        self.undo: list[Callable[[], object]] = []  # what else an isolated cell puts back when it ends
 
 
 class _Imported(NamedTuple):
@@ -429,10 +430,23 @@ class Engine:
         if running.saved is not None:
             self._scope = running.outer
             self.restore(running.saved)
+            failed = {}
+            for undo in running.undo:
+                try:
+                    undo()
+                except Exception as exc:  # the rest is put back all the same, and the warning says what was not
+                    failed[getattr(undo, "__qualname__", "an undo")] = one_line(exc)
+            warn_failures("put back", failed)
         elif running.outer is not self._scope:  # most cells change nothing: keep the per-cell cost to a pop
             self._scope = running.outer
             if self.session.seed is None:  # with a session seed, imports stay watched
                 self.refresh_hook()
+
+    def at_isolated_cell_end(self, undo: Callable[[], object]) -> None:
+        """Call ``undo`` when the running isolated cell ends (the generators the notebook holds, put back)."""
+        if not self._cell_stack or self._cell_stack[-1].saved is None:
+            raise InvalidArgument("no isolated cell is running")
+        self._cell_stack[-1].undo.append(undo)
 
     def end_cells(self) -> None:
         """End every cell still running, innermost first (the extension is unloaded inside one)."""

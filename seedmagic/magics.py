@@ -484,6 +484,7 @@ class SeedMagics(Magics):
         body = compile_cell(self.shell, cell, f"%%seeded {line}".rstrip())
         if not args.check:
             with scope:
+                self._isolate_held_generators(args.isolate)
                 return body.evaluate()
         from .check import CheckRefused, run_twice, seeded_differently
 
@@ -494,6 +495,7 @@ class SeedMagics(Magics):
             self.engine.reseed()
 
         with scope as started, self.engine.census.counting() as made:
+            self._isolate_held_generators(args.isolate)
             code = [*body.statements, *([body.last_expression] if body.last_expression is not None else [])]
             try:
                 value, report = run_twice(body.evaluate, self.shell.user_ns, reseed, started.seed, code=code)
@@ -523,9 +525,18 @@ class SeedMagics(Magics):
                 self.shell.events.register("post_execute", self.post_execute)
             self._silent_cells.append(token)
         self.engine.seed_cell(seed, only=args.only, skip=args.skip, isolate=args.isolate)
+        self._isolate_held_generators(args.isolate)
         raw_cell = getattr(self.engine.innermost_cell(), "raw_cell", None)
         if isinstance(raw_cell, str):
             show_as_written(raw_cell)
+
+    def _isolate_held_generators(self, isolate: bool) -> None:
+        """With ``--isolate``, the generators the notebook holds (its own ``random.Random``, NumPy and torch
+        generators, wherever its names reach them) are put back too when the cell ends."""
+        if isolate:
+            from .namespace import Start
+
+            self.engine.at_isolated_cell_end(Start.generators(self.shell.user_ns).put_back)
 
     def _expand(self, line: str) -> str:
         """``$var`` and ``{expression}``, as IPython expands them for every magic; only where the line has them,

@@ -37,6 +37,7 @@ from contextlib import ExitStack, contextmanager, suppress
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from .compare import MISSING, Comparison, cell_filled, device_started, without_state
+from .errors import one_line
 from .writes import ArrayWrites, Cost, NoRoom, Storage, TorchWrites
 
 if TYPE_CHECKING:
@@ -638,15 +639,8 @@ class _State(Kind):
         self._put(obj, state)
 
 
-class _Opaque(Kind):
-    """An object whose state cannot be read (an open file, a lock, a generator object): it is named, never taken for
-    unchanged."""
-
-    name = "opaque"
-    readable = False
-
-    def __init__(self, what: str) -> None:
-        self.what = what
+class _Stateless(Kind):
+    """An object with no state of its own to read or put back; what it holds, if anything, is walked."""
 
     def read(self, obj: Any) -> Any:
         return None
@@ -656,6 +650,17 @@ class _Opaque(Kind):
 
     def put(self, obj: Any, state: Any) -> None:
         pass
+
+
+class _Opaque(_Stateless):
+    """An object whose state cannot be read (an open file, a lock, a generator object): it is named, never taken for
+    unchanged."""
+
+    name = "opaque"
+    readable = False
+
+    def __init__(self, what: str) -> None:
+        self.what = what
 
 
 class TensorState(NamedTuple):
@@ -953,17 +958,29 @@ class Start:
         self.storages: dict[int, list[Record]] = {}  # id(Storage) -> the tensors that view it
         self.truncated = False
         self.retried: list[str] = []  # arrays a run wrote while read-only, and was run again for
+        #: What could not be put back after a run, by path, and why: a later run started from what that one left.
+        self.unrestored: dict[str, str] = {}
         self._kinds: dict[type, Kind | None] = {}
         self._written_names: frozenset[str] = frozenset()
         self._seen: set[int] = set()
         self._by_id: dict[int, Record] = {}
+        self.generators_only = False
 
     # -- walking ---------------------------------------------------------------------------------------------------
 
     @classmethod
-    def take(cls, namespace: dict[str, Any], codes: list[types.CodeType] | None = None) -> Start:
+    def generators(cls, namespace: dict[str, Any]) -> Start:
+        """Walk what ``namespace`` and the user's own modules reach, and record only the generators (``random.Random``,
+        NumPy's, torch's): what ``--isolate`` puts back besides the global ones (``put_back``)."""
+        return cls.take(namespace, generators_only=True)
+
+    @classmethod
+    def take(
+        cls, namespace: dict[str, Any], codes: list[types.CodeType] | None = None, *, generators_only: bool = False
+    ) -> Start:
         """Walk and record everything ``namespace`` and the user's own modules reach."""
         start = cls(namespace, names_used(codes, namespace))
+        start.generators_only = generators_only
         start._written_names = _written_by_name(codes)
         shell = getattr(namespace.get("get_ipython"), "__self__", None)
         for kept in (shell, sys.stdin, sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
@@ -1003,10 +1020,12 @@ class Start:
             except Exception:
                 kind, state = _Opaque("an object whose state cannot be read"), None
             record = Record(obj, kind, state, parent, label, root)
-            records.append(record)
             self._by_id[key] = record
-            known[key] = obj
-            self._watch(record)
+            if not self.generators_only or _is_generator(kind):
+                records.append(record)
+                known[key] = obj
+                if not self.generators_only:
+                    self._watch(record)
             try:
                 children = list(kind.children(obj, state))
             except Exception:
@@ -1247,7 +1266,7 @@ class Start:
                 if isinstance(record.kind, _Tensor):
                     tensors.append(record)  # after the rest: a tensor's storage first, then its layout
                     continue
-                record.kind.put(record.obj, back.get(record, record.state))
+                self._put(record, back.get(record, record.state))
                 array = record.array
                 if array is not None and array.copy is not None and self.arrays is not None:
                     if to is not None:
@@ -1268,9 +1287,15 @@ class Start:
                         if keep_end:
                             ended.storages.add(id(entry))
             for record in tensors:
-                record.kind.put(record.obj, back.get(record, record.state))
+                self._put(record, back.get(record, record.state))
             self._reread_versions()
         return ended
+
+    def _put(self, record: Record, state: Any) -> None:
+        try:
+            record.kind.put(record.obj, state)
+        except Exception as exc:  # the rest is put back all the same; the caller names what was not
+            self.unrestored.setdefault(record.path, one_line(exc))
 
     def _reread_versions(self) -> None:
         for record in self.records:
@@ -1304,6 +1329,10 @@ class Ended:
         self.states: dict[Record, Any] = {}
         self.storages: set[int] = set()
         self.arrays: set[int] = set()
+
+
+def _is_generator(kind: Kind) -> bool:
+    return isinstance(kind, _State) or (isinstance(kind, _Facets) and any(isinstance(k, _State) for k in kind.kinds))
 
 
 def _differs(copy: Any, tensor: Any) -> bool:
@@ -1358,38 +1387,20 @@ def _cannot_put(obj: Any, state: Any) -> None:
     raise TypeError(f"a {type(obj).__name__} cannot be put back")
 
 
-class _Through(Kind):
-    """An object with no state of its own that holds one that has (a NumPy ``Generator``, its bit generator)."""
+class _Through(_Stateless):
+    """A NumPy ``Generator``: its state is its bit generator's, which is walked."""
 
     name = "generator"
-
-    def read(self, obj: Any) -> Any:
-        return None
-
-    def same(self, a: Any, b: Any) -> bool:
-        return True
-
-    def put(self, obj: Any, state: Any) -> None:
-        pass
 
     def children(self, obj: Any, state: Any) -> Iterable[tuple[str, Any]]:
         return ((".bit_generator", obj.bit_generator),)
 
 
-class _Passage(Kind):
-    """A bound method or a ``functools.partial``: no state of its own to put back, but what it holds is walked (a
-    callback's object, a partial's arguments)."""
+class _Passage(_Stateless):
+    """A bound method or a ``functools.partial``: what it holds is walked (a callback's object, a partial's
+    arguments)."""
 
     name = "callable"
-
-    def read(self, obj: Any) -> Any:
-        return None
-
-    def same(self, a: Any, b: Any) -> bool:
-        return True
-
-    def put(self, obj: Any, state: Any) -> None:
-        pass
 
     def children(self, obj: Any, state: Any) -> Iterable[tuple[str, Any]]:
         return _through(obj)

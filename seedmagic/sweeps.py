@@ -1280,6 +1280,10 @@ class _SameStart:
             "run saw what the last left in it"
             for record in self.start.opaque()
         ]
+        notes += [
+            f"{path} could not be put back after a run ({why}): each later run saw what the last left in it"
+            for path, why in self.start.unrestored.items()
+        ]
         if self.stopped:
             notes.append(self.stopped)
         return tuple(notes)

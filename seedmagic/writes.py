@@ -277,13 +277,15 @@ class TorchWrites:
             entry.copy = None
             entry.copy_is_start = True
 
-    def view_of(self, entry: Storage, tensor: Tensor, layout: tuple[Any, ...]) -> Tensor:
-        """``tensor`` as the copy of its storage holds it: same dtype, offset, shape and strides (``layout``)."""
-        torch = self.torch
-        assert entry.copy is not None
+    def as_left(self, device: str, pointer: int, storage: Any, layout: tuple[Any, ...]) -> Tensor:
+        """A tensor as a run left it, from its storage then (``pointer``, ``storage``) and its ``layout`` (dtype,
+        offset, shape, strides): read from the storage's copy where one was made (it holds that run's end, or the
+        start where only a later run wrote it), else from the storage itself, which no later run wrote."""
+        entry = self.storages.get((device, pointer))
+        if entry is not None and entry.copy is not None:
+            storage = entry.copy.untyped_storage()
         dtype, offset, shape, stride = layout
-        storage = entry.copy.untyped_storage()
-        view: Tensor = torch.empty(0, dtype=dtype).set_(storage, offset, shape, stride)
+        view: Tensor = self.torch.empty(0, dtype=dtype, device=storage.device).set_(storage, offset, shape, stride)
         return view
 
     @contextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import subprocess
@@ -85,6 +87,37 @@ def run_ok(shell, source: str):
     result = shell.run_cell(source, store_history=True)
     result.raise_error()
     return result.result
+
+
+_runs = itertools.count()
+
+
+def run_number() -> int:
+    """0, 1, 2, ...: a source of change between the two runs of a check that lives outside the notebook, as the
+    clock does."""
+    return next(_runs)
+
+
+@contextlib.contextmanager
+def names_in(shell, **names):
+    """The names bound in the shell's namespace for the block; those the block binds are gone afterwards, the user's
+    as they were, and IPython's own (_, __, _3, _i3, Out, ...) as IPython left them, or it would take the restored
+    ones for the user's and stop updating them."""
+    before = dict(shell.user_ns)
+    shell.user_ns.update(names)
+    try:
+        yield shell
+    finally:
+        for name in [name for name in shell.user_ns if name not in before and not name.startswith("_")]:
+            del shell.user_ns[name]
+        shell.user_ns.update({name: value for name, value in before.items() if not name.startswith("_")})
+
+
+def checked(shell, capsys, body: str, seed: int = 0) -> str:
+    """Run ``body`` under ``%%seeded SEED --check`` as a user would; return what the report printed."""
+    run_ok(shell, f"%%seeded {seed} --check\n{body}")
+    captured = capsys.readouterr()
+    return captured.out + captured.err
 
 
 def run_failing(shell, source: str) -> BaseException:

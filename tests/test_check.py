@@ -9,7 +9,6 @@ from __future__ import annotations
 import collections
 import copy
 import io
-import itertools
 import math
 import random
 import re
@@ -21,7 +20,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import run_failing, run_ok
+from conftest import checked, names_in, run_failing, run_number, run_ok
 from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -29,32 +28,16 @@ from hypothesis.extra import numpy as hnp
 import seedmagic
 from seedmagic.check import CheckReport, Difference, Uncomparable, difference, run_twice
 
-_runs = itertools.count()
-
-
-def run_number() -> int:
-    """0, 1, 2, ...: a source of change between the two runs that lives outside the notebook (as the clock does)."""
-    return next(_runs)
-
 
 @pytest.fixture
 def ip(ip):
     """The shell with the libraries imported; the names a test binds are gone afterwards."""
-    before = dict(ip.user_ns)
-    ip.user_ns.update(random=random, np=np, torch=torch, seedmagic=seedmagic, warnings=warnings, run_number=run_number)
-    yield ip
-    # The user's names as they were; IPython's own (_, __, _3, _i3, Out, ...) as IPython left them, or it would take
-    # the restored ones for the user's and stop updating them.
-    for name in [name for name in ip.user_ns if name not in before and not name.startswith("_")]:
-        del ip.user_ns[name]
-    ip.user_ns.update({name: value for name, value in before.items() if not name.startswith("_")})
+    names = {"random": random, "np": np, "torch": torch, "seedmagic": seedmagic, "warnings": warnings}
+    with names_in(ip, **names, run_number=run_number):
+        yield ip
 
 
-def check(ip, capsys, body: str, seed: int = 0) -> str:
-    """Run ``body`` under ``%%seeded SEED --check`` as a user would; return what the report printed."""
-    run_ok(ip, f"%%seeded {seed} --check\n{body}")
-    captured = capsys.readouterr()
-    return captured.out + captured.err
+check = checked
 
 
 def nan_with_payload(payload: int) -> float:

@@ -17,34 +17,20 @@ import threading
 import numpy as np
 import pytest
 import torch
-from conftest import run_failing, run_ok
+from conftest import checked, names_in, run_failing, run_number, run_ok
 
 import seedmagic
 from seedmagic.check import difference
 from seedmagic.namespace import interrupts_deferred
 
-_runs = itertools.count()
-
-
-def run_number() -> int:
-    """0, 1, 2, ...: something that changes between the two runs and lives outside the notebook, as the clock does."""
-    return next(_runs)
-
 
 @pytest.fixture
 def ip(ip):
-    before = dict(ip.user_ns)
-    ip.user_ns.update(np=np, torch=torch, seedmagic=seedmagic, run_number=run_number)
-    yield ip
-    for name in [name for name in ip.user_ns if name not in before and not name.startswith("_")]:
-        del ip.user_ns[name]
-    ip.user_ns.update({name: value for name, value in before.items() if not name.startswith("_")})
+    with names_in(ip, np=np, torch=torch, seedmagic=seedmagic, run_number=run_number):
+        yield ip
 
 
-def check(ip, capsys, body: str, seed: int = 0) -> str:
-    run_ok(ip, f"%%seeded {seed} --check\n{body}")
-    captured = capsys.readouterr()
-    return captured.out + captured.err
+check = checked
 
 
 # -- 1. what a cell reaches through functions, callbacks, hooks -------------------------------------------------
@@ -258,7 +244,7 @@ def test_a_training_cell_that_fails_in_its_first_run_leaves_what_one_plain_run_l
 
 
 def test_a_training_cell_that_fails_in_its_second_run_leaves_what_that_run_leaves(ip, training):
-    ip.user_ns["fail_on"] = next(_runs) + 2  # the second run's number
+    ip.user_ns["fail_on"] = run_number() + 2  # the second run's number
     body = STEP + "if run_number() == fail_on:\n    raise RuntimeError('second run')"
     error = run_failing(ip, f"%%seeded 0 --check\n{body}")
     assert isinstance(error, RuntimeError)
@@ -506,3 +492,59 @@ def test_what_has_no_state_is_named_where_the_users_objects_hold_it_not_inside_a
     assert "cannot compare mine[0]: an iterator (count), whose position cannot be read" in report
     report = check(ip, capsys, "b = theirs.counter is not None")
     assert report == "seedmagic: reproducible: two runs from seed 0 gave the same b\n"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "w.data = torch.zeros(2)",  # another storage, given through .data, which torch does not dispatch
+        "with torch.no_grad():\n    w.set_(torch.zeros(4))",
+        "with torch.no_grad():\n    w.t_().unsqueeze_(0)",
+        "w.requires_grad_(False)",
+        "w.grad = torch.ones(6)",
+        "v.add_(torch.rand(2))",  # a view the notebook holds
+    ],
+)
+def test_a_tensor_given_another_storage_layout_or_gradient_is_put_back_between_runs(ip, capsys, body):
+    def fresh():
+        w = torch.nn.Parameter(torch.arange(6.0))
+        return {"w": w, "v": w.detach()[1:3], "torch": torch}
+
+    ip.user_ns.update(fresh())
+    w = ip.user_ns["w"]
+    report = check(ip, capsys, body)
+    assert report.startswith("seedmagic: reproducible: ")
+    twin = fresh()
+    torch.manual_seed(0)
+    exec(body, twin)
+    assert ip.user_ns["w"] is w and difference(w, twin["w"]) is None  # one plain run's change
+    assert torch.equal(ip.user_ns["v"], twin["v"])
+
+
+def test_what_cannot_be_put_back_is_named_and_the_verdict_says_the_runs_may_have_started_apart(ip, capsys):
+    ip.user_ns["sequence"] = np.random.SeedSequence(5)  # spawning counts its children, which nothing can set back
+    report = check(ip, capsys, "child = sequence.spawn(1)[0].generate_state(1)[0]")
+    assert "NOT reproducible as far as it can tell" in report and "started from the same sequence" in report
+    assert "sequence: it could not be put back after the first run" in report
+
+
+@pytest.mark.parametrize("ending", ["", "\nraise ValueError('after the draws')"])
+def test_isolate_puts_back_the_generators_the_notebook_holds(ip, ending):
+    import random
+
+    run_ok(
+        ip,
+        "import random\nrng = np.random.default_rng(1)\nr = random.Random(2)\n"
+        "g = torch.Generator().manual_seed(3)\nholder = {'inner': [np.random.default_rng(4)]}",
+    )
+    ip.run_cell(
+        "%%seeded 0 --isolate\na = rng.random()\nb = r.random()\nc = torch.rand(1, generator=g)\n"
+        f"d = holder['inner'][0].random(){ending}",
+        store_history=True,
+    )
+    ns = ip.user_ns
+    assert ns["a"] == np.random.default_rng(1).random()  # the cell drew, and kept what it drew
+    assert ns["rng"].random() == ns["a"]  # and the generator is back where it was before the cell
+    assert ns["r"].random() == random.Random(2).random()
+    assert torch.equal(torch.rand(1, generator=ns["g"]), torch.rand(1, generator=torch.Generator().manual_seed(3)))
+    assert ns["holder"]["inner"][0].random() == np.random.default_rng(4).random()
