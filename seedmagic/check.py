@@ -30,10 +30,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .compare import MISSING, Comparison, _holds_strings_in_a_set, difference, excerpt
+from .compare import MISSING, Comparison, difference, excerpt, holds_strings_in_a_set
 from .determinism import hash_seed_flag
 from .errors import one_line
-from .namespace import NoRoom, Record, Start, binding_order, code_of, interrupts_deferred, ipython_name, is_code
+from .names import binding_order, code_of, ipython_name, is_code
+from .namespace import NoRoom, Record, Start, interrupts_deferred
 from .writes import size_text
 
 if TYPE_CHECKING:
@@ -295,7 +296,7 @@ def _compare(
             continue
         if is_code(a) and is_code(b):
             continue
-        if outcome.judge(name, a, b) and _holds_strings_in_a_set(a) and not hash_seed_flag().ok:
+        if outcome.judge(name, a, b) and holds_strings_in_a_set(a) and not hash_seed_flag().ok:
             outcome.caveats.append(
                 f"{name} holds a set of strings: its order differs between processes unless PYTHONHASHSEED is "
                 "set before the kernel starts, which one process cannot check"

@@ -656,11 +656,11 @@ def _module_internals(torch: types.ModuleType) -> frozenset[str]:
     return _MODULE_INTERNALS
 
 
-def _holds_strings_in_a_set(value: Any, depth: int = 3) -> bool:
+def holds_strings_in_a_set(value: Any, depth: int = 3) -> bool:
     if isinstance(value, (set, frozenset)):
         return any(isinstance(item, (str, bytes)) for item in value)
     if depth and isinstance(value, (list, tuple)):
-        return any(_holds_strings_in_a_set(item, depth - 1) for item in value)
+        return any(holds_strings_in_a_set(item, depth - 1) for item in value)
     if depth and isinstance(value, dict):
-        return any(_holds_strings_in_a_set(item, depth - 1) for item in value.values())
+        return any(holds_strings_in_a_set(item, depth - 1) for item in value.values())
     return False

@@ -1,0 +1,704 @@
+"""How each kind of object a cell can reach is read, compared and put back in place: one small unit per kind.
+
+A kind reads an object's state shallowly (a list's items, a dict's items in order, an object's attributes, a
+generator's state, a tensor's version counter, storage and layout), tells whether two states are the very same
+(``same``, by identity), puts a state back into the very same object (``put``), names what the object holds for the
+walk to go on (``children``), and compares two states (``compare``). Tensors' and arrays' bytes are watched apart
+(``writes``); pandas objects are held as copies, lazy under copy-on-write.
+"""
+
+from __future__ import annotations
+
+import array as _array
+import collections
+import functools
+import types
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+from .compare import MISSING, Comparison, cell_filled, without_state
+from .names import ipython_name, put_back_names
+
+
+class Kind:
+    """How to read, compare and put back one kind of object's state; what it holds (to walk on)."""
+
+    name = "object"
+    #: Whether its state can be read and put back (opaque objects: neither).
+    readable = True
+
+    def read(self, obj: Any) -> Any:
+        raise NotImplementedError
+
+    def same(self, a: Any, b: Any) -> bool:
+        """Shallow: the very same items or attributes (by identity)."""
+        return same_items(a, b)
+
+    def put(self, obj: Any, state: Any) -> None:
+        raise NotImplementedError
+
+    def children(self, obj: Any, state: Any) -> Iterable[tuple[str, Any]]:
+        return ()
+
+    def compare(self, comparison: Comparison, a: Any, b: Any) -> str | None:
+        return comparison.diff(a, b, "")
+
+    def shown(self, state: Any) -> Any:
+        """What an excerpt of the state shows."""
+        return state
+
+
+def same_items(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if type(a) in (list, tuple):
+        return len(a) == len(b) and all(map(_is, a, b))
+    if type(a) is dict:
+        return len(a) == len(b) and all(x is y and a[x] is b[y] for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _is(x: Any, y: Any) -> bool:
+    return x is y
+
+
+class KeyLabel(str):
+    """The label of a dict item whose key is an object: shown as the path of that object where the walk found it
+    first (an optimizer's state, keyed by the model's parameters: ``opt.state[model.0.weight]``)."""
+
+    key: Any
+
+
+def key_label(key: Any) -> str:
+    if type(key) in (str, int, bool, float, bytes) or key is None:
+        text = repr(key)
+        if len(text) <= 40:
+            return f"[{text}]"
+    label = KeyLabel(f"[{type(key).__name__} key]")
+    label.key = key
+    return label
+
+
+class ListKind(Kind):
+    name = "list"
+
+    def read(self, obj: Any) -> Any:
+        return list(obj)
+
+    def put(self, obj: Any, state: Any) -> None:
+        list.__setitem__(obj, slice(None), state)
+
+    def children(self, obj: Any, state: Any) -> Iterable[tuple[str, Any]]:
+        return _items(state)
+
+
+def _items(items: list[Any]) -> Iterable[tuple[str, Any]]:
+    if not items or set(map(type, items)) <= ATOMS:
+        return ()
+    return ((f"[{index}]", item) for index, item in enumerate(items) if type(item) not in ATOMS)
+
+
+class DequeKind(ListKind):
+    name = "deque"
+
+    def put(self, obj: Any, state: Any) -> None:
+        obj.clear()
+        obj.extend(state)
+
+
+class DictKind(Kind):
+    name = "dict"
+    #: Whether its keys are hook handles' numbers, which count up in each run: its values alone are compared.
+    hooks = False
+
+    def read(self, obj: Any) -> Any:
+        return dict(obj)
+
+    def put(self, obj: Any, state: Any) -> None:
+        if isinstance(obj, collections.OrderedDict):
+            obj.clear()
+            obj.update(state)
+        else:
+            dict.clear(obj)
+            dict.update(obj, state)
+
+    def children(self, obj: Any, state: Any) -> Iterable[tuple[str, Any]]:
+        for key, value in state.items():
+            if type(key) not in ATOMS:
+                yield f"[{type(key).__name__} key]", key
+            if type(value) not in ATOMS:
+                yield key_label(key), value
+
+    def compare(self, comparison: Comparison, a: Any, b: Any) -> str | None:
+        if self.hooks:
+            return comparison.diff(list(a.values()), list(b.values()), "")
+        return comparison.diff(a, b, "")
+
+
+class HooksKind(DictKind):
+    hooks = True
+
+
+class SetKind(Kind):
+    name = "set"
+
+    def read(self, obj: Any) -> Any:
+        return set(obj)
+
+    def same(self, a: Any, b: Any) -> bool:
+        try:
+            return len(a) == len(b) and all(x in b for x in a)
+        except Exception:  # elements whose equality fails: taken as changed, and compared
+            return False
+
+    def put(self, obj: Any, state: Any) -> None:
+        set.clear(obj)
+        set.update(obj, state)
+
+    def children(self, obj: Any, state: Any) -> Iterable[tuple[str, Any]]:
+        return (("{…}", item) for item in state if type(item) not in ATOMS)
+
+
+class BytesKind(Kind):
+    name = "bytearray"
+
+    def read(self, obj: Any) -> Any:
+        return bytes(obj)
+
+    def same(self, a: Any, b: Any) -> bool:
+        return bool(a == b)
+
+    def put(self, obj: Any, state: Any) -> None:
+        obj[:] = state
+
+
+class ArrayArrayKind(Kind):
+    name = "array.array"
+
+    def read(self, obj: Any) -> Any:
+        return obj.tobytes()
+
+    def same(self, a: Any, b: Any) -> bool:
+        return bool(a == b)
+
+    def put(self, obj: Any, state: Any) -> None:
+        obj[:] = _array.array(obj.typecode, state)
+
+
+class AttributesKind(Kind):
+    """An object's attributes: its ``__dict__`` (raw, in order) and its ``__slots__``."""
+
+    name = "attributes"
+
+    def __init__(self, slots: tuple[Any, ...], has_dict: bool, users: bool = False) -> None:
+        self.slots = slots  # member descriptors
+        self.has_dict = has_dict
+        if users:
+            self.name = "instance"  # of a class of the user's own
+
+    def read(self, obj: Any) -> Any:
+        attributes = dict(obj.__dict__) if self.has_dict else None
+        return attributes, tuple(_slot(member, obj) for member in self.slots)
+
+    def same(self, a: Any, b: Any) -> bool:
+        return same_items(a[0], b[0]) and all(map(_is, a[1], b[1]))
+
+    def put(self, obj: Any, state: Any) -> None:
+        attributes, slots = state
+        if self.has_dict:
+            held = obj.__dict__
+            if not same_items(dict(held), attributes):
+                held.clear()
+                held.update(attributes)
+        for member, value in zip(self.slots, slots, strict=True):
+            if _slot(member, obj) is not value:
+                if value is MISSING:
+                    member.__delete__(obj)
+                else:
+                    member.__set__(obj, value)
+
+    def children(self, obj: Any, state: Any) -> Iterable[tuple[str, Any]]:
+        attributes, slots = state
+        for name, value in (attributes or {}).items():
+            if type(value) not in ATOMS:
+                yield f".{name}", value
+        for member, value in zip(self.slots, slots, strict=True):
+            if value is not MISSING and type(value) not in ATOMS:
+                yield f".{member.__name__}", value
+
+    def compare(self, comparison: Comparison, a: Any, b: Any) -> str | None:
+        return comparison._state(a, b, "")  # by name, in any order
+
+    def shown(self, state: Any) -> Any:
+        return state[0]
+
+
+def _slot(member: Any, obj: Any) -> Any:
+    try:
+        return member.__get__(obj, type(obj))
+    except AttributeError:
+        return MISSING
+
+
+class ModuleKind(AttributesKind):
+    """An ``nn.Module``: its attributes, and the tensors ``parameters()`` and ``buffers()`` give (those a scripted
+    module keeps in C++ too)."""
+
+    name = "module"
+
+    def children(self, obj: Any, state: Any) -> Iterable[tuple[str, Any]]:
+        yield from super().children(obj, state)
+        try:
+            tensors = [*obj.named_parameters(remove_duplicate=False), *obj.named_buffers(remove_duplicate=False)]
+        except Exception:
+            return
+        for name, tensor in tensors:
+            yield f".{name}", tensor
+
+
+class FunctionKind(AttributesKind):
+    """A function the notebook or the user's own module defined: its code, defaults, attributes and closure."""
+
+    name = "function"
+
+    def __init__(self) -> None:
+        super().__init__((), True)
+
+    def read(self, obj: Any) -> Any:
+        return (dict(obj.__dict__), (obj.__code__, obj.__defaults__, obj.__kwdefaults__))
+
+    def same(self, a: Any, b: Any) -> bool:
+        return same_items(a[0], b[0]) and all(map(_is, a[1], b[1]))
+
+    def put(self, obj: Any, state: Any) -> None:
+        attributes, (code, defaults, kwdefaults) = state
+        if not same_items(dict(obj.__dict__), attributes):
+            obj.__dict__.clear()
+            obj.__dict__.update(attributes)
+        obj.__code__, obj.__defaults__, obj.__kwdefaults__ = code, defaults, kwdefaults
+
+    def children(self, obj: Any, state: Any) -> Iterable[tuple[str, Any]]:
+        attributes, (_, defaults, kwdefaults) = state
+        for name, value in attributes.items():
+            yield f".{name}", value
+        for index, value in enumerate(defaults or ()):
+            yield f".__defaults__[{index}]", value
+        for name, value in (kwdefaults or {}).items():
+            yield f".__kwdefaults__[{name!r}]", value
+        for name, cell in zip(obj.__code__.co_freevars, obj.__closure__ or (), strict=False):
+            yield f".<closure {name}>", cell
+
+    def compare(self, comparison: Comparison, a: Any, b: Any) -> str | None:
+        return comparison.diff(a[1], b[1], "") or comparison._state(a[0], b[0], "")
+
+
+class CellKind(Kind):
+    name = "closure cell"
+
+    def read(self, obj: Any) -> Any:
+        return obj.cell_contents if cell_filled(obj) else MISSING
+
+    def put(self, obj: Any, state: Any) -> None:
+        if state is MISSING:
+            if cell_filled(obj):
+                del obj.cell_contents
+        else:
+            obj.cell_contents = state
+
+    def children(self, obj: Any, state: Any) -> Iterable[tuple[str, Any]]:
+        return () if state is MISSING or type(state) in ATOMS else (("", state),)
+
+
+class ClassKind(Kind):
+    """A class the notebook or the user's own module defined: its own attributes (a class attribute the cell
+    changes, a list every instance shares)."""
+
+    name = "class"
+
+    def read(self, obj: Any) -> Any:
+        return {name: value for name, value in vars(obj).items() if name not in ("__dict__", "__weakref__")}
+
+    def put(self, obj: Any, state: Any) -> None:
+        now = self.read(obj)
+        for name in now.keys() - state.keys():
+            delattr(obj, name)
+        for name, value in state.items():
+            if now.get(name, MISSING) is not value:
+                setattr(obj, name, value)
+
+    def children(self, obj: Any, state: Any) -> Iterable[tuple[str, Any]]:
+        return ((f".{name}", value) for name, value in state.items() if type(value) not in ATOMS)
+
+    def compare(self, comparison: Comparison, a: Any, b: Any) -> str | None:
+        return comparison._state(a, b, "")
+
+
+class NamespaceKind(DictKind):
+    """The notebook's namespace, or a module's: names are put back one by one (IPython's own as IPython left them),
+    and the module dict itself is never emptied."""
+
+    name = "namespace"
+
+    def __init__(self, prefix: str, notebook: bool) -> None:
+        self.prefix = prefix
+        self.notebook = notebook
+
+    def put(self, obj: Any, state: Any) -> None:
+        put_back_names(obj, state)
+
+    def children(self, obj: Any, state: Any) -> Iterable[tuple[str, Any]]:
+        for name, value in state.items():
+            if self.notebook and ipython_name(name):
+                continue
+            if type(value) in ATOMS or isinstance(value, types.ModuleType):
+                continue
+            yield f"{self.prefix}{name}", value
+
+
+class StateKind(Kind):
+    """A generator, read and put back through its own state calls."""
+
+    def __init__(self, name: str, read: Callable[[Any], Any], put: Callable[[Any, Any], None]) -> None:
+        self.name = name
+        self._read = read
+        self._put = put
+
+    def read(self, obj: Any) -> Any:
+        return self._read(obj)
+
+    def same(self, a: Any, b: Any) -> bool:
+        return Comparison().difference(a, b) is None
+
+    def put(self, obj: Any, state: Any) -> None:
+        self._put(obj, state)
+
+
+class StatelessKind(Kind):
+    """An object with no state of its own to read or put back; what it holds, if anything, is walked."""
+
+    def read(self, obj: Any) -> Any:
+        return None
+
+    def same(self, a: Any, b: Any) -> bool:
+        return True
+
+    def put(self, obj: Any, state: Any) -> None:
+        pass
+
+
+class OpaqueKind(StatelessKind):
+    """An object whose state cannot be read (an open file, a lock, a generator object): it is named, never taken for
+    unchanged."""
+
+    name = "opaque"
+    readable = False
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+
+class TensorState(NamedTuple):
+    """What a tensor is besides its bytes: its version counter, storage and layout, gradient, hooks, attributes."""
+
+    version: int | None
+    pointer: int
+    storage: Any
+    layout: tuple[Any, ...]  # dtype, storage offset, shape, strides
+    requires_grad: bool
+    grad: Any
+    hooks: Any
+    attributes: dict[str, Any] | None
+    copy: Any  # a tensor without a storage of its own (sparse): a clone
+
+
+class TensorKind(Kind):
+    name = "tensor"
+
+    def __init__(self, torch: types.ModuleType) -> None:
+        self.torch = torch
+
+    def read(self, obj: Any) -> Any:
+        leaf = obj.is_leaf
+        try:
+            version = obj._version
+        except RuntimeError:  # an inference tensor keeps no version counter
+            version = None
+        try:
+            storage = obj.untyped_storage()
+            pointer = storage.data_ptr()
+            layout = (obj.dtype, obj.storage_offset(), tuple(obj.shape), obj.stride())
+        except Exception:
+            storage, pointer, layout = None, 0, (obj.dtype, 0, tuple(obj.shape), ())
+        # torch.compile marks the tensors it traced (_dynamo_static_input_type, ...): its bookkeeping, not the user's.
+        attributes = {name: value for name, value in obj.__dict__.items() if not name.startswith("_dynamo")}
+        return TensorState(
+            version,
+            pointer,
+            storage,
+            layout,
+            obj.requires_grad,
+            obj.grad if leaf or obj.retains_grad else None,
+            obj._backward_hooks,
+            dict(attributes) if attributes else None,
+            None,
+        )
+
+    def same(self, a: Any, b: Any) -> bool:
+        return (
+            a.version == b.version
+            and a.pointer == b.pointer
+            and a.layout == b.layout
+            and a.requires_grad == b.requires_grad
+            and a.grad is b.grad
+            and a.hooks is b.hooks
+            and same_items(a.attributes, b.attributes)
+        )
+
+    def put(self, obj: Any, state: Any) -> None:
+        now = self.read(obj)
+        torch = self.torch
+        with torch.no_grad():
+            if state.storage is not None and (now.pointer != state.pointer or now.layout != state.layout):
+                _, offset, shape, stride = state.layout
+                obj.set_(state.storage, offset, shape, stride)
+            if state.copy is not None:
+                obj.copy_(state.copy)
+            if now.requires_grad != state.requires_grad and obj.is_leaf:
+                obj.requires_grad_(state.requires_grad)
+            if now.grad is not state.grad:
+                obj.grad = state.grad
+        if now.hooks is not state.hooks:
+            obj._backward_hooks = state.hooks
+        if not same_items(now.attributes, state.attributes):
+            held = obj.__dict__
+            for name in [name for name in held if not name.startswith("_dynamo")]:
+                del held[name]
+            held.update(state.attributes or {})
+
+    def children(self, obj: Any, state: Any) -> Iterable[tuple[str, Any]]:
+        if state.grad is not None:
+            yield ".grad", state.grad
+        if state.hooks is not None:
+            yield "._backward_hooks", state.hooks
+        for name, value in (state.attributes or {}).items():
+            yield f".{name}", value
+
+    def compare(self, comparison: Comparison, a: Any, b: Any) -> str | None:
+        # The bytes are compared by storage (Start.compare); here, the rest.
+        for what, x, y in (("requires_grad", a.requires_grad, b.requires_grad), ("layout", a.layout, b.layout)):
+            if x != y:
+                return f"{what} {x} vs {y}"
+        if (a.grad is None) != (b.grad is None):
+            return "grad None vs a tensor" if a.grad is None else "grad a tensor vs None"
+        return comparison.diff(a.grad, b.grad, ".grad ") or comparison._state(a.attributes, b.attributes, "")
+
+    def shown(self, state: Any) -> Any:
+        return state.layout
+
+
+class ArrayKind(Kind):
+    """A NumPy array: its shape and dtype here; its bytes by its copy (``writes``)."""
+
+    name = "array"
+
+    def read(self, obj: Any) -> Any:
+        return (obj.shape, obj.dtype, obj.strides, obj.__array_interface__["data"][0])
+
+    def same(self, a: Any, b: Any) -> bool:
+        return bool(a == b)
+
+    def put(self, obj: Any, state: Any) -> None:
+        shape, dtype, _, _ = state
+        if obj.dtype != dtype:
+            obj.dtype = dtype
+        if obj.shape != shape:
+            obj.shape = shape
+
+    def children(self, obj: Any, state: Any) -> Iterable[tuple[str, Any]]:
+        if obj.dtype.hasobject and obj.dtype.names is None:
+            return ((f"[{index}]", item) for index, item in enumerate(obj.flat) if type(item) not in ATOMS)
+        return ()
+
+
+class PandasKind(Kind):
+    """A pandas ``DataFrame`` or ``Series``: held as a copy, lazy under copy-on-write (pandas 3, or pandas 2 with
+    ``mode.copy_on_write``: writing the original then copies what it writes) and deep otherwise; put back in place by
+    the constructor, with its ``attrs`` and flags."""
+
+    name = "pandas"
+
+    def __init__(self, pandas: types.ModuleType) -> None:
+        self.pandas = pandas
+        self.lazy = _copy_on_write(pandas)
+
+    def read(self, obj: Any) -> Any:
+        return obj.copy(deep=not self.lazy)
+
+    def same(self, a: Any, b: Any) -> bool:
+        if a is b:
+            return True
+        if type(a) is not type(b) or a.shape != b.shape or not a.index.equals(b.index):
+            return False
+        if isinstance(a, self.pandas.DataFrame) and not (a.columns.equals(b.columns) and a.dtypes.equals(b.dtypes)):
+            return False
+        if self.lazy and _shares_memory(a, b):
+            return True  # nothing was written: copy-on-write would have given one of them memory of its own
+        return bool(a.equals(b))
+
+    def put(self, obj: Any, state: Any) -> None:
+        attrs, duplicates = dict(state.attrs), state.flags.allows_duplicate_labels
+        obj.__init__(state.copy(deep=not self.lazy))
+        obj.attrs = attrs
+        obj.flags.allows_duplicate_labels = duplicates
+
+    def compare(self, comparison: Comparison, a: Any, b: Any) -> str | None:
+        return comparison.diff(a, b, "")
+
+
+def _copy_on_write(pandas: types.ModuleType) -> bool:
+    try:
+        if int(pandas.__version__.split(".")[0]) >= 3:
+            return True
+        return bool(pandas.options.mode.copy_on_write is True)
+    except Exception:
+        return False
+
+
+def _shares_memory(a: Any, b: Any) -> bool:
+    """Whether every column of ``a`` still uses the memory of ``b``'s (NumPy-backed columns only)."""
+    import numpy
+
+    frames = (a, b) if a.ndim == 2 else (a.to_frame(), b.to_frame())
+    for position in range(frames[0].shape[1]):
+        x, y = frames[0].iloc[:, position], frames[1].iloc[:, position]
+        if not isinstance(x.array, numpy.ndarray) and type(x.array).__name__ != "NumpyExtensionArray":
+            return False
+        if not numpy.may_share_memory(x.to_numpy(), y.to_numpy()):
+            return False
+    return True
+
+
+class FacetsKind(Kind):
+    """An object that is two kinds at once (a dict subclass with attributes, a RandomState's ``__dict__``)."""
+
+    def __init__(self, kinds: tuple[Kind, ...]) -> None:
+        self.kinds = kinds
+        self.name = kinds[0].name
+        self.readable = all(kind.readable for kind in kinds)
+
+    def read(self, obj: Any) -> Any:
+        return tuple(kind.read(obj) for kind in self.kinds)
+
+    def same(self, a: Any, b: Any) -> bool:
+        return all(kind.same(x, y) for kind, x, y in zip(self.kinds, a, b, strict=True))
+
+    def put(self, obj: Any, state: Any) -> None:
+        for kind, part in zip(self.kinds, state, strict=True):
+            kind.put(obj, part)
+
+    def children(self, obj: Any, state: Any) -> Iterable[tuple[str, Any]]:
+        for kind, part in zip(self.kinds, state, strict=True):
+            yield from kind.children(obj, part)
+
+    def compare(self, comparison: Comparison, a: Any, b: Any) -> str | None:
+        for kind, x, y in zip(self.kinds, a, b, strict=True):
+            why = kind.compare(comparison, x, y)
+            if why is not None:
+                return why
+        return None
+
+    def shown(self, state: Any) -> Any:
+        return self.kinds[0].shown(state[0])
+
+
+ATOMS: frozenset[type] = frozenset(
+    {int, float, complex, bool, str, bytes, type(None), range, slice, type(Ellipsis), type(NotImplemented)}
+)
+
+
+def numpy_generator(nprandom: types.ModuleType, obj: Any) -> Kind | None:
+    if isinstance(obj, nprandom.BitGenerator):
+        return StateKind("a NumPy bit generator", lambda g: g.state, lambda g, s: setattr(g, "state", s))
+    if isinstance(obj, nprandom.RandomState):
+        return StateKind("a NumPy RandomState", lambda g: g.get_state(legacy=False), lambda g, s: g.set_state(s))
+    if isinstance(obj, nprandom.Generator):
+        return ThroughKind()
+    if isinstance(obj, nprandom.SeedSequence):
+        return StateKind("a NumPy SeedSequence", lambda s: s.n_children_spawned, _cannot_put)
+    return None
+
+
+def _cannot_put(obj: Any, state: Any) -> None:
+    raise TypeError(f"a {type(obj).__name__} cannot be put back")
+
+
+class ThroughKind(StatelessKind):
+    """A NumPy ``Generator``: its state is its bit generator's, which is walked."""
+
+    name = "generator"
+
+    def children(self, obj: Any, state: Any) -> Iterable[tuple[str, Any]]:
+        return ((".bit_generator", obj.bit_generator),)
+
+
+class PassageKind(StatelessKind):
+    """A bound method or a ``functools.partial``: what it holds is walked (a callback's object, a partial's
+    arguments)."""
+
+    name = "callable"
+
+    def children(self, obj: Any, state: Any) -> Iterable[tuple[str, Any]]:
+        return through(obj)
+
+
+TORCH_GENERATOR = StateKind("torch.Generator", lambda g: g.get_state(), lambda g, s: g.set_state(s))
+
+
+def through(obj: Any) -> Iterable[tuple[str, Any]]:
+    if isinstance(obj, (tuple, frozenset)):
+        return ((f"[{index}]", item) for index, item in enumerate(obj) if type(item) not in ATOMS)
+    if isinstance(obj, types.MethodType):
+        return ((".__self__", obj.__self__), (".__func__", obj.__func__))
+    if isinstance(obj, functools.partial):
+        return (
+            (".func", obj.func),
+            *((f".args[{index}]", item) for index, item in enumerate(obj.args)),
+            (".keywords", obj.keywords),
+        )
+    return ()
+
+
+_ATTRIBUTES: dict[type, AttributesKind | None] = {}
+
+
+def attributes_of(cls: type) -> AttributesKind | None:
+    """The attributes kind for instances of ``cls``: its slots (member descriptors) and whether it has a __dict__."""
+    if cls in _ATTRIBUTES:
+        return _ATTRIBUTES[cls]
+    slots = []
+    has_dict = False
+    for klass in cls.__mro__:
+        if "__dict__" in vars(klass) and klass is not object:
+            has_dict = True
+        for name in (
+            vars(klass).get("__slots__", ()) if isinstance(vars(klass).get("__slots__", ()), (tuple, list)) else ()
+        ):
+            member = vars(klass).get(name)
+            if isinstance(member, types.MemberDescriptorType):
+                slots.append(member)
+    has_dict = has_dict or (hasattr(cls, "__dictoffset__") and cls.__dictoffset__ != 0)
+    kind = AttributesKind(tuple(slots), has_dict) if slots or has_dict else None
+    _ATTRIBUTES[cls] = kind
+    return kind
+
+
+def opaque_what(obj: Any) -> str | None:
+    return without_state(obj)
+
+
+def is_generator(kind: Kind) -> bool:
+    return isinstance(kind, StateKind) or (
+        isinstance(kind, FacetsKind) and any(isinstance(k, StateKind) for k in kind.kinds)
+    )
