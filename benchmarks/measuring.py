@@ -10,9 +10,11 @@ interleaved run: with ``traceback.format_stack`` replaced by a stub returning ``
 from __future__ import annotations
 
 import contextlib
+import copy
 import cProfile
 import gc
 import io
+import itertools
 import pstats
 import statistics
 import sys
@@ -31,13 +33,20 @@ SHIPPED = "torch as shipped"
 
 
 class StackFormatting:
-    """Counts the calls of ``traceback.format_stack`` that the stub answered while stubbed."""
+    """Counts the calls of ``traceback.format_stack`` that the stub answered while stubbed.
+
+    The count is an iterator: ``%%seeds`` and ``--check`` put back what a run changes in the user's own modules, this
+    one included, and an iterator's position is the one thing they cannot put back, so it counts every call."""
 
     def __init__(self) -> None:
-        self.stub_calls = 0
+        self._calls = itertools.count()
+
+    @property
+    def stub_calls(self) -> int:
+        return next(copy.copy(self._calls))
 
     def _stub(self, *args: object, **kwargs: object) -> list[str]:
-        self.stub_calls += 1
+        next(self._calls)
         return []
 
     @contextlib.contextmanager

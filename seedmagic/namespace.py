@@ -322,8 +322,10 @@ class Start:
         except KeyError:
             pass
         kind = self._kind_of(obj, cls)
-        if cls not in _PER_OBJECT and not (kind is not None and kind.name == "torch.Generator"):
-            self._kinds[cls] = kind  # the same for every object of the class
+        # The same for every object of the class, but for functions and classes (the user's or a library's) and
+        # generators (a torch.Generator on a device that has not started is not read).
+        if not isinstance(obj, (types.FunctionType, type)) and not isinstance(kind, (StateKind, OpaqueKind)):
+            self._kinds[cls] = kind
         return kind
 
     def _kind_of(self, obj: Any, cls: type) -> Kind | None:
@@ -597,7 +599,6 @@ _USERS_KINDS = frozenset(
 )
 
 
-_PER_OBJECT: frozenset[type] = frozenset({types.FunctionType, type, collections.OrderedDict, dict})
 
 
 def _users(function: types.FunctionType, namespace: dict[str, Any]) -> bool:

@@ -121,6 +121,21 @@ def test_a_class_attribute_the_cell_changes_through_an_instance_method(ip, capsy
     assert ip.user_ns["Trainer"].history == [np.random.RandomState(0).rand()]
 
 
+def test_a_class_of_the_users_is_watched_whatever_its_metaclass_and_whatever_was_walked_first(ip, capsys):
+    # A library's abstract class (not watched) and the user's (watched) share the metaclass ABCMeta: what is decided
+    # for one must not be decided for the other.
+    run_ok(
+        ip,
+        "import abc\nfrom collections.abc import Mapping\nlibrary_first = [Mapping]\n"
+        "class Base(abc.ABC):\n    history = []\n    @abc.abstractmethod\n    def fit(self): ...\n"
+        "class Trainer(Base):\n    def fit(self):\n        Base.history.append(np.random.default_rng().random())\n"
+        "t = Trainer()",
+    )
+    report = check(ip, capsys, "t.fit()")
+    assert "NOT reproducible" in report and "Base.history: [0] values differ" in report
+    assert len(ip.user_ns["Base"].history) == 1
+
+
 def test_the_state_of_a_module_of_the_users_own_is_watched(ip, capsys, tmp_path, monkeypatch):
     (tmp_path / "helpers_for_check.py").write_text(
         "import numpy as np\nLOG = []\ncount = 0\ndef step():\n    global count\n    count += 1\n"
