@@ -599,8 +599,6 @@ _USERS_KINDS = frozenset(
 )
 
 
-
-
 def _users(function: types.FunctionType, namespace: dict[str, Any]) -> bool:
     """Whether a function is the user's (the notebook's or a module of the user's own), not a library's."""
     globals_ = function.__globals__
