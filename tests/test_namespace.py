@@ -258,11 +258,12 @@ def test_a_training_cell_that_fails_in_its_first_run_leaves_what_one_plain_run_l
     assert not torch.equal(before, training["model"][0].weight)  # opt.step() still moves the model
 
 
-def test_a_training_cell_that_fails_in_its_second_run_leaves_what_that_run_leaves(ip, training):
-    ip.user_ns["fail_on"] = run_number() + 2  # the second run's number
-    body = STEP + "if run_number() == fail_on:\n    raise RuntimeError('second run')"
+@pytest.mark.parametrize("failure", [RuntimeError, KeyboardInterrupt])
+def test_a_training_cell_that_fails_in_its_second_run_leaves_what_that_run_leaves(ip, training, failure):
+    ip.user_ns.update(fail_on=run_number() + 2, failure=failure)  # the second run's number
+    body = STEP + "if run_number() == fail_on:\n    raise failure('second run')"
     error = run_failing(ip, f"%%seeded 0 --check\n{body}")
-    assert isinstance(error, RuntimeError)
+    assert isinstance(error, failure)
     assert_still_shared(training)
     assert_as_plain(training, plain_run(STEP))
 
@@ -543,7 +544,7 @@ def test_what_cannot_be_put_back_is_named_and_the_verdict_says_the_runs_may_have
     assert "sequence: it could not be put back after the first run" in report
 
 
-@pytest.mark.parametrize("ending", ["", "\nraise ValueError('after the draws')"])
+@pytest.mark.parametrize("ending", ["", "\nraise ValueError('after the draws')", "\nraise KeyboardInterrupt"])
 def test_isolate_puts_back_the_generators_the_notebook_holds(ip, ending):
     import random
 
