@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import io
 import linecache
 import re
 import sys
+import tokenize
 from types import CodeType, FrameType
 from typing import Any, NamedTuple
 
@@ -86,6 +88,8 @@ class CompiledCell(NamedTuple):
     shell: Any
     statements: tuple[CodeType, ...]
     last_expression: CodeType | None
+    #: The body ends in ``;``: IPython shows no value.
+    silenced: bool = False
 
     def evaluate(self) -> Any:
         """Execute in the user namespace; return the trailing expression's value (IPython does not show it after a
@@ -113,6 +117,19 @@ def _with_assigned_name(statements: list[ast.stmt]) -> list[ast.stmt]:
     return [*statements, ast.fix_missing_locations(ast.copy_location(shown, last))]
 
 
+def ends_in_semicolon(code: str) -> bool:
+    """Whether the last token of ``code`` is ``;``, as IPython's display hook tells a silenced cell."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    skipped = (tokenize.ENDMARKER, tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT)
+    for token in reversed(tokens):
+        if token.type not in skipped:
+            return token.type == tokenize.OP and token.string == ";"
+    return False
+
+
 def compile_cell(shell: Any, body: str, magic_line: str) -> CompiledCell:
     """Compile ``body``; a syntax error is raised here, before anything (a seed included) has changed."""
     __tracebackhide__ = True
@@ -136,6 +153,7 @@ def compile_cell(shell: Any, body: str, magic_line: str) -> CompiledCell:
             shell,
             compiled,
             None if last is None else shell.compile(ast.Expression(last.value), filename, "eval"),
+            ends_in_semicolon(code),
         )
     except SyntaxError as error:
         if "await" in str(error.msg):

@@ -99,10 +99,23 @@ class Unseeded(NamedTuple):
         return self.where if self.cell is not None else short_path(self.where, width)
 
     @property
+    def for_its_own_use(self) -> bool:
+        """Made inside a standard library module that draws for its own bookkeeping (``tempfile``'s file names,
+        ``email``'s message ids), never for a result: not a cause of a cell's values."""
+        module = self.via.replace("\\", "/").rpartition(":")[0].partition("/")[0].removesuffix(".py")
+        return module in _OWN_USE
+
+    @property
     def note(self) -> str:
         if self.library == "torch" and self.reached < self.count:
             return "torch.Generator() starts from a fixed seed: the same stream for every unseeded generator"
         return ""
+
+
+#: Standard library modules whose generators serve their own bookkeeping.
+_OWN_USE = frozenset(
+    {"tempfile", "email", "multiprocessing", "uuid", "asyncio", "http", "urllib", "smtplib", "imaplib"}
+)
 
 
 class _Site:

@@ -30,11 +30,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .compare import MISSING, Comparison, difference, excerpt, holds_strings_in_a_set
+from .census import short_path
+from .compare import FIXES, GENERATORS, MISSING, Comparison, difference, excerpt, holds_strings_in_a_set
 from .determinism import hash_seed_flag
 from .errors import one_line
 from .names import binding_order, code_of, ipython_name, is_code
 from .namespace import NoRoom, Record, Start, interrupts_deferred
+from .plots import is_artist
 from .writes import size_text
 
 if TYPE_CHECKING:
@@ -42,10 +44,10 @@ if TYPE_CHECKING:
     from .namespace import Ended
 
 LAST_EXPRESSION = "Out"
-HINT = (
-    "usual causes: a generator seedmagic does not seed (np.random.default_rng() or torch.Generator() without a seed: "
-    "use seedmagic.rng() / seedmagic.torch_generator()), the clock (time.time(), datetime.now()), os.urandom/uuid, "
-    "threads, or GPU kernels that are not deterministic (%seed --deterministic)"
+#: The cause line where none was found.
+NO_KNOWN_CAUSE = (
+    "no known cause: look for the clock (time.time()), os.urandom or uuid, threads, or GPU kernels that are not "
+    "deterministic (%seed --deterministic)"
 )
 #: Copying that earns a line in the report: what the cell changes in bytes, or in time.
 NOTEWORTHY_BYTES = 10_000_000
@@ -62,6 +64,8 @@ class Difference:
     why: str
     first: str
     second: str
+    #: Where the values are generators not seeded from the cell's seed: the key of ``compare.FIXES`` that makes one.
+    fix: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,9 +127,10 @@ class CheckReport:
         unsure = {u.name for u in self.uncomparable}
         if self.unchecked:
             lines = [f"seedmagic: cannot tell whether the cell repeats: {self.unchecked}"]
+        elif self.proven and not self.compared:
+            lines = [f"seedmagic: nothing to compare: two runs{seed} bound, changed and showed nothing"]
         elif self.proven:
-            names = ", ".join(self.compared) or "nothing to compare"
-            lines = [f"seedmagic: reproducible: two runs{seed} gave the same {names}"]
+            lines = [f"seedmagic: reproducible: two runs{seed} gave the same {', '.join(self.compared)}"]
         elif self.reproducible:
             names = ", ".join(name for name in self.compared if name not in unsure) or "nothing else"
             lines = [
@@ -144,25 +149,39 @@ class CheckReport:
                     f"have started from the same {start}:"
                 ]
             for d in self.differences:
-                values = f": {d.first}  vs  {d.second}" if d.first or d.second else ""
+                values = f": {d.first}  vs  {d.second}" if (d.first or d.second) and d.first != d.second else ""
                 lines.append(f"  {d.name}: {d.why}{values}")
             lines += [f"  cannot compare {u.name}: {u.why}" for u in self.uncomparable]
-            for made in self.made_without_seed:
-                via = f" (via {made.via})" if made.via else ""
-                fix = "seedmagic.rng()" if made.library == "numpy" else "random.Random(seed)"
-                lines.append(
-                    f"  likely cause: a {made.library} generator made without a seed at {made.shown_where(40)}{via} "
-                    f"({made.count} made in the two runs): give it a seed ({fix}), or %seed N --reach"
-                )
-            for seeded in self.seeded_differently:
-                lines.append(
-                    f"  likely cause: the cell seeds {seeded.library} with a different seed in each run "
-                    f"({seeded.reader} {seeded.first}, then {seeded.second}): a seed drawn from the OS "
-                    f"({seeded.library}.seed()) or from the clock; give it a fixed one, or let %%seeded seed it"
-                )
-            lines.append(f"  {HINT}")
+            lines.append(f"  {self.cause}")
         lines += [f"  note: {caveat}" for caveat in self.caveats]
         return "\n".join(lines)
+
+    @property
+    def cause(self) -> str:
+        """The one likely cause of a difference, with its one fix, or that none is known."""
+        # A generator the cell's names hold names itself; then one the user's own code made, before one a library
+        # made for it.
+        for differing in self.differences:
+            if differing.fix:
+                return f"cause: {differing.name} was not made from the cell's seed: make it with {FIXES[differing.fix]}"
+        made = sorted((m for m in self.made_without_seed if not m.for_its_own_use), key=lambda m: bool(m.via))
+        if made:
+            first = made[0]
+            places = f" (and {len(made) - 1} more)" if len(made) > 1 else ""
+            what, fix = GENERATORS.get(first.library, first.library), FIXES.get(first.library, "a seed")
+            if first.via:
+                return (
+                    f"cause: a {what} made without a seed inside {short_path(first.via, 40)}, called at "
+                    f"{first.shown_where(30)}{places}: pass it one ({fix})"
+                )
+            return f"cause: a {what} made without a seed at {first.shown_where(40)}{places}: make it with {fix}"
+        if self.seeded_differently:
+            seeded = self.seeded_differently[0]
+            return (
+                f"cause: the cell seeds {seeded.library} from the OS or the clock, another seed in each run "
+                f"({seeded.reader} {seeded.first}, then {seeded.second}): give it a fixed seed, or let %%seeded seed it"
+            )
+        return NO_KNOWN_CAUSE
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))
@@ -190,19 +209,21 @@ def run_twice(
     seed: int | None = None,
     *,
     code: str | types.CodeType | Iterable[types.CodeType] | None = None,
+    silenced: bool = False,
 ) -> tuple[Any, CheckReport]:
     """Run ``run()`` (already seeded), put back everything it changed, ``reseed()``, run it again; compare the runs.
 
     ``code`` is what ``run`` executes (source or code objects): the order the cell binds names in, and the names it
     reads (what cannot be compared is named only where the cell reads it); by default the code objects held by the
-    object ``run`` is a method of (the magic's compiled cell). Returns the second run's value and the report; the
-    namespace is left as the second run left it. ``CheckRefused`` where the copies the runs need do not fit.
+    object ``run`` is a method of (the magic's compiled cell). ``silenced``: the value is not shown (a cell ending in
+    ``;``), so it is not compared. Returns the second run's value and the report; the namespace is left as the second
+    run left it. ``CheckRefused`` where the copies the runs need do not fit.
     """
     __tracebackhide__ = True
     codes = code_of(run, code)
     start = Start.take(namespace, codes)
     try:
-        return _run_twice(start, run, reseed, seed, codes)
+        return _run_twice(start, run, reseed, seed, codes, silenced)
     finally:
         start.release()
 
@@ -213,6 +234,7 @@ def _run_twice(
     reseed: Callable[[], None],
     seed: int | None,
     codes: list[types.CodeType] | None,
+    silenced: bool,
 ) -> tuple[Any, CheckReport]:
     __tracebackhide__ = True
     namespace = start.namespace
@@ -221,17 +243,22 @@ def _run_twice(
     except NoRoom as refused:
         start.put_back()
         raise CheckRefused(f"--check stopped before the write: {refused}; nothing changed") from None
-    lost = start.lost()
-    if lost:
+    lost, drawn = start.lost(), start.drawn_into()
+    if lost or drawn:
+        why = (
+            f"the first run wrote into {', '.join(lost[:3])} where seedmagic could not see it (from a thread of its "
+            "own, a C extension, or an array it made writable), so it cannot be undone for a second run"
+            if lost
+            else f"the cell draws into {', '.join(drawn[:3])}, made before it, which a second run would draw into "
+            "again; make the figure in the cell (plt.subplots()) to check it"
+        )
         return first_value, CheckReport(
             seed,
             (),
             (),
             copied=start.cost.copied,
             copied_from_device=start.cost.from_device,
-            unchecked=f"the first run wrote into {', '.join(lost[:3])} where seedmagic could not see it (from a "
-            "thread of its own, a C extension, or an array it made writable), so it cannot be undone for a second "
-            "run; the notebook holds what that one run left",
+            unchecked=f"{why}; the notebook holds what that one run left",
         )
     first = start.put_back(keep_end=True)
     with interrupts_deferred():  # every generator reseeded, or none
@@ -257,7 +284,7 @@ def _run_twice(
         start.put_back(to=first)
         outcome.differ(written, "written in place by the second run only (the notebook holds what the first left)")
         return first_value, outcome.report(seed, start)
-    _compare(start, first, first_value, second_value, codes, outcome)
+    _compare(start, first, first_value, second_value, codes, outcome, silenced)
     del namespace
     return second_value, outcome.report(seed, start)
 
@@ -269,6 +296,7 @@ def _compare(
     second_value: Any,
     codes: list[types.CodeType] | None,
     outcome: _Outcome,
+    silenced: bool = False,
 ) -> None:
     """What differs between the first run's end (``first``) and the second's (the objects as they are now)."""
     namespace = start.namespace
@@ -285,6 +313,8 @@ def _compare(
             continue
         a, b, was = ended.get(name, MISSING), namespace.get(name, MISSING), before.get(name, MISSING)
         if a is MISSING and b is MISSING:
+            if was is not MISSING:
+                outcome.compared.append(name)  # deleted by both
             continue
         if a is was and b is was and name not in bound:
             continue  # neither run rebound it; what it holds is compared object by object below
@@ -306,13 +336,25 @@ def _compare(
             _judge_record(start, first, record, outcome)
         elif record.kind.name == "namespace" and id(record) in changed:
             _judge_module(record, first, outcome)
-    if first_value is not None or second_value is not None:
+    if (first_value is not None or second_value is not None) and not silenced:
         outcome.judge(LAST_EXPRESSION, first_value, second_value)
+    _compare_figures(start, first, outcome)
     for record in start.opaque():
         what = getattr(record.kind, "what", "its state cannot be read")
         outcome.not_kept(
             record.path, f"{what}, so both runs used it: the second started from what the first left in it"
         )
+
+
+def _compare_figures(start: Start, first: Ended, outcome: _Outcome) -> None:
+    """The figures each run made that no name holds: what a plain cell shows below it."""
+    second = start.figures.made() if start.figures is not None else []
+    if len(first.figures) != len(second):
+        outcome.differ("figures", f"the first run made {len(first.figures)}, the second {len(second)}")
+        return
+    for a, b in zip(first.figures, second, strict=True):
+        if (id(a), id(b)) not in outcome.figures:
+            outcome.judge(f"figure {getattr(b, 'number', '?')}", a, b)
 
 
 def _judge_module(record: Record, first: Ended, outcome: _Outcome) -> None:
@@ -351,7 +393,7 @@ def _judge_record(start: Start, first: Ended, record: Record, outcome: _Outcome)
         return
     if why is not None:
         shown = shown or comparison.found or (kind.shown(a), kind.shown(b))
-        outcome.differ(path, why.strip(), excerpt(shown[0]), excerpt(shown[1]))
+        outcome.differ(path, why.strip(), excerpt(shown[0]), excerpt(shown[1]), fix=comparison.fix or "")
         return
     outcome.compared.append(path)
     if comparison.notes:
@@ -386,21 +428,23 @@ class _Outcome:
 
     def __init__(self, known: dict[int, object]) -> None:
         self.known = known
+        self.figures: dict[tuple[int, int], Any] = {}  # the pairs of figures compared: each told once
         self.compared: list[str] = []
         self.differences: list[Difference] = []
         self.uncomparable: list[Uncomparable] = []
         self.caveats: list[str] = []
 
-    def differ(self, name: str, why: str, first: str = "", second: str = "") -> None:
+    def differ(self, name: str, why: str, first: str = "", second: str = "", fix: str = "") -> None:
         self.compared.append(name)
-        self.differences.append(Difference(name, why, first, second))
+        self.differences.append(Difference(name, why, first, second, fix))
 
     def judge(self, name: str, a: Any, b: Any) -> bool:
         """Compare one name's two values; True if nothing differs."""
-        comparison = Comparison(self.known)
+        comparison = Comparison(self.known, self.figures)
         why = comparison.difference(a, b)
         if why is not None:
-            self.differ(name, why, excerpt(a), excerpt(b))
+            shown = ("", "") if is_artist(a) else (excerpt(a), excerpt(b))  # a plot's difference is in its pixels
+            self.differ(name, why, *shown, fix=comparison.fix or "")
             return False
         self.compared.append(name)
         if comparison.notes:

@@ -19,6 +19,8 @@
   twice from the same code compares by its definition and state), the arguments, the attributes (``__dict__`` and
   ``__slots__``, by name in any order) and the items. Functions and classes met inside values compare by qualified
   name and code, defaults, closures and class attributes. pandas objects by their ``equals``.
+- matplotlib artists (figures, axes, lines, texts...) by what they draw: the rendering of the figures they are on
+  (``plots``), not their identities, numbers or automatic labels.
 - Values that cycle back to themselves (a list holding itself, parent pointers) compare by their structure.
 - Objects named in ``known`` (those a cell found before it ran, whose own states are compared apart) are the same
   only if they are the very same object.
@@ -32,6 +34,7 @@ from __future__ import annotations
 import enum
 import io
 import math
+import re
 import sys
 import threading
 import types
@@ -40,6 +43,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .errors import one_line
+from .plots import is_artist, rendering_difference, root_figure
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -61,11 +65,16 @@ _TOO_MANY: Final = _Sentinel.TOO_MANY
 
 
 def excerpt(value: Any, width: int = 60) -> str:
+    """A value's repr in one line of at most ``width`` columns, without memory addresses (``at 0x7f…``), which
+    differ between any two objects and say nothing about the user's values."""
     try:
-        text = " ".join(repr(value).split())
+        text = _ADDRESS.sub("", " ".join(repr(value).split()))
     except Exception as exc:
         text = f"<repr failed: {type(exc).__name__}>"
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+_ADDRESS = re.compile(r" (?:object )?at 0x[0-9a-fA-F]+")
 
 
 def cell_filled(cell: types.CellType) -> bool:
@@ -86,18 +95,44 @@ def difference(a: Any, b: Any) -> str | None:
     return why
 
 
+#: How to make each kind of generator from the cell's seed: the one fix a report gives for it.
+FIXES: Final = {
+    "numpy": "seedmagic.rng()",
+    "random": "random.Random(seedmagic.current_seed())",
+    "torch": "seedmagic.torch_generator()",
+    "RandomState": "np.random.RandomState(seedmagic.current_seed())",
+    "BitGenerator": "seedmagic.rng().bit_generator",
+    "SeedSequence": "np.random.SeedSequence(seedmagic.current_seed())",
+}
+#: What each kind of generator is called in a report.
+GENERATORS: Final = {
+    "numpy": "NumPy Generator",
+    "random": "random.Random",
+    "torch": "torch.Generator",
+    "RandomState": "NumPy RandomState",
+    "BitGenerator": "NumPy bit generator",
+    "SeedSequence": "NumPy SeedSequence",
+}
+
+
 class Comparison:
     """One comparison of two values: the pairs under comparison (so that cycles end) and what it could not compare.
 
     ``known``: objects compared by identity alone (by ``id``; the mapping keeps them alive). ``found``: after a
-    difference, the innermost pair of values that differ, for an excerpt."""
+    difference, the innermost pair of values that differ, for an excerpt; ``fix``, where they are generators not
+    seeded from the cell's seed, the key of ``FIXES`` that makes one."""
 
-    def __init__(self, known: Mapping[int, object] | None = None) -> None:
+    def __init__(
+        self, known: Mapping[int, object] | None = None, figures: dict[tuple[int, int], Any] | None = None
+    ) -> None:
         self.seen: dict[tuple[int, int], tuple[Any, Any]] = {}  # the pair itself keeps its ids from being reused
+        #: Pairs of figures already compared, in a comparison of several values: each pair's difference is told once.
+        self.figures = figures if figures is not None else {}
         self.trail: list[tuple[int, int]] = []  # the pairs in the order they were seen, to take back a trial's
         self.notes: list[str] = []
         self.known: Mapping[int, object] = known or {}
         self.found: tuple[Any, Any] | None = None
+        self.fix: str | None = None
 
     def difference(self, a: Any, b: Any) -> str | None:
         try:
@@ -162,6 +197,10 @@ class Comparison:
         numpy = sys.modules.get("numpy")
         if numpy is not None and isinstance(a, (numpy.ndarray, numpy.generic)):
             return self._array(numpy, numpy.asanyarray(a), numpy.asanyarray(b), where)
+        if is_artist(a):
+            why = self._artist(a, b, where)
+            if why is not MISSING:
+                return why
         if type(a) in (list, tuple):
             return self._sequence(a, b, where)
         if type(a) is dict:
@@ -178,10 +217,7 @@ class Comparison:
             if isinstance(a, random.SystemRandom):
                 return f"{where}a random.SystemRandom: it draws from os.urandom, which no seed repeats"
             if self.diff(a.getstate(), b.getstate(), where) is not None:
-                return (
-                    f"{where}a random.Random whose state differs between runs: it was not seeded from the cell's "
-                    "seed; use random.Random(seedmagic.current_seed())"
-                )
+                return self._unseeded(where, "random")
             return self._attributes(a, b, where)
         if isinstance(a, type):
             return self._class(a, b, where)
@@ -219,6 +255,19 @@ class Comparison:
         if type(a).__module__.split(".")[0] == "pandas" and callable(getattr(a, "equals", None)):
             return None if a.equals(b) else f"{where}values differ"
         return self._reduced(a, b, where)
+
+    def _artist(self, a: Any, b: Any, where: str) -> str | Literal[_Sentinel.MISSING] | None:
+        """A plot is what it draws: two artists by the rendering of the figures they are on (MISSING where they are
+        not on two figures, to be compared as any object)."""
+        figure_a, figure_b = root_figure(a), root_figure(b)
+        if figure_a is None or figure_b is None or figure_a is figure_b:
+            return MISSING
+        key = (id(figure_a), id(figure_b))
+        if key in self.figures:  # told already, under another name
+            return None
+        self.figures[key] = (figure_a, figure_b)
+        why = rendering_difference(figure_a, figure_b)
+        return None if why is None else f"{where}{why}"
 
     # -- containers ----------------------------------------------------------------------------------------------
 
@@ -460,40 +509,30 @@ class Comparison:
             self.cannot(where, f"a torch.Generator on {a.device}, not read so as not to start the device")
             return None
         if self.diff(a.get_state(), b.get_state(), where) is not None:
-            return (
-                f"{where}a torch.Generator whose state differs between runs: it was not seeded from the cell's seed; "
-                "use seedmagic.torch_generator()"
-            )
+            return self._unseeded(where, "torch")
         return None
+
+    def _unseeded(self, where: str, kind: str) -> str:
+        self.fix = self.fix or kind
+        return f"{where}a {GENERATORS[kind]} whose state differs between runs: it was not seeded from the cell's seed"
 
     def _numpy_generator(
         self, nprandom: types.ModuleType, a: Any, b: Any, where: str
     ) -> str | Literal[_Sentinel.MISSING] | None:
         """The comparison of NumPy's generators, or MISSING for anything else."""
-        kinds = (
-            (nprandom.Generator, lambda g: g.bit_generator.state, "a NumPy Generator", "seedmagic.rng()"),
-            (
-                nprandom.RandomState,
-                lambda g: g.get_state(legacy=False),
-                "a NumPy RandomState",
-                "np.random.RandomState(seedmagic.current_seed())",
-            ),
-            (nprandom.BitGenerator, lambda g: g.state, "a NumPy bit generator", "seedmagic.rng().bit_generator"),
+        kinds: tuple[tuple[type, Callable[[Any], Any], str], ...] = (
+            (nprandom.Generator, lambda g: g.bit_generator.state, "numpy"),
+            (nprandom.RandomState, lambda g: g.get_state(legacy=False), "RandomState"),
+            (nprandom.BitGenerator, lambda g: g.state, "BitGenerator"),
             (
                 nprandom.SeedSequence,
                 lambda s: (s.entropy, s.spawn_key, s.pool_size, s.n_children_spawned),
-                "a NumPy SeedSequence",
-                "np.random.SeedSequence(seedmagic.current_seed())",
+                "SeedSequence",
             ),
         )
-        for kind, state, what, instead in kinds:
+        for kind, state, name in kinds:
             if isinstance(a, kind):
-                if self.diff(state(a), state(b), where) is None:
-                    return None
-                return (
-                    f"{where}{what} whose state differs between runs: it was not seeded from the cell's seed; "
-                    f"use {instead}"
-                )
+                return None if self.diff(state(a), state(b), where) is None else self._unseeded(where, name)
         return MISSING
 
     def _array(self, numpy: types.ModuleType, a: NDArray[Any], b: NDArray[Any], where: str) -> str | None:

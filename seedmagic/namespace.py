@@ -69,6 +69,7 @@ from .kinds import (
     through,
 )
 from .names import Names, defined_in, names_used, written_by_name
+from .plots import Figures, is_artist
 from .writes import ArrayWrites, Cost, NoRoom, Storage, TorchWrites
 
 MOST_OBJECTS: Final = 2_000_000
@@ -215,6 +216,8 @@ class Start:
         self._seen: set[int] = set()
         self._by_id: dict[int, Record] = {}
         self.generators_only = False
+        #: pyplot's figures, where matplotlib is imported (before the cell, or by a run).
+        self.figures: Figures | None = None
 
     # -- walking ---------------------------------------------------------------------------------------------------
 
@@ -231,6 +234,8 @@ class Start:
         """Walk and record everything ``namespace`` and the user's own modules reach."""
         start = cls(namespace, names_used(codes, namespace))
         start.generators_only = generators_only
+        if not generators_only:
+            start.figures = Figures.take()
         start._written_names = written_by_name(codes)
         shell = getattr(namespace.get("get_ipython"), "__self__", None)
         for kept in (shell, sys.stdin, sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
@@ -243,6 +248,8 @@ class Start:
             if module.__dict__ is not namespace
         ]
         start._walk(modules)
+        if start.figures is not None:
+            start.figures.settle()
         return start
 
     def _walk(self, roots: Sequence[tuple[Record | None, str, Any, str, Kind | None]]) -> None:
@@ -321,6 +328,10 @@ class Start:
             return self._kinds[cls]
         except KeyError:
             pass
+        if is_artist(obj):  # not walked: what it draws is watched through its figure
+            if self.figures is not None:
+                self.figures.reach(obj)
+            return None
         kind = self._kind_of(obj, cls)
         # The same for every object of the class, but for functions and classes (the user's or a library's) and
         # generators (a torch.Generator on a device that has not started is not read).
@@ -501,12 +512,22 @@ class Start:
             lost += [entry.path for entry in self.arrays.flipped]
         return lost
 
+    def drawn_into(self) -> list[str]:
+        """The figures from before the cell that the last run drew into: they cannot be put back."""
+        return [] if self.figures is None else self.figures.drawn_into()
+
     def put_back(self, *, keep_end: bool = False, to: Ended | None = None) -> Ended:
         """Put every object the last run changed back as it was before the cell (or, ``to``, as an earlier run left
         it), in place. With ``keep_end``, the run's end is kept for a comparison: the states, and the storages' and
-        arrays' copies swapped to hold it."""
+        arrays' copies swapped to hold it. The figures the run made are closed in pyplot (kept, with ``keep_end``);
+        ``to`` leaves the figures as they are."""
         ended = Ended()
         with interrupts_deferred():
+            if to is None and not self.generators_only:  # --isolate: the cell's figures are its output
+                if self.figures is None:
+                    self.figures = Figures.take(made_before=False)  # matplotlib imported by the run
+                if self.figures is not None:
+                    ended.figures = self.figures.set_aside()
             changed = self.changed()
             if to is not None:
                 ids = {id(record) for record in changed}
@@ -570,6 +591,7 @@ class Start:
         self.known.clear()
         self._by_id.clear()
         self.storages.clear()
+        self.figures = None
         if self.tensors is not None:
             self.tensors.storages.clear()
         if self.arrays is not None:
@@ -585,6 +607,7 @@ class Ended:
         self.states: dict[Record, Any] = {}
         self.storages: set[int] = set()
         self.arrays: set[int] = set()
+        self.figures: list[Any] = []  # the figures it made, closed in pyplot
 
 
 def _differs(copy: Any, tensor: Any) -> bool:

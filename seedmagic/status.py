@@ -237,25 +237,40 @@ class Status(NamedTuple):
         return "\n".join(lines)
 
     def _unseeded_lines(self) -> list[str]:
-        """The census: where generators were made without a seed, and whether reach seeded them."""
+        """The census: where generators were made without a seed, and whether reach seeded them. Those made inside
+        a library (for the user's call, or for its own use: ``tempfile``'s names) are charged to it, in one line."""
         lines = []
-        if self.unseeded:
+        mine = [site for site in self.unseeded if not site.via]
+        theirs = [site for site in self.unseeded if site.via]
+        if mine:
             header = ("made without a seed", "at", "times", "reach")
             # A file's path is shortened to what leaves its row room for the count and "-" (a longer reach goes
             # under the row).
-            times = max(len(header[2]), *(len(str(site.count)) for site in self.unseeded))
-            at_width = WIDTH - max(len(header[0]), *(len(site.library) for site in self.unseeded)) - times - 2 * 3 - 1
+            times = max(len(header[2]), *(len(str(site.count)) for site in mine))
+            at_width = WIDTH - max(len(header[0]), *(len(site.library) for site in mine)) - times - 2 * 3 - 1
             rows, notes = [], []
-            for site in self.unseeded:
+            for site in mine:
                 reached = f"{site.reached} seeded" if site.reached else "-"
                 if site.last_seed is not None:
                     reached += f", last with {site.last_seed}"
                 rows.append((site.library, site.shown_where(at_width), str(site.count), reached))
-                via = f"via {short_path(site.via, WIDTH - len(_INDENT) - len('via '))}" if site.via else ""
-                notes.append([text for text in (via, site.note) if text])
+                notes.append([site.note] if site.note else [])
             lines += table(header, rows, notes)
-            if not self.reach:
-                lines.append("(%seed N --reach seeds them from the seed in force)")
+        if theirs:
+            places = "; ".join(
+                f"{short_path(site.via, 40)} x{site.count} ({site.shown_where(30)})"
+                + (f", {site.reached} seeded" if site.reached else "")
+                for site in theirs
+            )
+            lines += textwrap.wrap(
+                f"made without a seed inside libraries, called from your code: {places}",
+                WIDTH,
+                subsequent_indent=_INDENT,
+                break_on_hyphens=False,
+                break_long_words=False,
+            )
+        if self.unseeded and not self.reach:
+            lines.append("(%seed N --reach seeds them from the seed in force)")
         if self.not_reached:
             text = f"NOT reached by --reach (bound before it): {', '.join(self.not_reached)}"
             lines += textwrap.wrap(text, WIDTH, subsequent_indent=_INDENT, break_on_hyphens=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import secrets
 import sys
 
@@ -137,6 +138,44 @@ def test_a_library_function_is_named_as_the_way_and_the_cell_as_the_place(ip):
     [site] = [site for site in seedmagic.status().unseeded if site.cell == result.execution_count]
     assert (site.library, site.line) == ("numpy", 2)
     assert site.via.startswith("scipy/stats/") and site.via.endswith(tuple("0123456789"))
+
+
+def test_a_generator_made_inside_a_library_is_charged_to_it_in_one_line_not_to_the_users_row(ip, capsys):
+    run_ok(ip, "from scipy.stats import qmc\nimport numpy as np")
+    result = ip.run_cell("x = np.random.default_rng()\npoints = qmc.LatinHypercube(2).random(4)", store_history=True)
+    result.raise_error()
+    text = str(seedmagic.status())
+    assert all(len(line) <= 80 for line in text.splitlines()), text
+    table = text.split("made without a seed  at", 1)[1].split("made without a seed inside libraries")[0]
+    assert f"In [{result.execution_count}], line 1" in table and "scipy" not in table  # the user's own row only
+    inside = " ".join(text.split("made without a seed inside libraries, called from your code:", 1)[1].split())
+    assert re.search(rf"scipy/stats/_qmc\.py:\d+ x1 \(In \[{result.execution_count}\], line 2\)", inside), inside
+
+
+def test_check_names_a_generator_a_library_made_for_the_cell_as_made_inside_it(ip, capsys):
+    run_ok(ip, "from scipy.stats import qmc")
+    run_ok(ip, "%%seeded 0 --check\npoints = qmc.LatinHypercube(2).random(4)")
+    number = ip.execution_count - 1
+    cause = capsys.readouterr().err.splitlines()[-1]
+    assert re.fullmatch(
+        rf"  cause: a NumPy Generator made without a seed inside scipy/stats/_qmc\.py:\d+, called at In \[{number}\], "
+        r"line 2: pass it one \(seedmagic\.rng\(\)\)",
+        cause,
+    ), cause
+
+
+def test_a_generator_the_standard_library_makes_for_its_own_use_is_never_the_cause():
+    from seedmagic.census import Unseeded
+    from seedmagic.check import NO_KNOWN_CAUSE, CheckReport, Difference
+
+    names = Unseeded("random", "<cell>", 3, 4, "tempfile.py:146", 1, 0, None)
+    differing = Difference("x", "values differ", "0.1", "0.2")
+    assert CheckReport(0, ("x",), (differing,), made_without_seed=(names,)).cause == f"{NO_KNOWN_CAUSE}"
+    mine = Unseeded("numpy", "<cell>", 2, 4, "", 1, 0, None)
+    report = CheckReport(0, ("x",), (differing,), made_without_seed=(names, mine))
+    assert (
+        report.cause == "cause: a NumPy Generator made without a seed at In [4], line 2: make it with seedmagic.rng()"
+    )
 
 
 def test_a_loop_is_one_row_with_its_count(ip):

@@ -752,18 +752,24 @@ def test_check_names_an_unseeded_random_random(ip, capsys):
 
 
 @pytest.mark.parametrize(
-    ("cell", "why"),
+    ("cell", "what", "fix"),
     [
-        ("g = np.random.default_rng()", "a NumPy Generator whose state differs between runs"),
-        ("g = np.random.RandomState()", "a NumPy RandomState whose state differs between runs"),
-        ("g = np.random.PCG64()", "a NumPy bit generator whose state differs between runs"),
-        ("g = np.random.SeedSequence()", "a NumPy SeedSequence whose state differs between runs"),
-        ("g = torch.Generator()\ng.seed();", "a torch.Generator whose state differs between runs"),
+        ("g = np.random.default_rng()", "NumPy Generator", "seedmagic.rng()"),
+        ("g = np.random.RandomState()", "NumPy RandomState", "np.random.RandomState(seedmagic.current_seed())"),
+        ("g = np.random.PCG64()", "NumPy bit generator", "seedmagic.rng().bit_generator"),
+        ("g = np.random.SeedSequence()", "NumPy SeedSequence", "np.random.SeedSequence(seedmagic.current_seed())"),
+        ("g = torch.Generator()\ng.seed();", "torch.Generator", "seedmagic.torch_generator()"),
+        ("g = random.Random()", "random.Random", "random.Random(seedmagic.current_seed())"),
     ],
 )
-def test_check_names_an_unseeded_generator_and_says_why(ip, capsys, cell, why):
-    report = check(ip, capsys, cell)
-    assert f"g: {why}: it was not seeded from the cell's seed; use " in report
+def test_check_names_an_unseeded_generator_with_one_cause_and_one_fix(ip, capsys, cell, what, fix):
+    headline, difference, cause = check(ip, capsys, cell).splitlines()
+    assert headline == "seedmagic: NOT reproducible: two runs from seed 0 differ in 1 of 1:"
+    assert difference.startswith(f"  g: a {what} whose state differs between runs: it was not seeded from the cell's")
+    assert " at 0x" not in difference
+    assert cause == f"  cause: g was not made from the cell's seed: make it with {fix}"
+    # Each fix makes a generator that repeats.
+    assert check(ip, capsys, f"g = {fix}").startswith("seedmagic: reproducible")
 
 
 def test_check_passes_generators_made_from_the_cells_seed(ip, capsys):
@@ -830,9 +836,15 @@ def test_check_names_what_it_compared_in_the_order_the_cell_binds_it(ip, capsys)
 
 # -- generators made without a seed: named as the likely cause ---------------------------------------------------------
 
-UNSEEDED_CELLS = {
-    "numpy": "r = np.random.default_rng()\nx = r.random()",
-    "random": "r = random.Random()\nx = r.random()",
+UNSEEDED_CELLS = {  # the generator is not kept: only the census can name it
+    "numpy": "x = np.random.default_rng().random()",
+    "random": "x = random.Random().random()",
+}
+FIX = {
+    "numpy": "NumPy Generator made without a seed at In [{}], line 2: make it with seedmagic.rng()",
+    "random": (
+        "random.Random made without a seed at In [{}], line 2: make it with random.Random(seedmagic.current_seed())"
+    ),
 }
 
 
@@ -844,7 +856,7 @@ def test_check_names_a_generator_made_without_a_seed_as_the_likely_cause(ip, cap
     number = ip.execution_count - 1
     err = capsys.readouterr().err
     assert "NOT reproducible" in err
-    assert f"likely cause: a {library} generator made without a seed at In [{number}], line 2 (2 made" in err
+    assert err.splitlines()[-1] == f"  cause: a {FIX[library].format(number)}"
     # The census was on for the two runs only: every constructor is as it was.
     assert not seedmagic.engine.ENGINE.census.enabled
     assert (np.random.bit_generator.randbits, random.Random.__init__) == (entropy, init)
@@ -858,8 +870,8 @@ def test_check_names_torch_seeded_differently_by_the_two_runs_as_the_likely_caus
     err = capsys.readouterr().err
     assert "NOT reproducible" in err and "x: values differ" in err
     found = re.search(
-        r"likely cause: the cell seeds torch with a different seed in each run \(torch\.initial_seed\(\) "
-        r"(\d+), then (\d+)\): a seed drawn from the OS \(torch\.seed\(\)\)",
+        r"  cause: the cell seeds torch from the OS or the clock, another seed in each run \(torch\.initial_seed\(\) "
+        r"(\d+), then (\d+)\): give it a fixed seed, or let %%seeded seed it$",
         err,
     )
     assert found, err
@@ -872,14 +884,14 @@ def test_check_names_no_cause_where_the_generators_are_seeded_or_reached(ip, cap
     run_ok(ip, "%%seeded 0 --check\ng = torch.Generator()\nx = torch.rand(2, generator=g)")  # torch's fixed seed
     run_ok(ip, "%%seeded 0 --check\ntorch.manual_seed(5)\nx = torch.rand(2)")  # the same seed in both runs
     out = capsys.readouterr()
-    assert out.out.count("seedmagic: reproducible") == 3 and "likely cause" not in out.err
+    assert out.out.count("seedmagic: reproducible") == 3 and "cause" not in out.err
     run_ok(ip, "%seed 0 --reach -q")
     try:
         run_ok(ip, f"%%seeded 0 --check\n{UNSEEDED_CELLS['numpy']}")
     finally:
         run_ok(ip, "%seed --no-reach -q")
     out = capsys.readouterr()
-    assert "seedmagic: reproducible" in out.out and "likely cause" not in out.err
+    assert "seedmagic: reproducible" in out.out and "cause" not in out.err
 
 
 def test_an_error_in_a_check_cell_shows_the_traceback_a_plain_cell_shows(ip):
