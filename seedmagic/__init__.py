@@ -25,7 +25,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .engine import ENGINE, Snapshot, derive_seed
+from .engine import ENGINE, InvalidArgument, InvalidArgumentType, Snapshot, derive_seed
 from .errors import SeedmagicWarning
 from .generators import jax_key, rng, torch_generator, worker_init_fn
 from .status import SeedReport, Status
@@ -52,6 +52,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "InvalidArgument",
+    "InvalidArgumentType",
     "SeedReport",
     "SeedSweep",
     "SeedmagicWarning",

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 from .census import Census, _Counting
 from .determinism import DeterminismState, DeterminismSwitch
-from .errors import one_line, warn, warn_failures
+from .errors import cell_traceback, one_line, shown, warn, warn_failures
 from .importhook import ImportHook
 from .ranks import PerRank, current_rank
 from .sources import NAMES, SOURCES, Flag, Readers, Source, StateUnavailable
@@ -39,11 +39,19 @@ _SEED_TEXT = re.compile(r"[+-]?(0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)", re.ASCII)
 
 
 class InvalidArgument(ValueError):
-    """A seed, library name or option seedmagic refuses. Raised before anything is changed."""
+    """A seed, library name or option seedmagic refuses: a ``ValueError``, raised before anything is changed. In a
+    cell, IPython shows it as one line (``ValueError: ...``), without seedmagic's own frames."""
+
+    __module__ = "seedmagic"  # as a traceback names it: seedmagic.InvalidArgument, which seedmagic exports
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook for an exception's own traceback
+        return cell_traceback(self)
 
 
 class InvalidArgumentType(InvalidArgument, TypeError):
-    """An argument of the wrong type."""
+    """An argument of the wrong type: a ``TypeError`` (and an ``InvalidArgument``)."""
+
+    __module__ = "seedmagic"
 
 
 def validate_seed(seed: Any) -> int:
@@ -55,7 +63,7 @@ def validate_seed(seed: Any) -> int:
     try:
         value = operator.index(seed)
     except TypeError:
-        raise InvalidArgumentType(f"seed must be an integer, got {seed!r}") from None
+        raise InvalidArgumentType(f"seed must be an integer, got {shown(seed)}") from None
     if not 0 <= value < SEED_LIMIT:
         raise InvalidArgument(f"seed must be between 0 and 2**32 - 1 = {SEED_LIMIT - 1}, got {value}")
     return value
@@ -83,8 +91,15 @@ def random_seed() -> int:
 
 
 def derive_seed(base: int, key: int | str) -> int:
-    """A seed in ``[0, 2**32)`` derived from ``base`` and ``key``, the same on every platform and Python version."""
-    return _derive(validate_seed(base), key)
+    """A seed in ``[0, 2**32)`` derived from ``base`` and ``key``, the same on every platform and Python version.
+    ``key`` is an int (``np.int64(7)`` and ``torch.tensor(7)`` are 7) or a str."""
+    base = validate_seed(base)
+    if isinstance(key, str):
+        return _derive(base, str(key))
+    if not isinstance(key, bool):
+        with contextlib.suppress(TypeError):
+            return _derive(base, operator.index(key))
+    raise InvalidArgumentType(f"key must be an int or a str, got {shown(key)}")
 
 
 def _derive(base: int, key: int | str) -> int:
@@ -101,8 +116,15 @@ def _blake2b() -> type[hashlib.blake2b]:
 
 
 def _names(value: str | Iterable[str], option: str) -> list[str]:
-    parts = [value] if isinstance(value, str) else [str(part) for part in value]
-    names = [name.strip() for part in parts for name in part.split(",")]
+    try:
+        parts: list[object] = [value] if isinstance(value, str) else list(value)
+    except TypeError:
+        parts = [value]
+    if not all(isinstance(part, str) for part in parts):
+        raise InvalidArgumentType(
+            f"{option} takes library names ('torch,numpy' or ['torch', 'numpy']), got {shown(value)}"
+        )
+    names = [name.strip() for part in parts for name in str(part).split(",")]
     if not any(names):
         raise InvalidArgument(f"{option} needs at least one library name (known: {', '.join(NAMES)})")
     unknown = [name for name in names if name not in NAMES]
@@ -130,7 +152,7 @@ def check_bool(name: str, value: object, *, none: bool = False) -> None:
     if isinstance(value, bool) or (none and value is None):
         return
     allowed = "True, False or None" if none else "True or False"
-    raise InvalidArgumentType(f"{name} must be {allowed}, got {value!r}")
+    raise InvalidArgumentType(f"{name} must be {allowed}, got {shown(value)}")
 
 
 class Marks(NamedTuple):
@@ -649,14 +671,15 @@ class Engine:
 
     def refresh_hook(self) -> None:
         """Watch imports while a seed or the deterministic switch waits for a library, while the census or reach is
-        on, and while a library is recorded as seeded: run anew (``importlib.reload``), it is seeded again or its
-        record dropped."""
+        on, while a library is recorded as seeded (run anew, ``importlib.reload``, it is seeded again or its record
+        dropped), and while a listener (a live panel) reads a library as it is imported."""
         if (
             self.seed is not None
             or self._scope is not None
             or self.determinism.enabled
             or self.census.active
             or self.seedings
+            or self.listeners
         ):
             self.hook.install()
         else:
@@ -727,7 +750,9 @@ class Engine:
         import with the session seed where there is one, else with the state and flags it had right after its
         import, and switched to deterministic algorithms if the session's deterministic mode is on."""
         if not isinstance(snapshot, Snapshot):  # a tuple of the same length is not one: nothing is changed
-            raise TypeError(f"restore takes a Snapshot (from seedmagic.snapshot()), not {type(snapshot).__name__}")
+            raise InvalidArgumentType(
+                f"restore takes a Snapshot (from seedmagic.snapshot()), not {type(snapshot).__name__}"
+            )
         if self.listeners:
             self._tell("restoring")
         self._restore_generators(snapshot.states)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from types import FrameType
+from types import FrameType, ModuleType, TracebackType
+from typing import Any
 
 
 class SeedmagicWarning(UserWarning):
@@ -42,6 +43,62 @@ def one_line(exc: BaseException) -> str:
     text = lines[0].strip() if lines else ""
     text = text if len(text) <= 100 else text[:99] + "…"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def shown(value: Any, most: int = 40) -> str:
+    """A value as a one-line message shows it: its repr on one line, at most ``most`` characters, and an array or
+    tensor whose repr is longer by its type and shape."""
+    if isinstance(value, ModuleType):
+        return f"the module {value.__name__}"
+    text = " ".join(repr(value).split())
+    if len(text) <= most:
+        return text
+    shape = getattr(value, "shape", None)
+    if shape is not None and not isinstance(shape, str):
+        try:
+            return f"a {type(value).__name__} of shape {tuple(shape)}"
+        except TypeError:
+            pass
+    return text[: most - 1] + "…"
+
+
+def builtin_kind(error: BaseException) -> type[BaseException]:
+    """The built-in type the README names for one of seedmagic's refusals: TypeError, KeyError or ValueError."""
+    return next((kind for kind in (TypeError, KeyError) if isinstance(error, kind)), ValueError)
+
+
+def cell_traceback(error: BaseException) -> list[str]:
+    """How IPython shows seedmagic's refusal of an argument (``InvalidArgument._render_traceback_``): one line, the
+    built-in type the README names and the message, ``ValueError: seed must be ...``. Where the call was not made by
+    the cell itself (a function of the notebook's, a script run with ``%run``), the frames that led to it come first,
+    as IPython shows a traceback; seedmagic's own frames, and IPython's, never."""
+    kind = builtin_kind(error)
+    lines = str(error).strip().splitlines()
+    line = f"{kind.__name__}: {lines[0].strip()}" if lines else kind.__name__
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is None:
+            return [line]
+        machinery = os.path.dirname(os.path.abspath(str(sys.modules["IPython"].__file__))) + os.sep
+        frames: list[TracebackType] = []
+        tb = error.__traceback__
+        while tb is not None:
+            if not tb.tb_frame.f_code.co_filename.startswith((_OWN_FILES, machinery)):
+                frames.append(tb)
+            tb = tb.tb_next
+        cells = getattr(shell.compile, "_filename_map", {})
+        if len(frames) <= 1 and all(tb.tb_frame.f_code.co_filename in cells for tb in frames):
+            return [line]
+        chain: TracebackType | None = None
+        for tb in reversed(frames):
+            chain = TracebackType(chain, tb.tb_frame, tb.tb_lasti, tb.tb_lineno)
+        plain = kind(lines[0].strip() if lines else "")
+        stb: list[str] = shell.InteractiveTB.structured_traceback(kind, plain, chain, tb_offset=0)
+        return stb
+    except Exception:  # never worse than one line
+        return [line]
 
 
 def warn_failures(doing: str, failed: dict[str, str]) -> None:

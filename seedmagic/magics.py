@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import functools
 import os
 import sys
@@ -106,7 +107,9 @@ class _HelpFormatter(MagicHelpFormatter):
 
 
 def _no_abbreviations(magic: _Method) -> _Method:
-    """Options are spelled out: ``--deter`` is an unknown option, not ``--deterministic``. (The help, ``%seed?``, is
+    """Options are spelled out: ``--deter`` is an unknown option, not ``--deterministic``, whose error names the option
+    meant (see ``_parse_line``): an abbreviation that worked only while no other option began the same way would stop
+    working when one is added. (The help, ``%seed?``, is
     wrapped at 80 columns by ``@kwds(formatter_class=_HelpFormatter)``, which ``@magic_arguments`` formats once.)"""
     parser: argparse.ArgumentParser = magic.parser  # type: ignore[attr-defined]  # set by @magic_arguments
     assert parser.formatter_class is _HelpFormatter, "give the magic @kwds(formatter_class=_HelpFormatter)"
@@ -114,10 +117,49 @@ def _no_abbreviations(magic: _Method) -> _Method:
     return magic
 
 
+def _parse_line(magic: Callable[..., Any], line: str) -> argparse.Namespace:
+    """The magic's arguments, or a one-line UsageError; an option it does not have gets the nearest it has: ``%seed 0
+    --deter`` is ``unrecognized arguments: --deter (did you mean --deterministic?)``. Every magic parses here."""
+    try:
+        return parse_argstring(magic, line)
+    except UsageError as error:
+        text = str(error)
+        if not text.startswith(_UNRECOGNIZED):
+            raise
+        parser: argparse.ArgumentParser = magic.parser  # type: ignore[attr-defined]  # set by @magic_arguments
+        known = [option for action in parser._actions for option in action.option_strings]
+        near = {token: _nearest(token, known) for token in text[len(_UNRECOGNIZED) :].split() if token[:1] == "-"}
+        found = [(token, options) for token, options in near.items() if options]
+        if not found:
+            raise
+        if len(found) == 1:
+            hint = f"did you mean {_either_of(found[0][1])}?"
+        else:
+            hint = "did you mean " + ", ".join(f"{_either_of(options)} for {token}" for token, options in found) + "?"
+        raise UsageError(f"{text} ({hint})") from None
+
+
+_UNRECOGNIZED = "unrecognized arguments: "
+
+
+def _nearest(token: str, options: list[str]) -> list[str]:
+    """The options ``token`` may have meant: those it begins (``--no``: ``--no-auto``, ``--no-reach``), else the one
+    closest in spelling (``--atuo``: ``--auto``); none for a token like no option (``--foo``)."""
+    token = token.partition("=")[0]
+    if token.startswith("--"):
+        options = [option for option in options if option.startswith("--")]
+    begun = [option for option in options if option.startswith(token) and option != token]
+    return begun or difflib.get_close_matches(token, options, n=1, cutoff=0.6)
+
+
+def _either_of(options: list[str]) -> str:
+    return options[0] if len(options) == 1 else f"{', '.join(options[:-1])} or {options[-1]}"
+
+
 @functools.lru_cache(maxsize=256)
 def _parse(magic: Callable[..., Any], line: str) -> argparse.Namespace:
-    """``parse_argstring``, remembered: the same line always parses the same way, and a notebook repeats its lines."""
-    return parse_argstring(magic, line)
+    """``_parse_line``, remembered: the same line always parses the same way, and a notebook repeats its lines."""
+    return _parse_line(magic, line)
 
 
 def _either(args: argparse.Namespace, on: str, off: str) -> bool | None:
@@ -170,7 +212,7 @@ class _SeedLine(NamedTuple):
 @functools.lru_cache(maxsize=256)
 def _seed_line(line: str) -> _SeedLine:
     """The ``%seed`` line, or a UsageError (raised anew each time: errors are not kept)."""
-    args = parse_argstring(SeedMagics.seed_magic, line)
+    args = _parse_line(SeedMagics.seed_magic, line)
     if args.seed is not None and args.random:
         raise UsageError("give a seed or --random, not both")
     if args.warn_only and not args.deterministic:
@@ -498,7 +540,9 @@ class SeedMagics(Magics):
             self._isolate_held_generators(args.isolate)
             code = [*body.statements, *([body.last_expression] if body.last_expression is not None else [])]
             try:
-                value, report = run_twice(body.evaluate, self.shell.user_ns, reseed, started.seed, code=code)
+                value, report = run_twice(
+                    body.evaluate, self.shell.user_ns, reseed, started.seed, code=code, silenced=body.silenced
+                )
             except CheckRefused as refused:
                 raise UsageError(str(refused)) from None
             except BaseException as error:
@@ -577,10 +621,11 @@ class SeedMagics(Magics):
         numbers or a 0-d tensor or array. The result is a seedmagic.SeedSweep: the value
         for each seed, and n, mean, standard deviation, 95% confidence interval
         (Student's t), min and max, with a plot of the spread; inf and NaN values are
-        shown and left out of the statistics. A progress bar shows while it runs. An
-        interrupt stops it, shows what ran (bound to -o NAME) and leaves the cell
-        interrupted, so that Run All stops there. Seeding with the best seed afterwards
-        (%seed k) says that the best of n seeds is not a result to report.
+        shown and left out of the statistics. A progress bar shows while it runs (-q:
+        none), and is gone when it ends: the saved notebook keeps none. An interrupt
+        stops it, shows what ran (bound to -o NAME) and leaves the cell interrupted, so
+        that Run All stops there. Seeding with the best seed afterwards (%seed k) says
+        that the best of n seeds is not a result to report.
 
         Examples::
 
@@ -614,6 +659,7 @@ class SeedMagics(Magics):
                 stop_on_error=args.stop_on_error,
                 name=args.output,
                 derived_from=derived,
+                quiet=args.quiet,
             )
         self._sweeps = [*self._sweeps[-(_SWEEPS_KEPT - 1) :], result]
         self._best_seed_notes = {seed: note for sweep in self._sweeps for seed, note in sweep.best_seed_notes.items()}

@@ -215,11 +215,13 @@ class _Watch:
         self._seedable = frozenset(source.name for source in engine.sources if source.seedable)
         self.closed = False
         engine.listeners.append(self.heard)
+        engine.refresh_hook()  # a library the next cell imports is read as it is imported
 
     def close(self) -> None:
         self.closed = True
         with contextlib.suppress(ValueError):
             self.engine.listeners.remove(self.heard)
+        self.engine.refresh_hook()
 
     def heard(self, event: str, libraries: tuple[str, ...], seed: int | None) -> None:
         """The engine changed generators itself: read them anew (from what is kept, after a seeding)."""
@@ -311,6 +313,7 @@ class _Watch:
             # The census is off by default: then this reads nothing.
             unseeded_count(census.unseeded()) if census.enabled or census.reaching else 0,
             census.reaching,
+            () if session.seed is not None else tuple(name for name in self.drew or () if name not in seedings),
         )
 
 

@@ -151,6 +151,8 @@ class Summary(NamedTuple):
     #: Generators made without a seed that reach did not seed (with the census or reach on).
     unseeded: int = 0
     reach: bool = False
+    #: Of ``drew``, those no seed of seedmagic's was in force for: no session seed, nor one seeded by a cell.
+    drew_without_seed: tuple[str, ...] = ()
 
     def parts(self) -> list[str]:
         parts = [
@@ -161,7 +163,8 @@ class Summary(NamedTuple):
             f"{self.not_deterministic} flag{'' if self.not_deterministic == 1 else 's'} NOT deterministic",
         ]
         if self.drew is not None:
-            parts.append(f"drew from {', '.join(self.drew) or 'nothing'}")
+            drew = ", ".join(name + (" (no seed set)" if name in self.drew_without_seed else "") for name in self.drew)
+            parts.append(f"drew from {drew or 'nothing'}")
         if self.changed:
             parts.append(f"changed {', '.join(self.changed)}")
         if self.reach:

@@ -21,10 +21,12 @@ body once per seed from the same starting namespace, and the progress display) i
 from __future__ import annotations
 
 import ast
+import builtins
 import functools
 import html
 import math
 import numbers
+import operator
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -32,8 +34,17 @@ from dataclasses import dataclass
 from types import CodeType
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
-from .engine import ENGINE, Engine, InvalidArgument, derive_seed, parse_seed, validate_seed
-from .errors import one_line
+from .engine import (
+    ENGINE,
+    Engine,
+    InvalidArgument,
+    InvalidArgumentType,
+    check_bool,
+    derive_seed,
+    parse_seed,
+    validate_seed,
+)
+from .errors import one_line, shown
 
 if TYPE_CHECKING:
     import pandas
@@ -47,7 +58,8 @@ MOST_SEEDS = 1_000_000
 """More seeds than this in one sweep is refused: ``0-4294967295`` is a typo, not a plan."""
 WIDTH = 80
 _PROGRESS_EVERY_S = 0.1  # the progress display is updated at most this often (and after the last seed)
-_SCALAR = "value"  # the name of a one-number metric when the cell's last expression has no short name
+_SCALAR = "metric"  # the name of a one-number metric when what the cell's last expression means has no name
+_SHORT = 16  # a metric's name every table shows whole
 
 Metric = float | dict[str, float]
 _T = TypeVar("_T")
@@ -55,6 +67,13 @@ _T = TypeVar("_T")
 
 class NotAMetric(InvalidArgument):
     """The code's value is not a number, a dict of numbers or a 0-d tensor or array."""
+
+
+class UnknownMetric(InvalidArgument, KeyError):
+    """``sweep["name"]`` for a metric the sweep does not have: a ``KeyError``."""
+
+    def __str__(self) -> str:  # the message, not KeyError's repr of it
+        return str(self.args[0]) if self.args else ""
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -138,10 +157,11 @@ def _resolve(seeds: int | str | Iterable[int], engine: Engine) -> tuple[int, ...
     """``sweep()``'s seeds: a count (derived from the session seed), a ``%%seeds`` text, or the seeds themselves."""
     if isinstance(seeds, str):
         return parse_seeds(seeds, engine.seed)
-    if not isinstance(seeds, bool) and isinstance(seeds, numbers.Integral):
-        return parse_seeds(str(int(seeds)), engine.seed)
-    if not isinstance(seeds, Iterable):
-        raise InvalidArgument(f"seeds must be a count, a text such as '0-9', or seeds, got {seeds!r}")
+    count = _as_count(seeds)
+    if count is not None:
+        return parse_seeds(str(count), engine.seed)
+    if not isinstance(seeds, Iterable) or getattr(seeds, "ndim", None) == 0:
+        raise InvalidArgumentType(f"seeds must be a count, a text such as '0-9', or seeds, got {shown(seeds)}")
     resolved = tuple(validate_seed(seed) for seed in seeds)
     if not resolved:
         raise InvalidArgument("no seeds to run")
@@ -149,6 +169,18 @@ def _resolve(seeds: int | str | Iterable[int], engine: Engine) -> tuple[int, ...
         raise InvalidArgument(f"more than {MOST_SEEDS:,} seeds in one sweep")
     _no_repeats(resolved)
     return resolved
+
+
+def _as_count(seeds: object) -> int | None:
+    """``seeds`` as a count (an int, ``np.int64(10)``, ``torch.tensor(10)``), or None when it is not one."""
+    if isinstance(seeds, bool):
+        return None
+    if isinstance(seeds, numbers.Integral) or getattr(seeds, "ndim", None) == 0:
+        try:
+            return operator.index(seeds)  # type: ignore[arg-type]  # checked: an int-like, or refused
+        except TypeError:
+            return None
+    return None
 
 
 def describe_seeds(seeds: Sequence[int]) -> str:
@@ -166,24 +198,28 @@ def describe_seeds(seeds: Sequence[int]) -> str:
 # -- metrics -------------------------------------------------------------------------------------------------------
 
 
-def as_metric(value: Any) -> Metric:
+_CELL = ("the cell's last expression is", "end the cell with")
+"""What ``as_metric`` says of a cell's value: the value is (what), and the fix."""
+
+
+def as_metric(value: Any, said: tuple[str, str] = _CELL) -> Metric:
     """A run's value as a float, or a dict of floats; ``NotAMetric`` for anything else."""
     number = _number(value)
     if number is not None:
         return number
+    what, fix = said
+    needed = f"{fix} the metric, a number, a dict of numbers or a 0-d tensor or array"
     if isinstance(value, dict):
         if not value:
-            raise NotAMetric("the cell's last expression is an empty dict: a metric needs at least one number")
+            raise NotAMetric(f"{what} an empty dict: a metric needs at least one number")
         metrics = {}
         for key, item in value.items():
             number = _number(item)
             if number is None:
-                raise NotAMetric(
-                    f"the cell's last expression is a dict whose {key!r} is {_kind(item)}, not a number: {_NEEDED}"
-                )
+                raise NotAMetric(f"{what} a dict whose {key!r} is {_kind(item)}, not a number: {needed}")
             metrics[str(key)] = number
         return metrics
-    raise NotAMetric(f"the cell's last expression is {_kind(value)}: {_NEEDED}")
+    raise NotAMetric(f"{what} {_kind(value)}: {needed}")
 
 
 _NEEDED = "end the cell with the metric, a number, a dict of numbers or a 0-d tensor or array"
@@ -219,9 +255,9 @@ def t_quantile(p: float, df: float) -> float:
     """The ``p`` quantile of Student's t distribution with ``df`` degrees of freedom (``df`` > 0, not necessarily
     whole): what ``scipy.stats.t.ppf(p, df)`` gives, found by bisection on the distribution function."""
     if not 0 < p < 1:
-        raise ValueError(f"p must be between 0 and 1, got {p}")
+        raise InvalidArgument(f"p must be between 0 and 1, got {p}")
     if not df > 0:
-        raise ValueError(f"df must be positive, got {df}")
+        raise InvalidArgument(f"df must be positive, got {df}")
     return _t_quantile(float(p), float(df))
 
 
@@ -322,10 +358,13 @@ def _interval(mean: float, std: float, n: int, level: float, df: float | None = 
 
 
 def _check_level(level: object) -> float:
-    # typeshed's Real has __lt__ but no __gt__, which 0 < level falls back on
-    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:  # type: ignore[operator]
-        raise InvalidArgument(f"level must be between 0 and 1 (e.g. 0.95), got {level!r}")
-    return float(level)
+    """A confidence level: a number (a 0-d tensor or array too) between 0 and 1."""
+    number = None if isinstance(level, bool) else _number(level)
+    if number is None:
+        raise InvalidArgumentType(f"level must be a number between 0 and 1 (e.g. 0.95), got {shown(level)}")
+    if not 0 < number < 1:
+        raise InvalidArgument(f"level must be between 0 and 1 (e.g. 0.95), got {shown(level)}")
+    return number
 
 
 @dataclass(frozen=True)
@@ -435,8 +474,11 @@ class SeedSweep:
 
     def __getitem__(self, metric: str) -> SeedSweep:
         """The sweep of one metric of a dict metric: its seeds are those whose run gave it."""
+        metric = str(metric) if isinstance(metric, str) else metric  # np.str_("acc") is "acc"
         if metric not in self.metrics:
-            raise KeyError(f"{metric!r}: the metrics are {', '.join(self.metrics) or 'none (no run gave a value)'}")
+            raise UnknownMetric(
+                f"{metric!r}: the metrics are {', '.join(self.metrics) or 'none (no run gave a value)'}"
+            )
         runs = tuple(
             SeedRun(run.seed, {metric: run.metrics[metric]})
             if run.metrics is not None and metric in run.metrics
@@ -504,7 +546,7 @@ class SeedSweep:
         (``ValueError``) when the sweeps ran different seeds or share no metric."""
         level = _check_level(level)
         if not isinstance(other, SeedSweep):
-            raise TypeError(f"compare takes another SeedSweep, got {type(other).__name__}")
+            raise InvalidArgumentType(f"compare takes another SeedSweep, got {type(other).__name__}")
         mine, theirs = [run.seed for run in self.runs], [run.seed for run in other.runs]
         if mine != theirs:
             raise InvalidArgument(_different_seeds(mine, theirs))
@@ -658,11 +700,13 @@ class Comparison:
         for difference in self.differences:
             if difference.metric == metric:
                 return difference
-        raise KeyError(metric)
+        name = str(metric) if isinstance(metric, str) else metric
+        compared = ", ".join(d.metric for d in self.differences)
+        raise UnknownMetric(f"{name!r}: the metrics compared are {compared}")
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or name not in PairedDifference.__dataclass_fields__:
-            raise AttributeError(name)
+            raise AttributeError(f"'Comparison' object has no attribute {name!r}")
         if self.scalar:
             return getattr(self.differences[0], name)
         return {difference.metric: getattr(difference, name) for difference in self.differences}
@@ -696,6 +740,11 @@ class Progress:
         pass
 
 
+def _progress_line(done: int, total: int, seed: int) -> str:
+    """``seedmagic: 3 of 16 seeds ran; running seed 3``; without the seed once every seed ran (``seed`` -1)."""
+    return f"seedmagic: {done} of {total} seeds ran" + (f"; running seed {seed}" if seed >= 0 else "")
+
+
 class TextProgress(Progress):
     """A line on ``stream`` (the terminal's stderr), rewritten in place; cleared when the sweep ends."""
 
@@ -713,7 +762,7 @@ class TextProgress(Progress):
         if done and done < self.total and now - self.last < _PROGRESS_EVERY_S:
             return
         self.last = now
-        self._write(f"seedmagic: {done} of {self.total} seeds ran" + (f"; running seed {seed}" if seed >= 0 else ""))
+        self._write(_progress_line(done, self.total, seed))
 
     def _write(self, text: str) -> None:
         stream = self.stream or sys.stderr
@@ -742,6 +791,7 @@ def _run_sweep(
     derived_from: int | None = None,
     same_start: Callable[[Callable[[], Any]], Any] | None = None,
     notes: Callable[[], tuple[str, ...]] = tuple,
+    said: tuple[str, str] = _CELL,
 ) -> tuple[SeedSweep, BaseException | None]:
     """Run ``run()`` once per seed, each under ``engine.seeded(seed, isolate=True)`` (and through ``same_start``);
     returns the sweep and, with ``stop_on_error``, the exception that stopped it. A value that is not a metric is
@@ -787,7 +837,7 @@ def _run_sweep(
                     stopped = exc
                     break
                 continue
-            metrics = as_metric(value)
+            metrics = as_metric(value, said)
             if scalar is None:
                 scalar = not isinstance(metrics, dict)
             elif scalar != (not isinstance(metrics, dict)):
@@ -826,10 +876,16 @@ def sweep(
     """
     __tracebackhide__ = True
     if not callable(fn):
-        raise InvalidArgument(f"sweep() needs a function to call, got {fn!r}")
+        raise InvalidArgumentType(f"sweep() needs a function to call, got {shown(fn)}")
+    check_bool("stop_on_error", stop_on_error)
+    check_bool("progress", progress)
+    if name is not None and not isinstance(name, str):
+        raise InvalidArgumentType(f"name must be a str or None, got {shown(name)}")
     resolved = _resolve(seeds, ENGINE)
     ENGINE.seeded(resolved[0], only=only, skip=skip)  # checks only/skip; the context manager is not entered
     metric = getattr(fn, "__name__", _SCALAR)
+    metric = metric if isinstance(metric, str) and metric.isidentifier() else _SCALAR
+    called = f"{metric}()" if metric != _SCALAR else "the function"
     result, stopped = _run_sweep(
         fn,
         resolved,
@@ -838,9 +894,10 @@ def sweep(
         skip=skip,
         stop_on_error=stop_on_error,
         progress=TextProgress() if progress else None,
-        metric=metric if metric.isidentifier() else _SCALAR,
+        metric=metric,
         name=name,
         derived_from=ENGINE.seed if _is_count(seeds) else None,
+        said=(f"{called} returned", "return"),
     )
     if stopped is not None:
         raise stopped
@@ -852,7 +909,7 @@ def sweep(
 def _is_count(seeds: int | str | Iterable[int]) -> bool:
     if isinstance(seeds, str):
         return names_a_count(seeds)
-    return isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool)
+    return _as_count(seeds) is not None
 
 
 # -- text ----------------------------------------------------------------------------------------------------------
@@ -952,10 +1009,11 @@ def _seed_lines(sweep: SeedSweep, metrics: Sequence[str], formats: dict[str, Cal
 
 
 def _summary_lines(summaries: Sequence[Summary], formats: dict[str, Callable[[float], str]]) -> list[str]:
-    level = f"{summaries[0].level:.0%} CI"
-    rows = [["", "n", "mean", "std", level, "min", "max"]]
-    for s in summaries:
-        rows.append([_fit(s.metric, 16), str(s.n), *_statistics_cells(s, formats[s.metric])])
+    head = ["n", "mean", "std", f"{summaries[0].level:.0%} CI", "min", "max"]
+    cells = [[str(s.n), *_statistics_cells(s, formats[s.metric])] for s in summaries]
+    # The metrics' names take what room the numbers leave, 16 characters at least.
+    room = WIDTH - sum(2 + max(len(row[i]) for row in (head, *cells)) for i in range(len(head)))
+    rows = [["", *head], *([_fit(s.metric, max(_SHORT, room)), *row] for s, row in zip(summaries, cells, strict=True))]
     return _table(rows, [False, True, True, True, False, True, True])
 
 
@@ -976,10 +1034,11 @@ def _strip_lines(
 ) -> list[str]:
     """Each metric's values on a line: ``o`` for one seed, a digit for several, ``|`` the mean, ``[ ]`` its CI."""
     lines = []
-    name_width = max(len(_fit(s.metric, 16)) for s in summaries)
-    for s in summaries:
-        if s.n < 2 or s.min == s.max or not math.isfinite(s.max - s.min):
-            continue
+    drawn = [s for s in summaries if s.n >= 2 and s.min != s.max and math.isfinite(s.max - s.min)]
+    ends = max((len(formats[s.metric](s.min)) + len(formats[s.metric](s.max)) for s in drawn), default=0)
+    room = max(_SHORT, WIDTH - (4 + ends + _STRIP))
+    name_width = max((len(_fit(s.metric, room)) for s in drawn), default=0)
+    for s in drawn:
         f = formats[s.metric]
         marks = [" "] * _STRIP
 
@@ -996,7 +1055,7 @@ def _strip_lines(
                 counts[column(value)] = counts.get(column(value), 0) + 1
         for index, count in counts.items():
             marks[index] = "o" if count == 1 else str(count) if count < 10 else "*"
-        lines.append(_fit(f"{_fit(s.metric, 16).ljust(name_width)}  {f(s.min)} {''.join(marks)} {f(s.max)}", WIDTH))
+        lines.append(_fit(f"{_fit(s.metric, room).ljust(name_width)}  {f(s.min)} {''.join(marks)} {f(s.max)}", WIDTH))
     if lines:
         lines.append(_fit("(o a seed, 2-9 or * several, | the mean, [ ] its CI)", WIDTH))
     return lines
@@ -1132,6 +1191,10 @@ def _svg_plot(sweep: SeedSweep) -> str:
 
 def _plot(sweep: SeedSweep, ax: Axes | None) -> Figure | SubFigure:
     if ax is not None:
+        from matplotlib.axes import Axes
+
+        if not isinstance(ax, Axes):
+            raise InvalidArgumentType(f"plot(ax) draws onto a matplotlib Axes, got {type(ax).__name__}")
         if len(sweep.metrics) != 1:
             raise InvalidArgument("plot(ax) draws one metric: use sweep['name'].plot(ax), or plot() for all")
         _draw_metric(sweep, sweep.metrics[0], ax)
@@ -1185,60 +1248,91 @@ def _draw_metric(sweep: SeedSweep, metric: str, ax: Axes) -> None:
 # -- in a notebook: %%seeds ----------------------------------------------------------------------------------------
 
 
-class WidgetProgress(Progress):
-    """A progress bar (ipywidgets) in a notebook. Its text form is one fixed line, and the bar is replaced by that
-    line when the sweep ends: the saved notebook holds the same output on every run (and no widget left behind),
-    and a runner that ignores display updates (nbval) sees the same text."""
+class NotebookProgress(Progress):
+    """The progress in a notebook: a display that shows a bar and a line of text while the sweep runs, and is emptied
+    when it ends, so that the saved notebook keeps no progress, only an empty display (no widget either: a runner
+    that saves widget state, nbclient, would keep it). It starts empty too: a runner that ignores display updates
+    (nbval) sees the very display the saved notebook holds, on every run."""
 
     def __init__(self) -> None:
-        self.bar: Any = None
         self.handle: Any = None
+        self.total = 0
         self.last = -math.inf
 
     def start(self, total: int) -> None:
-        import ipywidgets
         from IPython.display import display
 
-        self.bar = ipywidgets.IntProgress(value=0, min=0, max=total, description="seeds")
-        self.label = ipywidgets.Label(f"0 of {total}")
-        self.box = ipywidgets.HBox([self.bar, self.label])
-        self.text = f"seedmagic: a sweep over {total} seed{'s' if total != 1 else ''}"
-        bundle = {**self.box._repr_mimebundle_(), "text/plain": self.text}
-        self.handle = display(bundle, raw=True, display_id=True)  # type: ignore[no-untyped-call]  # unannotated
+        self.total = total
+        self.handle = display({}, raw=True, display_id=True)  # type: ignore[no-untyped-call]  # unannotated
 
     def step(self, done: int, seed: int) -> None:
         now = time.monotonic()
-        if done and done < self.bar.max and now - self.last < _PROGRESS_EVERY_S:
+        if done and done < self.total and now - self.last < _PROGRESS_EVERY_S:
             return
         self.last = now
-        self.bar.value = done
-        self.label.value = f"{done} of {self.bar.max}" + (f"; running seed {seed}" if seed >= 0 else "")
+        line = _progress_line(done, self.total, seed)
+        bar = f"<progress value='{done}' max='{self.total}'></progress> {html.escape(line)}"
+        self.handle.update({"text/plain": line, "text/html": bar}, raw=True)
 
     def finish(self, sweep: SeedSweep) -> None:
-        self.handle.update({"text/plain": self.text}, raw=True)
-        for widget in (self.box, self.bar, self.label):
-            widget.close()
+        if self.handle is not None:
+            self.handle.update({}, raw=True)
+
+
+_UNWRAPPING_CALLS = frozenset({"float", "int", "round"})
+_UNWRAPPING_METHODS = frozenset({"item", "detach", "cpu", "numpy", "tolist", "float", "double", "squeeze"})
 
 
 def _metric_name(shell: Any, body: str) -> str:
-    """The cell's last expression when it is short (``acc``, ``loss.item()``): the name of a one-number metric."""
+    """The name of a one-number metric: what the cell's last expression means (see ``_name_of``), else ``metric``."""
     try:
         statements = ast.parse(shell.transform_cell(body)).body
     except SyntaxError:
         return _SCALAR
     if not statements or not isinstance(statements[-1], ast.Expr):
         return _SCALAR
-    expression = statements[-1].value
-    text = ast.unparse(expression)
-    if len(text) <= 24 and "\n" not in text:
-        return text
-    if isinstance(expression, ast.Call):  # accuracy(model, data["val"]): accuracy
+    return _name_of(statements[-1].value, shell.user_ns) or _SCALAR
+
+
+def _name_of(expression: ast.expr, namespace: dict[str, Any]) -> str | None:
+    """What a metric is called: the variable, attribute or string key it is read from, past the conversions to a
+    number (``acc``, ``float(acc)``, ``acc.item()``, ``history["val_acc"]``); else its text where short
+    (``sum(lst)``, ``torch.rand(())``); else the function that computes it (``accuracy(model, splits["A"])``,
+    ``model.score(X, y)``); else None."""
+    while isinstance(expression, ast.Call) and not expression.keywords:
         function = expression.func
-        if isinstance(function, ast.Name):
+        if isinstance(function, ast.Name) and function.id in _UNWRAPPING_CALLS and function.id not in namespace:
+            if not expression.args or isinstance(expression.args[0], ast.Starred):
+                break
+            expression = expression.args[0]
+        elif isinstance(function, ast.Attribute) and function.attr in _UNWRAPPING_METHODS and not expression.args:
+            expression = function.value
+        else:
+            break
+    if isinstance(expression, ast.Name):
+        return expression.id
+    if isinstance(expression, ast.Attribute):
+        return expression.attr
+    if isinstance(expression, ast.Subscript):
+        key = expression.slice
+        if isinstance(key, ast.Constant) and isinstance(key.value, str) and key.value.isprintable() and key.value:
+            return key.value
+    text = ast.unparse(expression)
+    if len(text) <= _SHORT and "\n" not in text:
+        return text
+    if isinstance(expression, ast.Subscript):  # scores[len(scores) - 1]: scores
+        return _name_of(expression.value, namespace)
+    if isinstance(expression, ast.Call):
+        function = expression.func
+        if isinstance(function, ast.Name) and (function.id in namespace or not hasattr(builtins, function.id)):
             return function.id
         if isinstance(function, ast.Attribute):
-            return function.attr
-    return _SCALAR
+            root = function.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name):  # not torch.rand(9).sum(): that is no one's name
+                return function.attr
+    return None
 
 
 class _SameStart:
@@ -1264,14 +1358,20 @@ class _SameStart:
             self.stopped = f"the sweep stopped before a write: {refused}; the namespace is as before it"
             raise _Stopped from None
         finally:
-            lost = self.start.lost()
-            if lost and not self.stopped:
+            lost, drawn = self.start.lost(), self.start.drawn_into()
+            if (lost or drawn) and not self.stopped:
+                where = (
+                    f"wrote into {', '.join(lost[:3])} where seedmagic could not see it (a thread of its own, a C "
+                    "extension)"
+                    if lost
+                    else f"drew into {', '.join(drawn[:3])}, made before the sweep"
+                )
                 self.stopped = (
-                    f"a run wrote into {', '.join(lost[:3])} where seedmagic could not see it (a thread of its own, a "
-                    "C extension), which cannot be undone: the sweep stopped, and the notebook holds what that run left"
+                    f"a run {where}, which cannot be undone: the sweep stopped, and the notebook holds what that "
+                    "run left"
                 )
                 raise _Stopped
-            if not lost:
+            if not (lost or drawn):
                 self.start.put_back()
 
     def notes(self) -> tuple[str, ...]:
@@ -1308,10 +1408,12 @@ def sweep_cell(
     stop_on_error: bool = False,
     name: str | None = None,
     derived_from: int | None = None,
+    quiet: bool = False,
 ) -> tuple[SeedSweep, BaseException | None]:
     """Run a cell's body once per seed, each as ``%%seeded k --isolate`` would, each from the same namespace; its
     last expression is the metric. The namespace is left as before the sweep. Returns the sweep and, with
-    ``stop_on_error``, the exception that stopped it."""
+    ``stop_on_error``, the exception that stopped it. The progress shows while it runs (``quiet``: not at all): in
+    a notebook, a display emptied when the sweep ends; in a terminal, a line on stderr, cleared."""
     __tracebackhide__ = True
     from .cell import compile_cell
 
@@ -1321,14 +1423,7 @@ def sweep_cell(
         raise NotAMetric(f"the cell has no last expression: {_NEEDED}")
     same_start = _SameStart(shell.user_ns, [*compiled.statements, compiled.last_expression], engine.reseed)
     in_kernel = getattr(shell, "kernel", None) is not None
-    progress: Progress = TextProgress()
-    if in_kernel:
-        try:
-            import ipywidgets  # noqa: F401
-
-            progress = WidgetProgress()
-        except ImportError:
-            pass
+    progress = Progress() if quiet else NotebookProgress() if in_kernel else TextProgress()
     try:
         return _run_sweep(
             compiled.evaluate,
@@ -1357,6 +1452,7 @@ __all__ = [
     "SeedSweep",
     "Summary",
     "SweepInterrupted",
+    "UnknownMetric",
     "parse_seeds",
     "sweep",
     "t_quantile",

@@ -901,3 +901,24 @@ def test_the_panel_lists_the_generators_made_without_a_seed_and_what_reach_seede
         ENGINE.census.clear()
         for name in ("r", "q", "s", "_"):
             ip.user_ns.pop(name, None)
+
+
+def test_a_first_cell_that_imports_and_draws_with_no_seed_is_seen_and_said_unseeded(fresh_python):
+    """A newcomer's first cells: ``%seedpanel``, then ``import torch; torch.rand(1)`` with no seed set."""
+    lines = fresh_python(
+        """
+        import html, re
+        cell("%load_ext seedmagic")
+        from seedmagic import panel
+        from seedmagic.engine import ENGINE
+        p = panel.SeedPanel(ENGINE, shell, expanded=False)
+        shown = lambda: html.unescape(re.sub(r"<[^>]+>", "", p.summary.value))
+        cell("import torch; x = torch.rand(1)")
+        first = shown()
+        cell("%seed 0")
+        cell("y = torch.rand(1)")
+        emit([first, shown()])
+        """
+    )
+    assert lines[0].endswith(" · drew from torch (no seed set)")
+    assert lines[1].endswith(" · drew from torch")

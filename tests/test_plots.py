@@ -145,7 +145,7 @@ def test_pyplot_imported_by_the_cell_itself_is_watched(fresh_python):
 
 def test_a_sweep_over_a_plotting_cell_leaves_pyplot_as_before(ip):
     run_ok(ip, "kept = plt.figure()")
-    run_ok(ip, "%%seeds 0-2 -q -o swept\nplt.plot(np.random.rand(3))\nfloat(np.random.rand())")
+    run_ok(ip, "%%seeds 0-2 -q -o swept\nplt.figure()\nplt.plot(np.random.rand(3))\nfloat(np.random.rand())")
     assert plt.get_fignums() == [1] and plt.gcf() is ip.user_ns["kept"]
     assert len(ip.user_ns["swept"].values) == 3
 
@@ -175,3 +175,12 @@ def test_check_in_a_kernel_shows_one_plot_and_says_reproducible():
         unseeded.stderr
     )
     assert left.result == "[]"  # the inline backend closed every figure, the first runs' included
+
+
+def test_a_sweep_that_draws_into_a_figure_made_before_it_stops_after_one_run(ip, capsys):
+    run_ok(ip, "fig, ax = plt.subplots()")
+    ip.run_cell("%%seeds 0-2 -o swept\nax.plot(np.random.rand(3))\nfloat(np.random.rand())", store_history=True)
+    assert len(ip.user_ns["fig"].axes[0].lines) == 1  # one run's line, as the report says
+    shown = capsys.readouterr().out
+    assert "stopped after 0 of 3 seeds" in shown and "note: a run drew into figure 1, made before the sweep" in shown
+    assert ip.user_ns["swept"].notes[-1].startswith("a run drew into figure 1, made before the sweep, which cannot")

@@ -10,6 +10,7 @@ import random
 import re
 import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -24,7 +25,7 @@ from IPython.core.error import UsageError
 
 import seedmagic
 from seedmagic.engine import derive_seed
-from seedmagic.sweeps import SeedSweep, SweepInterrupted, parse_seeds, t_cdf, t_quantile
+from seedmagic.sweeps import SeedRun, SeedSweep, SweepInterrupted, parse_seeds, t_cdf, t_quantile
 
 # Reads a list it changes in place, draws from random, NumPy and torch, binds a name.
 BODY = (
@@ -542,7 +543,13 @@ def test_sweep_function_raises_an_interrupt_that_holds_what_ran():
         ("0-2", "torch.rand(()) + 1j", "a Tensor (tensor("),
         ("0-2 --only nothing", "1.0", "unknown library 'nothing'"),
         ("0-2 -o 1x", "1.0", "-o needs a name"),
-        ("0-2 --stop", "1.0", "unrecognized arguments: --stop"),
+        ("0-2 --stop", "1.0", "unrecognized arguments: --stop (did you mean --stop-on-error?)"),
+        ("0-2 --stop-on-eror", "1.0", "unrecognized arguments: --stop-on-eror (did you mean --stop-on-error?)"),
+        ("0-2 --quite", "1.0", "unrecognized arguments: --quite (did you mean --quiet?)"),
+        ("0-2 --otput s", "1.0", "unrecognized arguments: --otput s (did you mean --output?)"),
+        ("0-2 --sk torch", "1.0", "unrecognized arguments: --sk torch (did you mean --skip?)"),
+        ("0-2 --isolate", "1.0", "unrecognized arguments: --isolate"),  # %%seeded's: nothing near in %%seeds
+        ("0-2 --foo", "1.0", "unrecognized arguments: --foo"),
     ],
 )
 def test_bad_input_is_one_line_and_changes_nothing(nb, line, body, message):
@@ -550,6 +557,8 @@ def test_bad_input_is_one_line_and_changes_nothing(nb, line, body, message):
     error = run_failing(nb, f"%%seeds {line} -o sweep\n{body}" if " -o " not in line else f"%%seeds {line}\n{body}")
     assert isinstance(error, UsageError), error
     assert message in str(error) and "\n" not in str(error)
+    if message.startswith("unrecognized"):  # the nearest option, or none
+        assert str(error) == message
     assert "sweep" not in nb.user_ns and nb.user_ns["lst"] == [0.5] and "x" not in nb.user_ns
     assert generators_and_flags() == before
 
@@ -632,10 +641,86 @@ def test_to_frame(nb):
     assert frame.loc[1, "error"] == "ZeroDivisionError: division by zero"
 
 
+def as_a_terminal_shows(text: str) -> list[str]:
+    """The lines a terminal shows for ``text``: ``\\r`` goes back to the line's start, and what follows overwrites."""
+    shown = []
+    for line in text.split("\n"):
+        screen: list[str] = []
+        for index, part in enumerate(line.split("\r")):
+            column = 0 if index else len(screen)
+            screen[column : column + len(part)] = part
+        shown.append("".join(screen).rstrip())
+    return shown
+
+
 def test_progress_line_in_a_terminal(nb, capsys):
     run_ok(nb, "%%seeds 0-2\n1.0")
     err = capsys.readouterr().err
-    assert "seedmagic: 0 of 3 seeds ran; running seed 0" in err and err.endswith("\r")
+    assert err.startswith("\rseedmagic: 0 of 3 seeds ran; running seed 0")
+    assert "\rseedmagic: 3 of 3 seeds ran" in err
+    assert as_a_terminal_shows(err) == [""]  # one line, rewritten in place, and cleared at the end
+    # -q: no progress at all (and no result shown).
+    assert run_ok(nb, "%%seeds 0-2 -q -o sweep\n1.0") is None
+    assert capsys.readouterr() == ("", "")
+    # seedmagic.sweep(progress=True) shows the same line on stderr; without it, nothing.
+    seedmagic.sweep(lambda: 1.0, range(3), progress=True)
+    err = capsys.readouterr().err
+    assert err.startswith("\rseedmagic: 0 of 3 seeds ran; running seed 0") and as_a_terminal_shows(err) == [""]
+    seedmagic.sweep(lambda: 1.0, range(3))
+    assert capsys.readouterr() == ("", "")
+
+
+# -- the metric's name ---------------------------------------------------------------------------------------------
+
+NAMED = [
+    ("acc = torch.rand(()).item()\nacc", "acc"),
+    ("acc = torch.rand(())\nfloat(acc)", "acc"),
+    ("acc = torch.rand(())\nacc.item()", "acc"),
+    ("acc = torch.rand(())\nround(float(acc), 3)", "acc"),
+    ("loss = torch.rand(8)\nloss.mean().item()", "loss.mean()"),
+    ("torch.rand(1).item()", "torch.rand(1)"),
+    ("x = torch.rand(1000)\nfloat(x.mean())", "x.mean()"),
+    ("def model_accuracy(n):\n    return torch.rand(n).mean()\nfloat(model_accuracy(1000) * 100)", "metric"),
+    ("def model_accuracy(n):\n    return torch.rand(n).mean()\nfloat(model_accuracy(n=1000))", "model_accuracy"),
+    ("history = {'val_acc': [torch.rand(()).item()]}\nhistory['val_acc'][-1]", "val_acc"),
+    ("model = torch.nn.Linear(4, 1)\nmodel(torch.ones(4)).squeeze().item()", "model"),
+    ("torch.nn.Linear(4, 1)(torch.ones(4)).squeeze().item()", "metric"),
+    ("float(torch.rand(1000).mean().item()) + float(np.random.rand())", "metric"),
+    ("validation_accuracy_final = torch.rand(()).item()\nvalidation_accuracy_final", "validation_accuracy_final"),
+]
+
+
+@pytest.mark.parametrize(("body", "name"), NAMED, ids=[name for _, name in NAMED])
+def test_a_metric_is_named_for_what_the_last_expression_reads(nb, body, name):
+    sweep = run_ok(nb, f"%%seeds 0-2\n{body}")
+    assert sweep.metric == name and sweep.metrics == (name,)
+    lines = str(sweep).splitlines()
+    assert lines[0] == f"seedmagic: {name} over 3 seeds (0-2)"
+    assert lines[1] == f"seed {name}"
+    row = next(line for line in lines[3:] if line.startswith(f"{name} "))  # the summary's row, the name whole
+    assert row.split()[:2] == [name, "3"]
+    assert all("…" not in line for line in lines) and all(len(line) <= 80 for line in lines)
+    page = sweep._repr_html_()
+    assert f"<td>{name}</td>" in page and f"<th>{name}</th>" in page
+    assert f">{name}<" in page.split("<svg", 1)[1]  # the plot's label
+    for variable in ("acc", "loss", "x", "model_accuracy", "history", "model", "validation_accuracy_final"):
+        nb.user_ns.pop(variable, None)
+
+
+def test_a_dict_metric_is_named_by_its_keys_and_a_function_by_its_name(nb):
+    sweep = run_ok(nb, "%%seeds 0-2\n{'acc': torch.rand(()), 'loss': torch.randn(()).item()}")
+    assert sweep.metrics == ("acc", "loss") and str(sweep).startswith("seedmagic: acc, loss over 3 seeds (0-2)")
+
+    def draw():
+        return torch.rand(())
+
+    assert seedmagic.sweep(draw, range(3)).metric == "draw"
+    assert seedmagic.sweep(lambda: torch.rand(()), range(3)).metric == "metric"
+    error = run_failing(nb, "seedmagic.sweep(lambda: torch.rand(3), range(2))")
+    assert str(error) == (
+        "the function returned a Tensor of shape (3,) (use .mean(), .item() or [i] to make it one number): return "
+        "the metric, a number, a dict of numbers or a 0-d tensor or array"
+    )
 
 
 # -- the best seed -------------------------------------------------------------------------------------------------
@@ -674,10 +759,8 @@ def test_two_fresh_kernels_give_identical_tables_and_the_values_of_seeded_cells(
         (a,), (b,) = one.results, other.results
         assert a["data"]["text/plain"] == b["data"]["text/plain"]
         assert a["data"]["text/html"] == b["data"]["text/html"] and "<svg" in a["data"]["text/html"]
-        # The progress bar was replaced by a line of text: the saved notebook holds the same output every time.
-        shown = [o["data"] for o in one.outputs if o["output_type"] == "display_data"]
-        count = 6 if one is first[1] else 4
-        assert shown == [{"text/plain": f"seedmagic: a sweep over {count} seeds"}]
+        # The progress bar was emptied away: the saved notebook holds the same empty display every time.
+        assert [o["data"] for o in one.outputs if o["output_type"] == "display_data"] == [{}]
     values, lst = first[3].stdout.rsplit(" [", 1)
     values = [float(v) for v in values.strip("[]").split(", ")]
     assert lst.strip() == "1.0]"
@@ -686,7 +769,75 @@ def test_two_fresh_kernels_give_identical_tables_and_the_values_of_seeded_cells(
     table = first[1].result
     assert "sweep: sum(lst) over 6 seeds (0-5)" in table and all(len(line) <= 80 for line in table.splitlines())
     assert "4 seeds derived from session seed 7" in first[2].result
-    assert first[5].stdout == "True\n"  # the progress bar
+    assert first[5].stdout == "False\n"  # the progress is no widget
+
+
+PROGRESS_CELLS = (
+    "%load_ext seedmagic\nimport torch",
+    "%%seeds 0-2\ntorch.rand(()).item()",
+    "%%seeds 0-2 -q -o quiet\ntorch.rand(()).item()",
+)
+
+
+def test_the_progress_shows_while_a_sweep_runs_and_the_saved_notebook_keeps_none(tmp_path):
+    import nbclient
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    class Recording(nbclient.NotebookClient):
+        """nbclient, keeping every message of each cell's as it handles it."""
+
+        messages: dict[int, list[tuple[str, dict]]]
+
+        def process_message(self, msg, cell, cell_index):
+            self.messages.setdefault(cell_index, []).append((msg["msg_type"], msg["content"]))
+            return super().process_message(msg, cell, cell_index)
+
+    nb = new_notebook(cells=[new_code_cell(source) for source in PROGRESS_CELLS])
+    client = Recording(nb, kernel_name="python3", timeout=120, record_timing=False)
+    client.messages = {}
+    client.execute()
+    runs = tuple(SeedRun(seed, {"torch.rand(())": torch_rand(seed)}) for seed in range(3))
+    table = str(SeedSweep((0, 1, 2), runs, "torch.rand(())"))
+    shown = {"display_data", "update_display_data", "stream", "execute_result", "error"}
+    sent = {index: [(kind, c["data"]) for kind, c in client.messages[index] if kind in shown] for index in (1, 2)}
+    # While it runs: an empty display, rewritten with a bar and a line (at most every 0.1 s), emptied at the end.
+    (start, empty), *updates, (end, emptied), (result, data) = sent[1]
+    assert (start, empty, end, emptied, result) == ("display_data", {}, "update_display_data", {}, "execute_result")
+    assert data["text/plain"] == table
+    assert {kind for kind, _ in updates} == {"update_display_data"}
+    lines = [update["text/plain"] for _, update in updates]
+    assert lines[0] == "seedmagic: 0 of 3 seeds ran; running seed 0" and lines[-1] == "seedmagic: 3 of 3 seeds ran"
+    assert updates[-1][1]["text/html"] == "<progress value='3' max='3'></progress> seedmagic: 3 of 3 seeds ran"
+    # -q: nothing at all.
+    assert sent[2] == []
+    # The notebook as saved: an empty display where the progress was, and nothing else of it.
+    assert [o.output_type for o in nb.cells[1].outputs] == ["display_data", "execute_result"]
+    assert nb.cells[1].outputs[0].data == {} and nb.cells[1].outputs[1].data["text/plain"] == table
+    assert nb.cells[2].outputs == []
+    kept = json.dumps([[cell.outputs for cell in nb.cells], nb.metadata])
+    assert "seeds ran" not in kept and "progress" not in kept and "widget" not in kept
+    # nbval, which sees the displays but not their updates, finds every output as saved.
+    (tmp_path / "sweep.ipynb").write_text(nbformat.writes(nb))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval",
+            "--nbval-current-env",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "sweep.ipynb",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 passed" in done.stdout
 
 
 def test_the_best_seed_of_an_earlier_sweep_is_noted_too(nb, capsys):
@@ -712,8 +863,8 @@ def the_sweep_of_seeds_0_to_2() -> SeedSweep:
     """What the interrupted sweep ran, made here from torch's own values: its text is what the kernel must show."""
     from seedmagic.sweeps import SeedRun
 
-    runs = tuple(SeedRun(seed, {"torch.rand(()).item()": torch_rand(seed)}) for seed in range(3))
-    return SeedSweep(tuple(range(10)), runs, "torch.rand(()).item()", "sweep", None, True, (), "interrupt")
+    runs = tuple(SeedRun(seed, {"torch.rand(())": torch_rand(seed)}) for seed in range(3))
+    return SeedSweep(tuple(range(10)), runs, "torch.rand(())", "sweep", None, True, (), "interrupt")
 
 
 def test_an_interrupted_sweep_stops_the_notebook_with_what_ran_in_its_outputs():
