@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -21,8 +22,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 import seedmagic
 from seedmagic.notebook import report
 from seedmagic.notebook.cell_ids import cell_id_sent, send_cell_ids
-from seedmagic.notebook.outputs import first_difference, normalized
-from seedmagic.notebook.verify import setup_lines, verify
+from seedmagic.notebook.outputs import clock_reading, first_difference, normalized
+from seedmagic.notebook.verify import THREAD_VARIABLES, Schedule, schedule, setup_lines, usable_cores, verify
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -493,7 +494,8 @@ def test_the_readme_shows_what_verify_says():
     readme = (root / "README.md").read_text()
 
     def comparable(text: str) -> list[str]:
-        lines = [line for line in text.strip().splitlines() if not line.lstrip().startswith("output ")]
+        # Where the runs part, and how they shared this machine's cores, are not the README's.
+        lines = [line for line in text.strip().splitlines() if not line.lstrip().startswith(("output ", "note: ran "))]
         return [re.sub(r"; [0-9.]+ s\)$", ")", line) for line in lines]
 
     for extra in ((), ("--seed", "0")):
@@ -506,7 +508,6 @@ def test_the_readme_shows_what_verify_says():
 
 def test_ctrl_c_stops_verify_and_shuts_its_kernels_down(tmp_path):
     import signal
-    import time
 
     hangs = write(tmp_path, "hangs.ipynb", notebook("import time\ntime.sleep(600)"))
     later = write(tmp_path, "later.ipynb", notebook("print(1)"))
@@ -531,4 +532,181 @@ def test_ctrl_c_stops_verify_and_shuts_its_kernels_down(tmp_path):
     assert process.returncode == 130
     assert err.strip().splitlines()[-1] == "seedmagic verify: interrupted (its kernels are shut down)", err
     assert "later.ipynb" not in out  # it stops: the next notebook is not run
+    assert our_kernels(tmp_path) == []
+
+
+# -- how the two runs share the cores ----------------------------------------------------------------------------------
+
+
+def test_schedule_gives_each_run_half_the_cores_or_runs_them_one_after_the_other():
+    assert schedule(1, {}) == Schedule(1, at_once=False, usual=1)
+    assert schedule(2, {}) == Schedule(2, at_once=True, usual=2, threads=1)
+    assert schedule(3, {}) == Schedule(3, at_once=True, usual=3, threads=1)
+    assert schedule(16, {}).threads == 8
+    # The user's OMP_NUM_THREADS is what their kernel would start with: no fewer given, nothing set.
+    assert schedule(16, {"OMP_NUM_THREADS": "4"}) == Schedule(16, at_once=True, usual=4)
+    assert schedule(16, {"OMP_NUM_THREADS": "12,2"}) == Schedule(16, at_once=True, usual=12, threads=8)
+    assert schedule(2, {"OMP_NUM_THREADS": "lots"}).usual == 2
+    assert schedule(16, {"OMP_NUM_THREADS": "4"}).environment == {}
+    assert schedule(2, {}).environment == dict.fromkeys(THREAD_VARIABLES, "1")
+    assert usable_cores() == len(os.sched_getaffinity(0))
+
+
+# Each run writes what its kernel was given: torch's thread count, the thread variables, when its cells ran.
+THREADS = (
+    "import json, os, time\nimport torch\nstarted = time.time()",
+    "x = torch.randn(256, 256)\nfor _ in range(20):\n    x = torch.tanh(x @ x.T / 256)\nprint(float(x.sum()))",
+    "record = {'threads': torch.get_num_threads(), 'started': started, 'ended': time.time()}\n"
+    f"record['variables'] = {{name: os.environ.get(name) for name in {THREAD_VARIABLES!r}}}\n"
+    "with open(f'run-{os.getpid()}.json', 'w') as file:\n    json.dump(record, file)",
+)
+
+
+def runs_recorded(directory: Path) -> list[dict]:
+    records = [json.loads(path.read_text()) for path in sorted(directory.glob("run-*.json"))]
+    assert len(records) == 2, records
+    return sorted(records, key=lambda record: record["started"])
+
+
+def note_of(stdout: str) -> str | None:
+    notes = [line.strip() for line in stdout.splitlines() if line.strip().startswith("note: ran ")]
+    return notes[0] if notes else None
+
+
+def without_thread_variables() -> dict[str, str]:
+    return {name: value for name, value in ENV.items() if name not in THREAD_VARIABLES}
+
+
+def test_verify_gives_both_kernels_the_same_threads_and_says_so(tmp_path):
+    cores = len(os.sched_getaffinity(0))
+    if cores < 2:
+        pytest.skip("needs two cores: on one, the runs are one after the other (tested below)")
+    path = write(tmp_path, "threads.ipynb", notebook(*THREADS))
+    ran = subprocess.run(
+        [sys.executable, "-m", "seedmagic", "verify", path.name],
+        cwd=tmp_path,
+        env=without_thread_variables(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    share = cores // 2
+    first, second = runs_recorded(tmp_path)
+    # torch in each kernel starts with the threads given, as the variables set them.
+    assert first["threads"] == second["threads"] == share
+    assert first["variables"] == second["variables"] == dict.fromkeys(THREAD_VARIABLES, str(share))
+    threads = f"{share} thread{'' if share == 1 else 's'}"
+    assert note_of(ran.stdout) == (
+        f"note: ran both at once, {threads} each (OMP_NUM_THREADS={share} and the like; a kernel of yours here may "
+        f"use {cores}): checks that runs with {threads} repeat, not that {cores} give the same numbers"
+    )
+    # In JSON, the same decision.
+    ran = subprocess.run(
+        [sys.executable, "-m", "seedmagic", "verify", path.name, "--json"],
+        cwd=tmp_path,
+        env=without_thread_variables(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert json.loads(ran.stdout)[0]["schedule"] == {"cores": cores, "at_once": True, "usual": cores, "threads": share}
+
+
+def test_verify_leaves_a_thread_count_the_user_set_alone(tmp_path):
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two cores")
+    path = write(tmp_path, "threads.ipynb", notebook(*THREADS))
+    ran = seedmagic_cli_with({**without_thread_variables(), "OMP_NUM_THREADS": "1"}, "verify", path.name, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    for record in runs_recorded(tmp_path):
+        assert record["threads"] == 1
+        assert record["variables"] == {name: "1" if name == "OMP_NUM_THREADS" else None for name in THREAD_VARIABLES}
+    assert note_of(ran.stdout) is None  # both at once, each as the user's kernel: nothing to say
+
+
+def seedmagic_cli_with(env: dict[str, str], *args: str, cwd: Path, cpus: set[int] | None = None):
+    return subprocess.run(
+        [sys.executable, "-m", "seedmagic", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus),
+    )
+
+
+def test_on_one_core_verify_runs_one_after_the_other_and_says_so(tmp_path):
+    path = write(tmp_path, "threads.ipynb", notebook(*THREADS))
+    one = {min(os.sched_getaffinity(0))}
+    ran = seedmagic_cli_with(without_thread_variables(), "verify", path.name, cwd=tmp_path, cpus=one)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    first, second = runs_recorded(tmp_path)
+    assert first["ended"] <= second["started"]  # the second kernel ran its cells after the first's last
+    # Nothing added: torch takes the one core it may use, as in the user's kernel.
+    assert first["threads"] == second["threads"] == 1
+    assert first["variables"] == second["variables"] == dict.fromkeys(THREAD_VARIABLES)
+    assert note_of(ran.stdout) == "note: ran one after the other (1 core): about twice one run's time"
+    assert our_kernels(tmp_path) == []
+
+
+# -- output that shows the clock ---------------------------------------------------------------------------------------
+
+
+def test_a_clock_reading_is_found_in_what_libraries_print(tmp_path):
+    import email.utils
+    from datetime import date, datetime, timezone
+
+    began = time.time()
+    (tmp_path / "made.txt").touch()
+    printed = {
+        "datetime.now()": str(datetime.now()),
+        "to the minute": datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "UTC": datetime.now(timezone.utc).isoformat(),
+        "repr": repr(datetime.now()),
+        "date.today()": str(date.today()),
+        "time.ctime()": time.ctime(),
+        "time.localtime()": repr(time.localtime()),
+        "time.time()": repr(time.time()),
+        "time.time_ns()": str(time.time_ns()),
+        "strftime": time.strftime("%H:%M:%S"),
+        "formatdate": email.utils.formatdate(),
+        "ls -l": subprocess.run(["ls", "-l", "made.txt"], cwd=tmp_path, capture_output=True, text=True).stdout,
+        "date": subprocess.run(["date"], capture_output=True, text=True).stdout,
+    }
+    ended = time.time()
+    later = 2 * 86_400.0 + 3_600.0  # two days and an hour: another date, another time of day
+    for what, text in printed.items():
+        outputs = normalized([stream(text)])
+        found = clock_reading(outputs, began, ended)
+        assert found is not None and found[1].text in text, what
+        # Later, the same text is no reading of the clock then.
+        assert clock_reading(outputs, began + later, ended + later) is None, what
+    for text in ("2020-01-02 03:04:05", "datetime.date(2020, 1, 2)", "100%|##| 10/10 [00:01<00:00, 9.5it/s]"):
+        assert clock_reading(normalized([stream(text)]), began, ended) is None, text
+
+
+CLOCK = (
+    "import datetime, time",
+    "print('fixed:', datetime.date(2020, 1, 2), datetime.datetime(2020, 1, 2, 3, 4, 5))",
+    "print(datetime.datetime.now().strftime('%Y-%m-%d %H:%M'))",
+    "open('made.txt', 'w').close()\n!ls -l made.txt",
+    "print(datetime.date.today())",
+    "print('the same every run')",
+)
+
+
+def test_verify_finds_output_that_shows_the_clock_also_where_both_runs_show_the_same(tmp_path):
+    """Two runs at once print the same minute, file time and date: each still differs from a run made later."""
+    nb = notebook(*CLOCK)
+    path = write(tmp_path, "clock.ipynb", nb)
+    verdict = verify(path, timeout=120)
+    text = report.text([verdict])
+    assert [difference.index for difference in verdict.differences] == [2, 3, 4], text
+    assert "clock" in [cause.kind for cause in verdict.differences[0].causes], text
+    for difference in verdict.differences:
+        # the same in both runs unless a minute (or the day) turned between them
+        assert "shows the time it ran" in difference.difference or " vs " in difference.difference, text
+    assert f"cell 4 (id {nb.cells[3].id})" in text
     assert our_kernels(tmp_path) == []

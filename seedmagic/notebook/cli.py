@@ -42,9 +42,11 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
         "verify",
         help="run each notebook twice and say which cells do not reproduce, why, and how to fix them",
         description=(
-            "Run each notebook twice in fresh kernels, at the same time, and compare every code cell's outputs "
-            "(execution counts, memory addresses and timings aside). Says for each notebook whether it "
-            "reproduces, and for each cell that does not, its likely cause and the fix. By default nothing is "
+            "Run each notebook twice in fresh kernels and compare every code cell's outputs (execution counts, "
+            "memory addresses and timings aside; a time of day that falls within the runs counts as a difference). "
+            "The runs share the cores: both at once, each kernel given half of them (OMP_NUM_THREADS and the like, "
+            "the same in both), or one after the other on one core. Says for each notebook whether it "
+            "reproduces, and for each cell that does not, its likely cause and the fix. By default no seed is "
             "added to the kernels: the notebook is tested as its users run it. Exit status: 0 when every "
             "notebook reproduces, 1 when one does not, 2 when one could not be run."
         ),
@@ -111,7 +113,9 @@ def _verify(args: argparse.Namespace, progress: bool) -> int:
             sys.stderr.write("\r\x1b[K")
         verdicts.append(verdict)
         if not args.json:
-            print(report.text([verdict]), file=sys.stderr if verdict.error else sys.stdout, flush=True)
+            note = verdict.schedule.note if verdict.schedule is not None and not verdict.error else None
+            told = report.text([verdict]) + (f"\n  note: {note}" if note else "")
+            print(told, file=sys.stderr if verdict.error else sys.stdout, flush=True)
     if args.json:
         print(report.as_json(verdicts))
     elif len(verdicts) > 1:

@@ -4,13 +4,18 @@ Text, results, displays and errors are compared, images by their data. Execution
 model ids, memory addresses (``0x7f...``), the kernel's process id in a cell's file name, timings (``%timeit``,
 ``%time``), ANSI colours and how a stream happened to be cut into messages are not: they differ between any two
 runs, seeded or not.
+
+A time or date in the text that falls within the runs (``clock_reading``) is output that changes with the clock: two
+runs made at the same time can show the same one, and the next run another.
 """
 
 from __future__ import annotations
 
 import base64
+import calendar
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -164,3 +169,96 @@ def _main(output: Output) -> tuple[str, str | bytes]:
 def _clip(text: str, width: int) -> str:
     text = text.strip()
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# -- the clock ---------------------------------------------------------------------------------------------------------
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTH = "(?P<month_name>" + "|".join(_MONTHS) + ")[a-z]*"
+_HMS = r"(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,9}))?)?"
+_CLOCK_FORMS = tuple(
+    re.compile(form)
+    for form in (
+        # ISO 8601 and its kin: datetime.now(), str(date.today()), pandas Timestamps, logging's asctime
+        rf"(?<![\d.])(?P<year>\d{{4}})[-/](?P<month>\d{{2}})[-/](?P<day>\d{{2}})(?:[T ]{_HMS})?(?![\d])",
+        # datetime.datetime(2026, 3, 5, 14, 3, 22, 123456) and datetime.date(2026, 3, 5), as repr shows them
+        r"datetime\.date(?:time)?\((?P<year>\d{4}), (?P<month>\d{1,2}), (?P<day>\d{1,2})"
+        r"(?:, (?P<hour>\d{1,2}), (?P<minute>\d{1,2})(?:, (?P<second>\d{1,2})(?:, (?P<fraction>\d{1,6}))?)?)?\)",
+        # time.localtime(): time.struct_time(tm_year=2026, tm_mon=3, tm_mday=5, tm_hour=14, tm_min=3, tm_sec=22, ...)
+        r"tm_year=(?P<year>\d{4}), tm_mon=(?P<month>\d{1,2}), tm_mday=(?P<day>\d{1,2}), tm_hour=(?P<hour>\d{1,2}), "
+        r"tm_min=(?P<minute>\d{1,2}), tm_sec=(?P<second>\d{1,2})",
+        # time.ctime(), date(1): "Thu Mar  5 14:03:22 2026", "Thu Mar  5 14:03:22 UTC 2026"; ls -l: "Mar  5 14:03"
+        rf"\b{_MONTH} +(?P<day>\d{{1,2}}),? {_HMS}(?: [A-Z]{{2,5}})?(?: (?P<year>\d{{4}}))?(?![\d:])",
+        # email.utils.formatdate and HTTP dates: "Thu, 05 Mar 2026 14:03:22 GMT"
+        rf"\b(?P<day>\d{{1,2}}) {_MONTH} (?P<year>\d{{4}}),? {_HMS}",
+        # time.strftime("%H:%M:%S") alone: a time of day, on the day of the runs
+        r"(?<![\d:.])(?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,6}))?(?![\d:])",
+        # time.time(), time.time_ns() and the like: seconds (or ms, µs, ns) since 1970, from 2017 to 2033
+        r"(?<![\d.])(?P<epoch>(?:1[5-9]|20)\d{8}(?:\d{3}){0,3})(?:\.(?P<fraction>\d+))?(?![\d])",
+    )
+)
+_SLACK = 1.0  # seconds either side of the runs: a file's time stamp may lag the clock
+
+
+class ClockReading(NamedTuple):
+    """A time written in an output, as the span of wall-clock time (seconds since 1970) it stands for."""
+
+    text: str
+    start: float
+    span: float  # its resolution: a day, a minute, a second, a microsecond
+
+
+def _fraction(digits: str | None) -> tuple[float, float]:
+    return (int(digits) / 10 ** len(digits), 10.0 ** -len(digits)) if digits else (0.0, 1.0)
+
+
+def _readings(match: re.Match[str], near: tuple[float, float]) -> Iterator[ClockReading]:
+    """What one match can mean: in local time or in UTC, in the years and on the days of ``near`` where the text
+    leaves them out."""
+    found = {key: value for key, value in match.groupdict().items() if value is not None}
+    text = match.group(0)
+    if "epoch" in found:
+        digits = found["epoch"]
+        scale = 10 ** (len(digits) - 10)
+        fraction, span = _fraction(found.get("fraction"))
+        yield ClockReading(text, (int(digits) + fraction) / scale, span / scale)
+        return
+    fraction, span = _fraction(found.get("fraction"))
+    if "second" not in found:
+        span = 60.0 if "hour" in found else 86_400.0
+    for utc in (False, True):
+        days = {(day.tm_year, day.tm_mon, day.tm_mday) for day in map(time.gmtime if utc else time.localtime, near)}
+        for year, month, day in days:
+            if "month_name" in found:
+                month = _MONTHS.index(found["month_name"][:3]) + 1
+            elif "month" in found:
+                month = int(found["month"])
+            year, day = int(found.get("year", year)), int(found.get("day", day))
+            clock = (year, month, day, int(found.get("hour", 0)), int(found.get("minute", 0)))
+            if not (1 <= month <= 12 and 1 <= day <= 31 and clock[3] < 24 and clock[4] < 60):
+                continue
+            fields = (*clock, int(found.get("second", 0)), 0, 0, -1)
+            try:
+                start = calendar.timegm(fields) if utc else time.mktime(fields)
+            except (OverflowError, ValueError):
+                continue
+            yield ClockReading(text, start + fraction, span)
+
+
+def clock_reading(outputs: Sequence[Output], began: float, ended: float) -> tuple[int, ClockReading] | None:
+    """The first time of day or date in ``outputs``' text that falls within ``began``..``ended`` (``time.time()``),
+    with the position of its output: output that shows when it ran, and so changes with the clock."""
+    for position, output in enumerate(outputs):
+        for mime, value in output.content:
+            if not isinstance(value, str) or not mime.startswith(_TEXT_MIME):
+                continue
+            read: list[tuple[int, int]] = []  # where a form found a time: a later form's part of it is not one
+            for form in _CLOCK_FORMS:
+                for match in form.finditer(value):
+                    if any(start < match.end() and match.start() < end for start, end in read):
+                        continue
+                    read.append(match.span())
+                    for reading in _readings(match, (began, ended)):
+                        if reading.start < ended + _SLACK and reading.start + reading.span > began - _SLACK:
+                            return position, reading
+    return None

@@ -1,8 +1,13 @@
-"""``seedmagic verify``: run a notebook twice in fresh kernels, at the same time, and compare every code cell's outputs.
+"""``seedmagic verify``: run a notebook twice in fresh kernels and compare every code cell's outputs.
 
 A run here is what a user's own run is: the notebook's kernel, its directory as the working directory, the
-environment as it is (no seed, no PYTHONHASHSEED added), each cell sent with its id. ``seed``/``auto`` add
-``%load_ext seedmagic`` and ``%seed`` to both kernels' start, to show whether seedmagic alone makes it reproducible.
+environment as it is (no seed, no PYTHONHASHSEED added; thread counts aside, below), each cell sent with its id.
+``seed``/``auto`` add ``%load_ext seedmagic`` and ``%seed`` to both kernels' start, to show whether seedmagic alone
+makes it reproducible.
+
+The two runs share the cores there are (``schedule``): both at once, each with half of them (the thread count set the
+same in both through OMP_NUM_THREADS and its kin), or, on one core, one after the other. Two runs at once can show the
+same clock reading, so a time that falls within the runs counts as a difference too.
 """
 
 from __future__ import annotations
@@ -17,14 +22,14 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .causes import Cause, cells_used, likely_causes
 from .cell_ids import send_cell_ids
-from .outputs import Output, first_difference, normalized
+from .outputs import Output, clock_reading, first_difference, normalized
 
 if TYPE_CHECKING:
     from jupyter_client.manager import AsyncKernelManager
@@ -38,11 +43,76 @@ STARTUP_TIMEOUT = 120.0
 # What a kernel says on stderr every time it starts: not why it died.
 _CHATTER = re.compile(r"\[IPKernelApp\] WARNING \| Kernel is running over TCP")
 RUNS = 2
+#: The variables that set how many threads the usual numeric libraries start (torch and NumPy's BLAS among them).
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 T = TypeVar("T")
 
 
 class CannotRun(Exception):
     """The notebook could not be verified (missing, not a notebook, kernel died, a cell hung): one line says why."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How the two runs share the machine: at once or one after the other, and the threads each kernel was given
+    (``threads``, set through THREAD_VARIABLES; None: the environment as it is, ``usual`` threads)."""
+
+    cores: int  # usable by this process (its CPU affinity)
+    at_once: bool
+    usual: int  # the threads a kernel of the user's starts with here: OMP_NUM_THREADS, else one per core
+    threads: int | None = None
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What the kernels' environment adds to this process's."""
+        return {} if self.threads is None else dict.fromkeys(THREAD_VARIABLES, str(self.threads))
+
+    @property
+    def note(self) -> str | None:
+        """One line on how the runs were made, where it is not as a user's kernel runs alone; else None."""
+        cores = f"{self.cores} core{'' if self.cores == 1 else 's'}"
+        if not self.at_once:
+            return f"ran one after the other ({cores}): about twice one run's time"
+        if self.threads is None:
+            return None
+        threads = f"{self.threads} thread{'' if self.threads == 1 else 's'}"
+        return (
+            f"ran both at once, {threads} each (OMP_NUM_THREADS={self.threads} and the like; a kernel of yours here "
+            f"may use {self.usual}): checks that runs with {threads} repeat, not that {self.usual} give the same "
+            "numbers"
+        )
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity: a container's or taskset's limit), else all of them."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(len(os.sched_getaffinity(0)), 1)
+    return os.cpu_count() or 1
+
+
+def _threads_set(environ: Mapping[str, str]) -> int | None:
+    """What OMP_NUM_THREADS asks for (the first level of a nested list, ``4,2``), or None when unset or unread."""
+    first = environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(first) if first.isdigit() and int(first) > 0 else None
+
+
+def schedule(cores: int | None = None, environ: Mapping[str, str] | None = None) -> Schedule:
+    """How two runs share ``cores`` (default: those usable here). With two cores or more, both at once, each with
+    half of them where a kernel would take more (both with the same count: thread counts can change floating-point
+    sums); on one, one after the other, as a kernel runs alone."""
+    cores = usable_cores() if cores is None else cores
+    usual = _threads_set(os.environ if environ is None else environ) or cores
+    if cores < RUNS:
+        return Schedule(cores, at_once=False, usual=usual)
+    share = cores // RUNS
+    return Schedule(cores, at_once=True, usual=usual, threads=share if usual > share else None)
 
 
 @dataclass(frozen=True)
@@ -77,6 +147,7 @@ class Verdict:
     setup: tuple[str, ...] = ()  # the lines added to each kernel's start (--seed, --auto)
     missing_ids: int = 0  # code cells without an id: auto mode keys them by their source
     error: str | None = None  # why it could not be verified
+    schedule: Schedule | None = None  # how the two runs shared the machine
 
     @property
     def reproducible(self) -> bool | None:
@@ -147,6 +218,7 @@ class _Runs:
     timeout: float
     setup: tuple[str, ...]
     progress: Progress
+    schedule: Schedule
 
     async def one(self, nb: NotebookNode, run: int) -> NotebookNode:
         """Run ``nb`` in a fresh kernel; CannotRun if it cannot be run to the end. Its kernel is shut down."""
@@ -170,7 +242,7 @@ class _Runs:
         # The kernel's stderr (its start-up chatter) is kept for the message when it dies, not shown.
         with tempfile.TemporaryFile() as stderr:
             try:
-                await client.async_execute(env=dict(os.environ), stderr=stderr)
+                await client.async_execute(env={**os.environ, **self.schedule.environment}, stderr=stderr)
             except Exception as exc:
                 stderr.seek(0)
                 cell = nb.cells[running[-1]] if running else None
@@ -204,6 +276,8 @@ class _Runs:
         return f"{where}: {name}: {said[:150]}{last}"
 
     async def both(self, nb: NotebookNode) -> list[NotebookNode]:
+        if not self.schedule.at_once:  # a cancelled run shuts its own kernel down
+            return [await self.one(copy.deepcopy(nb), run) for run in range(RUNS)]
         tasks = [asyncio.ensure_future(self.one(copy.deepcopy(nb), run)) for run in range(RUNS)]
         try:
             return list(await asyncio.gather(*tasks))
@@ -266,11 +340,12 @@ def verify(
     kernel: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> Verdict:
-    """Run the notebook at ``path`` twice in fresh kernels, at the same time, and compare every code cell's outputs.
+    """Run the notebook at ``path`` twice in fresh kernels, as ``schedule()`` shares the cores, and compare every code
+    cell's outputs.
 
     A notebook that cannot be read, a kernel that dies or does not start, or a cell past ``timeout`` seconds makes
     a Verdict with ``error`` set (one line); no kernel is left running."""
-    began = time.perf_counter()
+    began, clock = time.perf_counter(), time.time()
     name = str(path)
     setup = setup_lines(seed, auto)
     try:
@@ -278,12 +353,14 @@ def verify(
     except CannotRun as exc:
         return Verdict(name, 0, error=str(exc), setup=setup)
     code = sum(cell.cell_type == "code" for cell in nb.cells)
-    runs = _Runs(Path(path).resolve(), kernel, timeout, setup, Progress(name, code, on_change=on_progress))
+    shared = schedule()
+    runs = _Runs(Path(path).resolve(), kernel, timeout, setup, Progress(name, code, on_change=on_progress), shared)
     try:
         first, second = _interruptible(runs.both(nb))
     except CannotRun as exc:
-        return Verdict(name, code, error=str(exc), setup=setup)
-    return compare(nb, first, second, path=name, seconds=time.perf_counter() - began, setup=setup)
+        return Verdict(name, code, error=str(exc), setup=setup, schedule=shared)
+    verdict = compare(nb, first, second, path=name, setup=setup, clock=(clock, time.time()))
+    return dataclasses.replace(verdict, seconds=time.perf_counter() - began, schedule=shared)
 
 
 def compare(
@@ -294,9 +371,12 @@ def compare(
     path: str,
     seconds: float = 0.0,
     setup: tuple[str, ...] = (),
+    clock: tuple[float, float] | None = None,
 ) -> Verdict:
     """The verdict on two runs of ``nb``: the code cells whose normalized outputs differ, each with its likely
-    causes (what ``setup`` seeded counts as seeded), and, for a later one, the differing cells it uses."""
+    causes (what ``setup`` seeded counts as seeded), and, for a later one, the differing cells it uses. With
+    ``clock``, the ``time.time()`` span the runs ran in, a cell that shows a time within it differs too, also where
+    both runs show the same one."""
     sources = [cell.source if cell.cell_type == "code" else None for cell in nb.cells]
     # The kernels' start-up lines, read as a cell before the first: what they seed is seeded.
     analysed = ["\n".join(setup), *sources] if setup else sources
@@ -311,6 +391,13 @@ def compare(
             continue
         outputs: list[tuple[Output, ...]] = [normalized(run.cells[index].outputs) for run in (first, second)]
         difference = first_difference(outputs[0], outputs[1])
+        reading = None if difference is not None or clock is None else clock_reading(outputs[0], *clock)
+        if reading is not None:
+            position, shown = reading
+            difference = (
+                f"output {position + 1} ({outputs[0][position].kind}) shows the time it ran, {shown.text!r}, in both "
+                "runs: it changes with the clock"
+            )
         if difference is None:
             continue
         used = {k - offset for k in cells_used(analysed, index + offset)}
