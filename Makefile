@@ -2,15 +2,22 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# torch's CPU build: an unpinned torch would pull a CUDA build of several GB.
+# torch's CPU build (about 200 MB). A version pin does not choose it: PyPI's torch for Linux x86_64 is the CUDA
+# build, several GB. The CPU build is installed first and alone from PyTorch's CPU index; the next install keeps it
+# and takes torch's dependencies from PyPI.
 TORCH := torch==2.13.0
+TORCH_INDEX := https://download.pytorch.org/whl/cpu
 
 .PHONY: test demo bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.torch-installed: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --no-deps --index-url $(TORCH_INDEX) "$(TORCH)"
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml $(VENV)/.torch-installed
 	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[test]"
 	touch $@
 
@@ -18,7 +25,7 @@ $(VENV)/.bench-installed: $(VENV)/.test-installed
 	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[test,bench]"
 	touch $@
 
-$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.demo-installed: pyproject.toml $(VENV)/.torch-installed
 	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[demo]"
 	touch $@
 

@@ -175,11 +175,12 @@ class _RunningCell:
     """A cell that has started and not yet ended: the token that stands for it, the scope from before it, with
     ``--isolate`` the snapshot to put back when it ends, and what reach counted under before it."""
 
-    __slots__ = ("counting", "outer", "saved", "token", "undo")
+    __slots__ = ("counting", "outer", "saved", "seed", "token", "undo")
 
     def __init__(self, token: object, outer: Scope | None, counting: _Counting | None = None) -> None:
         self.token, self.outer, self.counting = token, outer, counting
         self.saved: Snapshot | None = None
+        self.seed: int | None = None  # the seed the cell got (auto mode, %%seeded), if any
         self.undo: list[Callable[[], object]] = []  # what else an isolated cell puts back when it ends
 
 
@@ -201,8 +202,6 @@ class Session(NamedTuple):
     selection: frozenset[str] = ALL
     #: Auto mode: every cell reseeded with a seed derived from ``seed`` and the cell.
     auto: bool = False
-    #: The seed the last seeded cell got (from ``%%seeded`` or auto mode).
-    last_cell_seed: int | None = None
 
     @property
     def mode(self) -> str:
@@ -230,11 +229,10 @@ class Snapshot(NamedTuple):
 
 
 class _AutoCell(NamedTuple):
-    """What auto mode does for one cell under one session, worked out once: the cell's scope, the session as it
-    leaves it (its seed as the last cell's), and the record of the seeding."""
+    """What auto mode does for one cell under one session, worked out once: the cell's scope and the record of the
+    seeding."""
 
     scope: Scope
-    session: Session
     seeding: Seeding
 
 
@@ -261,6 +259,7 @@ class Engine:
         self._importing: list[dict[str, Any] | None] = []
         #: The cells that have begun and not ended, innermost last.
         self._cell_stack: list[_RunningCell] = []
+        self._last_cell_seed: int | None = None
         self._imported: dict[str, _Imported] = {}
         self._on_import_kept: tuple[tuple[Any, ...], float, tuple[str, ...]] | None = None
         self._seedable_kept: tuple[tuple[Any, ...], tuple[Source, ...]] | None = None
@@ -296,7 +295,9 @@ class Engine:
 
     @property
     def last_cell_seed(self) -> int | None:
-        return self.session.last_cell_seed
+        """The seed the last cell that ended got, None where it got none: never a cell further back. An isolated
+        cell leaves it as it was."""
+        return self._last_cell_seed
 
     @property
     def mode(self) -> str:
@@ -356,7 +357,7 @@ class Engine:
         selection = ALL if selection is None else selection
         auto_mode = session.auto if auto is None else auto
         if (seed, given, selection, auto_mode) != (session.seed, session.per_rank, session.selection, session.auto):
-            self._set_session(Session(seed, given, selection, auto_mode, session.last_cell_seed))
+            self._set_session(Session(seed, given, selection, auto_mode))
         seeded, failed = self._seed_imported(seed, selection, by="session")
         self.census.restart()
         if reach is not None:
@@ -385,12 +386,10 @@ class Engine:
             if len(self._auto_cells) >= _AUTO_CELLS_KEPT:
                 self._auto_cells.clear()
             seed = _derive(session.seed, key)  # the session seed was checked when it was set
-            auto = _AutoCell(
-                Scope(seed, session.selection), session._replace(last_cell_seed=seed), Seeding(seed, "auto")
-            )
+            auto = _AutoCell(Scope(seed, session.selection), Seeding(seed, "auto"))
             self._auto_cells[key] = auto
         self._scope = auto.scope
-        self.session = auto.session  # only the last cell's seed differs: what was worked out stays good
+        self._cell_stack[-1].seed = auto.scope.seed
         failed = self._seed_imported(auto.scope.seed, session.selection, auto.seeding)[1]
         if failed:
             warn_failures("seed", failed)
@@ -432,7 +431,8 @@ class Engine:
 
     def _enter_scope(self, scope: Scope, by: str) -> tuple[tuple[str, ...], dict[str, str]]:
         self._scope = scope
-        self._set_session(self.session._replace(last_cell_seed=scope.seed))
+        if by == "cell" and self._cell_stack:
+            self._cell_stack[-1].seed = scope.seed
         if self.seed is None:  # a seed is in force now: what the cell imports gets it (a session seed has it so)
             self.hook.install()
         seeded, failed = self._seed_imported(scope.seed, scope.selection, by=by)
@@ -447,6 +447,8 @@ class Engine:
         if not self._cell_stack or (cell is not None and self._cell_stack[-1].token is not cell):
             return
         running = self._cell_stack.pop()
+        if not self._cell_stack and running.saved is None:
+            self._last_cell_seed = running.seed
         if running.counting is not None:
             self.census.end_cell(running.counting)
         if running.saved is not None:
@@ -661,6 +663,7 @@ class Engine:
         self._set_session(Session())
         self._scope = None
         self._cell_stack.clear()
+        self._last_cell_seed = None
         self.seedings.clear()
         self.failures.clear()
         self.census.set_reach(False)

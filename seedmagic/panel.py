@@ -304,7 +304,7 @@ class _Watch:
         return Summary(
             session.seed,
             session.mode,
-            session.last_cell_seed,
+            engine.last_cell_seed,
             seeded,
             imported,
             self._not_deterministic,

@@ -159,7 +159,8 @@ class Summary(NamedTuple):
             f"seed {'none' if self.seed is None else self.seed}",
             f"mode {self.mode}",
             f"last cell {'-' if self.last_cell_seed is None else self.last_cell_seed}",
-            f"{self.seeded}/{self.imported} seeded",
+            # With no session seed, what is seeded was seeded by a cell (%%seeded, seeded()).
+            f"{self.seeded}/{self.imported} seeded" + (" by a cell" if self.seed is None and self.seeded else ""),
             f"{self.not_deterministic} flag{'' if self.not_deterministic == 1 else 's'} NOT deterministic",
         ]
         if self.drew is not None:

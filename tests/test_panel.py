@@ -922,3 +922,23 @@ def test_a_first_cell_that_imports_and_draws_with_no_seed_is_seen_and_said_unsee
     )
     assert lines[0].endswith(" · drew from torch (no seed set)")
     assert lines[1].endswith(" · drew from torch")
+
+
+def test_the_folded_line_tells_the_last_cell_and_never_contradicts_itself(make_panel, ip):
+    """The "last cell" is the cell that ran last, "-" where it got no seed; with no session seed, what is seeded says
+    who seeded it."""
+    p = make_panel(expanded=False)
+    shown = lambda: text(p.summary.value)  # noqa: E731
+    run_ok(ip, "%%seeded 4\nx = torch.rand(1)")
+    assert "seed none · mode none · last cell 4 · 3/3 seeded by a cell · " in shown()
+    run_ok(ip, "y = 1")
+    assert "last cell - · 3/3 seeded by a cell" in shown()
+    run_ok(ip, "%seed 5 --auto -q")
+    run_ok(ip, "z = torch.rand(1)")
+    seed = ENGINE.status().last_cell_seed
+    assert seed is not None and f"seed 5 · mode auto · last cell {seed} · 3/3 seeded · " in shown()
+    run_ok(ip, "%seed --no-auto -q")
+    run_ok(ip, "w = 1")
+    assert "seed 5 · mode manual · last cell - · " in shown() and ENGINE.status().last_cell_seed is None
+    run_ok(ip, "%%seeded 6 --isolate\nv = 1")  # an isolated cell leaves the status as it was
+    assert "last cell - · " in shown()

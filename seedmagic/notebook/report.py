@@ -63,7 +63,7 @@ def _cell_lines(difference: CellDifference, verdict: Verdict) -> list[str]:
         lines.append(f"    likely cause, cell {cause.cell + 1} line {cause.line}: {cause.evidence}")
         lines.append(f"      {WHAT[cause.kind]}; fix: {cause.fix}")
     if not difference.causes and not difference.after:
-        lines.append("    likely cause: none found in the cell's code or the cells it uses")
+        lines.append("    no known cause in the cell's code or the cells it uses")
     return lines
 
 
