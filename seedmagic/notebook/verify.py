@@ -83,11 +83,8 @@ class Schedule:
         if self.threads is None:
             return None
         threads = f"{self.threads} thread{'' if self.threads == 1 else 's'}"
-        return (
-            f"ran both at once, {threads} each (OMP_NUM_THREADS={self.threads} and the like; a kernel of yours here "
-            f"may use {self.usual}): checks that runs with {threads} repeat, not that {self.usual} give the same "
-            "numbers"
-        )
+        # Thread counts change floating-point sums: what repeats with these may not with the user's.
+        return f"ran both at once, {threads} each: runs with {self.usual} may still differ"
 
 
 def usable_cores() -> int:
