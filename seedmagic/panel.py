@@ -43,8 +43,13 @@ _OK = "color: var(--jp-success-color1)"
 _BAD = "color: var(--jp-error-color1); font-weight: bold"
 _MOVED = "color: var(--jp-warn-color0); font-weight: bold"
 _MOVED_ROW = "background: color-mix(in srgb, var(--jp-warn-color1) 22%, transparent)"
-_CELL = "padding: 1px 10px 1px 0; text-align: left; vertical-align: top; border: none; white-space: normal"
-_NOTE = f"padding: 0 0 3px 16px; text-align: left; border: none; {_DIM}; {_SMALL}; white-space: normal"
+# Tight rows: the unfolded panel fits in about 600 px of a laptop's window.
+_CELL = (
+    "padding: 0 10px 0 0; line-height: 1.35; text-align: left; vertical-align: top; border: none; white-space: normal"
+)
+_NOTE = (
+    f"padding: 0 0 2px 16px; line-height: 1.3; text-align: left; border: none; {_DIM}; {_SMALL}; white-space: normal"
+)
 _HEAD = f"{_CELL}; {_DIM}; font-weight: normal; border-bottom: 1px solid var(--jp-border-color2)"
 _VERDICTS = {True: ("ok", _OK), False: ("NOT", _BAD), None: ("-", _DIM)}
 _LINE = "line-height: 1.5; overflow-wrap: anywhere"
@@ -128,18 +133,22 @@ def _libraries(status: Status, drew: Iterable[str]) -> str:
         if moved:
             streams += f' <span style="{_MOVED}">&#9679;&nbsp;drew</span>'
         notes = [f'<span style="{_BAD}">{_e(lib.outside)}</span>'] if lib.outside else []
-        if lib.note:
+        tip = ""
+        if lib.note and (lib.imported or lib.on_import):
             notes.append(_e(lib.note))
+        elif lib.note:  # about a library not imported: under the pointer, out of the way
+            tip = f' title="{_e(lib.note)}"'
         if lib.error:
             notes.append(f'<span style="color: var(--jp-error-color1)">{_e(lib.error)}</span>')
-        name = f'<b>{_e(lib.name)}</b> <span style="{_DIM}">{_e(lib.version or "")}</span>'
+        name = f'<span{tip}><b>{_e(lib.name)}</b> <span style="{_DIM}">{_e(lib.version or "")}</span></span>'
         state = _e(lib.state) if lib.imported or lib.on_import else f'<span style="{_DIM}">{_e(lib.state)}</span>'
         rows.append((_MOVED_ROW if moved else "", (name, state, streams), notes))
     return _table("generators", ("library", "state", "fingerprint"), rows)
 
 
 def _flags(flags: Iterable[Flag], changed: Iterable[str]) -> str:
-    """The flags table, each reason under its row; the flags in ``changed`` (by the last cell) highlighted."""
+    """The flags table; the reason under a row that needs a look (NOT deterministic, or changed by the last cell),
+    under the pointer for the others; the flags in ``changed`` highlighted."""
     changed = set(changed)
     rows = []
     for flag in flags:
@@ -147,12 +156,15 @@ def _flags(flags: Iterable[Flag], changed: Iterable[str]) -> str:
         value = _e(flag.value)
         if flag.name in changed:
             value += f' <span style="{_MOVED}">&#9679;&nbsp;changed</span>'
+        shown = flag.ok is False or flag.name in changed
+        tip = f' title="{_e(flag.note)}"' if flag.note and not shown else ""
         cells = (
-            f'<span style="{_CODE}; overflow-wrap: anywhere">{_e(flag.name)}</span>',
+            f'<span style="{_CODE}; overflow-wrap: anywhere"{tip}>{_e(flag.name)}</span>',
             value,
             f'<span style="{style}">{verdict}</span>',
         )
-        rows.append((_MOVED_ROW if flag.name in changed else "", cells, [_e(flag.note)] if flag.note else []))
+        notes = [_e(flag.note)] if flag.note and shown else []
+        rows.append((_MOVED_ROW if flag.name in changed else "", cells, notes))
     return _table("determinism flags", ("flag", "value", "verdict"), rows)
 
 
@@ -397,13 +409,13 @@ class SeedPanel:
             self.auto_toggle,
         ]
         self.controls = w.HBox(controls, layout=w.Layout(margin="6px 0 0 0", flex_flow="row wrap"))
-        self.details = w.VBox(
-            [self.headline, self.libraries, self.flags, self.unseeded, self.controls],
+        self.details = w.VBox(  # the controls first: in view however long the tables are
+            [self.headline, self.controls, self.libraries, self.flags, self.unseeded],
             layout=w.Layout(display="" if expanded else "none"),
         )
         self.details.add_class("seedmagic-details")
         self.widget = _box_class()(
-            [self.top, self.details, self.message, self.error],
+            [self.top, self.message, self.error, self.details],  # what a control said, beside it
             layout=w.Layout(border="1px solid var(--jp-border-color2)", padding="4px 10px", max_width="100%"),
         )
         self.widget.add_class("seedmagic-panel")

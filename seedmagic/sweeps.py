@@ -28,6 +28,7 @@ import math
 import numbers
 import operator
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -595,8 +596,14 @@ class SeedSweep:
     def best_seed_notes(self) -> dict[int, str]:
         """``best_seed_note`` for every seed that has one (worked out once: a sweep does not change)."""
         return {
-            seed: f"seedmagic: note: {extreme}: the best of {len(self.seeds)} seeds is not a result to report; "
-            "report the mean and spread"
+            seed: "\n".join(
+                textwrap.wrap(
+                    f"seedmagic: note: {extreme}: report the mean and spread, not the best of {len(self.seeds)} seeds",
+                    80,
+                    subsequent_indent="    ",
+                    break_on_hyphens=False,
+                )
+            )
             for seed, extreme in self.extremes().items()
         }
 

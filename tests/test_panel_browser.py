@@ -111,6 +111,15 @@ def test_the_panel_in_jupyterlab(tmp_path):
             for text in ("seeded with 0 (cell)", "torch.use_deterministic_algorithms", "PYTHONHASHSEED"):
                 expect(details).to_contain_text(text)
             check_fits(panel, width)
+            # Unfolded, it fits in a laptop's window (about 600 px of 900), its controls near the top; beside a
+            # narrow notebook (800 px, the file browser open) it may grow, the controls staying on top.
+            box = panel.bounding_box()
+            assert box is not None and box["height"] <= (600 if width == 1400 else 1000), (width, box)
+            reseed = panel.locator("button[title^='Seed every library']").bounding_box()
+            assert reseed is not None and reseed["y"] + reseed["height"] - box["y"] < (150 if width == 1400 else 250), (
+                width,
+                reseed,
+            )
             # Every control says what it does.
             controls = panel.locator("button, input")
             assert controls.count() >= 6

@@ -735,8 +735,9 @@ def test_seeding_with_the_best_seed_of_a_sweep_says_it_is_not_a_result(nb, capsy
     assert "note" not in capsys.readouterr().out
     run_ok(nb, f"%seed {best} -q")
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == 1 and out[0].startswith(f"seedmagic: note: seed {best} gave the highest acc of 10 seeds")
-    assert "the best of 10 seeds is not a result to report" in out[0]
+    assert out[0].startswith(f"seedmagic: note: seed {best} gave the highest acc of 10 seeds")
+    assert all(len(line) <= 80 for line in out) and all(line.startswith("    ") for line in out[1:])
+    assert " ".join(line.strip() for line in out).endswith("report the mean and spread, not the best of 10 seeds")
 
 
 # -- in a Jupyter kernel -------------------------------------------------------------------------------------------
