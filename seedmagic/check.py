@@ -25,8 +25,12 @@ the state of library modules, a set's order, an object's attribute order.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import sys
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -238,8 +242,15 @@ def _run_twice(
 ) -> tuple[Any, CheckReport]:
     __tracebackhide__ = True
     namespace = start.namespace
+    printed = _Printed()
     try:
-        first_value = start.run(run, again=reseed)
+        with printed.run() as first_print:
+
+            def again() -> None:  # the first run is run anew: what it printed before is not its output
+                first_print.clear()
+                reseed()
+
+            first_value = start.run(run, again=again)
     except NoRoom as refused:
         start.put_back()
         raise CheckRefused(f"--check stopped before the write: {refused}; nothing changed") from None
@@ -271,7 +282,8 @@ def _run_twice(
             "what the first left in it",
         )
     try:
-        second_value = start.run(run)
+        with printed.run():
+            second_value = start.run(run)
     except NoRoom as refused:
         start.put_back(to=first)
         raise CheckRefused(
@@ -285,6 +297,7 @@ def _run_twice(
         outcome.differ(written, "written in place by the second run only (the notebook holds what the first left)")
         return first_value, outcome.report(seed, start)
     _compare(start, first, first_value, second_value, codes, outcome, silenced)
+    printed.compare(outcome)
     del namespace
     return second_value, outcome.report(seed, start)
 
@@ -344,6 +357,56 @@ def _compare(
         outcome.not_kept(
             record.path, f"{what}, so both runs used it: the second started from what the first left in it"
         )
+
+
+class _Printed:
+    """What each run prints to ``sys.stdout``, shown as it is printed and kept, to be compared as ``seedmagic
+    verify`` compares a stream (memory addresses, timings and colours taken out): a cell that prints the clock does
+    not repeat, whatever it binds."""
+
+    def __init__(self) -> None:
+        self.runs: list[_Tee] = []
+
+    @contextmanager
+    def run(self) -> Iterator[_Tee]:
+        tee = _Tee(sys.stdout)
+        self.runs.append(tee)
+        with contextlib.redirect_stdout(tee):
+            yield tee
+
+    def compare(self, outcome: _Outcome) -> None:
+        if len(self.runs) != 2:
+            return
+        from .notebook.outputs import normalized_text
+
+        first, second = (normalized_text("".join(tee.parts)).splitlines() for tee in self.runs)
+        if not first and not second:
+            return
+        for index, (a, b) in enumerate(itertools.zip_longest(first, second, fillvalue=None)):
+            if a != b:
+                where = f"line {index + 1}" if a is not None and b is not None else "its length"
+                outcome.differ("what it printed", f"{where} differs", excerpt(a or ""), excerpt(b or ""))
+                return
+        outcome.compared.append("what it printed")
+
+
+class _Tee:
+    """A stream that writes to ``stream`` and keeps what it wrote."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        if isinstance(text, str):
+            self.parts.append(text)
+        return int(self.stream.write(text) or 0)
+
+    def clear(self) -> None:
+        self.parts.clear()
+
+    def __getattr__(self, name: str) -> Any:  # flush, isatty, encoding, fileno: the stream's
+        return getattr(self.stream, name)
 
 
 def _compare_figures(start: Start, first: Ended, outcome: _Outcome) -> None:

@@ -447,7 +447,7 @@ class Engine:
         if not self._cell_stack or (cell is not None and self._cell_stack[-1].token is not cell):
             return
         running = self._cell_stack.pop()
-        if not self._cell_stack and running.saved is None:
+        if running.saved is None:  # a cell run inside another (run_cell) is the last cell until the outer ends
             self._last_cell_seed = running.seed
         if running.counting is not None:
             self.census.end_cell(running.counting)

@@ -904,3 +904,16 @@ def test_an_error_in_a_check_cell_shows_the_traceback_a_plain_cell_shows(ip):
     assert "run_cell_magic" not in shown and "skipping hidden" not in shown
     assert "----> 3 1/0" in shown and "ZeroDivisionError: division by zero" in shown
     assert shown.count("Cell In[") == 1
+
+
+def test_what_the_cell_prints_is_compared_as_verify_compares_a_stream(ip, capsys):
+    report = check(ip, capsys, "import time\nprint('at', time.time_ns())")
+    assert "seedmagic: NOT reproducible: two runs from seed 0 differ in 1 of 1:" in report.splitlines()
+    assert re.search(r"  what it printed: line 1 differs: 'at \d+'  vs  'at \d+'", report), report
+    assert report.count("\nat ") + report.startswith("at ") == 2  # both runs' prints show, as they happen
+    # Addresses and timings are not results; what is drawn from the seed repeats.
+    report = check(ip, capsys, "print(object())\nprint(np.random.rand())\n%timeit -n 2 -r 2 sum(range(10))")
+    assert report.splitlines()[-1] == "seedmagic: reproducible: two runs from seed 0 gave the same what it printed"
+    report = check(ip, capsys, "print(np.random.default_rng().random())")
+    assert "  what it printed: line 1 differs: " in report
+    assert report.splitlines()[-1].startswith("  cause: a NumPy Generator made without a seed at In [")
