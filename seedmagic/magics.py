@@ -483,9 +483,10 @@ class SeedMagics(Magics):
         action="store_true",
         help="run the cell twice from the same seed and the same state (everything the first run changes, through "
         "any name, function, hook or object, is put back in place before the second), and report whether what it "
-        "binds, deletes or changes, and its last expression, came out the same, what it cannot compare, and the "
-        "likely cause of a difference; it copies only what the cell writes (tensors to host memory, at the first "
-        "write); the notebook ends as one plain run leaves it; prints and files happen twice",
+        "binds, deletes or changes, its last expression, what it prints and the figures it draws came out the "
+        "same, what it cannot compare, and the likely cause of a difference; it copies only what the cell writes "
+        "(tensors to host memory, at the first write); the notebook ends as one plain run leaves it, with one "
+        "run's figures; prints and files happen twice",
     )
     @_libraries_argument("--only", "seed (default: those %%seed seeds)")
     @_libraries_argument("--skip", "leave alone")
