@@ -414,3 +414,22 @@ def test_check_in_a_kernel_sees_callbacks_and_hooks_and_keeps_the_optimizer_on_t
     opt.step()
     opt.step()
     assert after.value == [1, 1, True, model.weight.tolist()]
+
+
+def test_the_folded_panel_in_a_kernel_says_what_a_first_cell_drew_with_and_without_a_seed():
+    shown = "import html, re\nprint(html.unescape(re.sub('<[^>]+>', '', p.summary.value)))"
+    ran = run_kernel(
+        "%load_ext seedmagic\nfrom seedmagic import panel\nfrom seedmagic.engine import ENGINE\n"
+        "p = panel.SeedPanel(ENGINE, get_ipython(), expanded=False)",
+        "import torch; x = torch.rand(1)",
+        shown,
+        "%seed 0 -q",
+        "y = torch.rand(1)",
+        shown,
+    )
+    without, with_seed = ran[2].stdout.strip(), ran[5].stdout.strip()
+    head = "seedmagic\u2002"  # the name, then an en space (&ensp;)
+    assert without.startswith(f"{head}seed none · mode none · last cell - · 0/3 seeded · "), without
+    assert without.endswith(" · drew from torch (no seed set)"), without
+    assert with_seed.startswith(f"{head}seed 0 · mode manual · last cell - · 3/3 seeded · "), with_seed
+    assert with_seed.endswith(" · drew from torch"), with_seed
