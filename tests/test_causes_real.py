@@ -14,6 +14,7 @@ import nbformat
 import pytest
 import torch
 from nbformat.v4 import new_code_cell, new_notebook
+from test_causes import NET  # the model with a dropout the cause finder reads
 
 from seedmagic.notebook import report
 from seedmagic.notebook.verify import verify
@@ -117,18 +118,6 @@ def test_scikit_learn_without_random_state_and_pandas_sample(tmp_path):
         "  cell 7 (id sample): differs, for a cause of its own",
         *cause(7, 1, "print(df.sample(3).round(3))", GLOBAL, FIX_STATE),
     ]
-
-
-NET = """\
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.hidden = nn.Linear(4, 8)
-        self.drop = nn.Dropout(0.5)
-        self.out = nn.Linear(8, 2)
-
-    def forward(self, x):
-        return self.out(self.drop(torch.relu(self.hidden(x))))"""
 
 
 def test_dropout_in_train_mode_at_inference_and_functional_dropout(tmp_path):
