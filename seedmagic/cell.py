@@ -88,8 +88,6 @@ class CompiledCell(NamedTuple):
     shell: Any
     statements: tuple[CodeType, ...]
     last_expression: CodeType | None
-    #: The body ends in ``;``: IPython shows no value.
-    silenced: bool = False
 
     def evaluate(self) -> Any:
         """Execute in the user namespace; return the trailing expression's value (IPython does not show it after a
@@ -153,7 +151,6 @@ def compile_cell(shell: Any, body: str, magic_line: str) -> CompiledCell:
             shell,
             compiled,
             None if last is None else shell.compile(ast.Expression(last.value), filename, "eval"),
-            ends_in_semicolon(code),
         )
     except SyntaxError as error:
         if "await" in str(error.msg):

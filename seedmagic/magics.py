@@ -26,7 +26,7 @@ from IPython.core.magic_arguments import MagicHelpFormatter
 from traitlets import Any as AnyTrait
 from traitlets import Bool, observe
 
-from .cell import compile_cell, seeded_cells, show_as_written, show_from_the_body
+from .cell import compile_cell, ends_in_semicolon, seeded_cells, show_as_written, show_from_the_body
 from .engine import ENGINE, SEED_LIMIT, Engine, InvalidArgument, check_bool, parse_seed, random_seed, validate_seed
 from .errors import WARNING_SKIPS, warn
 from .sources import NAMES
@@ -542,7 +542,7 @@ class SeedMagics(Magics):
             code = [*body.statements, *([body.last_expression] if body.last_expression is not None else [])]
             try:
                 value, report = run_twice(
-                    body.evaluate, self.shell.user_ns, reseed, started.seed, code=code, silenced=body.silenced
+                    body.evaluate, self.shell.user_ns, reseed, started.seed, code=code, silenced=ends_in_semicolon(cell)
                 )
             except CheckRefused as refused:
                 raise UsageError(str(refused)) from None
