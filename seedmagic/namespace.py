@@ -451,7 +451,7 @@ class Start:
         with interrupts_deferred():
             if self.arrays is not None and self.arrays.guarded:
                 stack.enter_context(self.arrays.read_only())
-            if self.tensors is not None and (self.tensors.storages or (self.arrays and self.arrays.guarded)):
+            if self.tensors is not None and self.tensors.needs_mode:
                 stack.enter_context(self.tensors.watching())
         try:
             yield
@@ -502,7 +502,8 @@ class Start:
         extension, into a tensor; an array the run made writable again itself)."""
         lost = [] if self.tensors is None else [entry.path for entry in self.tensors.settled_lost]
         for record in self.records:
-            if record.storage is not None and not record.storage.written and record.state.version is not None:
+            entry = record.storage
+            if entry is not None and not entry.written and not entry.compared and record.state.version is not None:
                 try:
                     if record.obj._version != record.state.version:
                         lost.append(record.path)

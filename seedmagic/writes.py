@@ -39,6 +39,7 @@ _COPY_UP_FRONT = 1 << 20  # arrays smaller than this are copied before the run r
 _MOST_UP_FRONT = 64 << 20  # and at most this much of them
 _CHUNK = 64 << 20  # bytes moved at a time when swapping a storage with its copy
 _DIGEST_ABOVE = 64 << 20  # a detached storage this large gets a digest rather than a copy
+_TORCH_UP_FRONT = 16 << 20  # host storages this small in all are copied before each run and compared after it
 _HEADROOM = 256 << 20  # host memory left free when copying
 
 
@@ -102,7 +103,19 @@ class Storage:
     """One torch storage the cell found: the path of a tensor that views it, its bytes as a run found them (``copy``,
     made at the run's first write), and whether the current run wrote it."""
 
-    __slots__ = ("copy", "copy_is_start", "detached", "device", "digest", "nbytes", "path", "storage", "written")
+    __slots__ = (
+        "charged",
+        "compared",
+        "copy",
+        "copy_is_start",
+        "detached",
+        "device",
+        "digest",
+        "nbytes",
+        "path",
+        "storage",
+        "written",
+    )
 
     def __init__(self, storage: Any, path: str) -> None:
         self.storage = storage
@@ -114,10 +127,18 @@ class Storage:
         self.written = False
         self.detached = False  # the current run detached a tensor on it (as .numpy() does)
         self.digest: bytes | None = None
+        self.compared = False  # the run's writes were found by comparing its bytes with the copy, after the run
+        self.charged = False  # counted in the cost as something a run wrote
 
 
 class TorchWrites:
-    """The storages a cell found, copied to the host before a watched run first writes each."""
+    """The storages a cell found, copied to the host before a watched run first writes each.
+
+    Where they are all in host memory and small (16 MiB in all), and no NumPy array is read-only for the run, they
+    are rather copied before the run and compared after it (``up_front``): no mode sees the run's operations, which
+    would cost a few microseconds each (a training loop over a small dataset runs tens of thousands), and a write
+    from anywhere, a raw pointer or a thread included, is found by its bytes.
+    """
 
     def __init__(self, torch: ModuleType, cost: Cost) -> None:
         self.torch = torch
@@ -127,6 +148,7 @@ class TorchWrites:
         self.refused: NoRoom | None = None
         self.settled_lost: list[Storage] = []  # what the last run changed out of sight, known by a digest
         self.room: int | None = None  # host bytes still free for copies, read once per run
+        self.up_front = False  # the current run's storages were copied before it, and are compared after it
 
     def watch(self, tensor: Tensor, path: str) -> Storage | None:
         """The storage of ``tensor``, watched from now on; None for a tensor without one (sparse, meta, a subclass)."""
@@ -168,7 +190,7 @@ class TorchWrites:
         if entry.copy is None:
             self._copy(entry)
 
-    def _copy(self, entry: Storage, written: bool = True) -> None:
+    def _copy(self, entry: Storage, written: bool = True, *, counted: bool = True) -> None:
         nbytes = entry.storage.nbytes()
         if self.room is not None and nbytes > self.room:
             self.refused = NoRoom(nbytes, self.room, entry.path)
@@ -178,6 +200,10 @@ class TorchWrites:
         entry.copy_is_start = True
         if self.room is not None:
             self.room -= nbytes
+        if not counted:  # copied up front: counted once the run is known to have written it
+            self.cost.seconds += time.perf_counter() - started
+            return
+        entry.charged = True
         self.cost.add(
             nbytes, entry.device.type != "cpu", time.perf_counter() - started, entry.path if written else None
         )
@@ -220,6 +246,17 @@ class TorchWrites:
         """After a run: mark as written the detached storages whose bytes changed out of torch's sight (through
         NumPy); returns those whose change cannot be undone (a large one, known only by its digest)."""
         lost = []
+        if self.up_front:
+            for entry in self.storages.values():
+                if entry.copy is None:
+                    continue
+                live = self._bytes(entry.storage)
+                entry.written = live.numel() != entry.copy.numel() or not self.torch.equal(live, entry.copy)
+                entry.compared = True
+                if entry.written and not entry.charged:
+                    entry.charged = True
+                    self.cost.add(entry.nbytes, False, 0.0, entry.path)
+            return lost
         for entry in self.storages.values():
             if not entry.detached or entry.written:
                 continue
@@ -235,10 +272,32 @@ class TorchWrites:
     def start_run(self) -> None:
         self.refused = None
         for entry in self.storages.values():
-            entry.written = entry.detached = False
+            entry.written = entry.detached = entry.compared = False
             entry.digest = None
         free = free_host_bytes()
         self.room = None if free is None else max(free - _HEADROOM, 0)
+        self.up_front = self._fit_up_front()
+        if self.up_front:
+            for entry in self.storages.values():
+                if entry.copy is None:
+                    self._copy(entry, written=False, counted=False)
+
+    def _fit_up_front(self) -> bool:
+        if self.arrays is not None and self.arrays.guarded:  # torch may write their memory: the mode must see it
+            return False
+        total = 0
+        for entry in self.storages.values():
+            if entry.device.type != "cpu":
+                return False
+            total += entry.nbytes
+            if total > _TORCH_UP_FRONT:
+                return False
+        return True
+
+    @property
+    def needs_mode(self) -> bool:
+        """Whether the current run must be watched by the mode (set by ``start_run``)."""
+        return (bool(self.storages) and not self.up_front) or bool(self.arrays and self.arrays.guarded)
 
     def put_back(self, entry: Storage, keep_end: bool) -> None:
         """Put the start's bytes back into a storage the run wrote; with ``keep_end``, the copy then holds the bytes

@@ -32,6 +32,21 @@ def fresh_session():
     os.environ.update(environ)
 
 
+@pytest.fixture(scope="module", params=["copied up front", "watched by the mode"])
+def both_watchings(request):
+    """Each test of a module twice: with the notebook's small host tensors copied before each run and compared after
+    it, and with every tensor watched by the dispatch mode, as tensors too large to copy up front are."""
+    from seedmagic import writes
+
+    saved = writes._TORCH_UP_FRONT
+    if request.param == "watched by the mode":
+        writes._TORCH_UP_FRONT = -1
+    try:
+        yield request.param
+    finally:
+        writes._TORCH_UP_FRONT = saved
+
+
 @pytest.fixture
 def ip():
     """The real InteractiveShell with ``%load_ext seedmagic`` run, unloaded afterwards."""

@@ -28,6 +28,8 @@ from hypothesis.extra import numpy as hnp
 import seedmagic
 from seedmagic.check import CheckReport, Difference, Uncomparable, difference, run_twice
 
+pytestmark = pytest.mark.usefixtures("both_watchings")
+
 
 @pytest.fixture
 def ip(ip):

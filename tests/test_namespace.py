@@ -23,6 +23,8 @@ import seedmagic
 from seedmagic.check import difference
 from seedmagic.namespace import interrupts_deferred
 
+pytestmark = pytest.mark.usefixtures("both_watchings")
+
 
 @pytest.fixture
 def ip(ip):
@@ -389,14 +391,43 @@ def test_writes_through_data_and_batch_norm_statistics_are_undone(ip, capsys):
     assert torch.equal(model[1].running_mean, twin[1].running_mean)
 
 
-def test_a_write_from_a_thread_of_the_cells_own_cannot_be_undone_and_the_cell_runs_once(ip, capsys):
-    weights = torch.zeros(4)
+def test_a_write_from_a_thread_of_the_cells_own_into_a_large_tensor_cannot_be_undone_and_the_cell_runs_once(
+    ip, capsys
+):
+    weights = torch.zeros(8_000_000)  # 32 MB: watched by the mode, which sees only the cell's own thread
     ip.user_ns.update(weights=weights, threading=threading)
     report = check(
         ip, capsys, "worker = threading.Thread(target=lambda: weights.add_(1))\nworker.start()\nworker.join()"
     )
     assert report.startswith("seedmagic: cannot tell whether the cell repeats: the first run wrote into weights")
-    assert torch.equal(weights, torch.ones(4))  # one run's change, not two
+    assert torch.equal(weights, torch.ones(8_000_000))  # one run's change, not two
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        "worker = threading.Thread(target=lambda: weights.add_(1))\nworker.start()\nworker.join()",
+        "ctypes.memset(weights.data_ptr(), 0, 4)",  # a raw pointer: the first float's bytes set to 0.0
+        "weights.data.add_(1)",
+        "weights.numpy()[0] = 1",
+    ],
+    ids=["thread", "data_ptr", "data", "numpy"],
+)
+def test_a_write_out_of_torchs_sight_into_small_tensors_is_found_by_its_bytes_and_undone(
+    ip, capsys, write, both_watchings
+):
+    import ctypes
+
+    if both_watchings == "watched by the mode" and ("Thread" in write or "data_ptr" in write):
+        pytest.skip("the mode sees neither a thread of the cell's own nor a raw pointer (the test above)")
+
+    weights = torch.full((4,), 5.0)
+    ip.user_ns.update(weights=weights, threading=threading, ctypes=ctypes)
+    expected = weights.clone()
+    exec(write, {"weights": expected, "threading": threading, "ctypes": ctypes})  # what one run does
+    report = check(ip, capsys, write)
+    assert report.startswith("seedmagic: reproducible"), report
+    assert torch.equal(weights, expected)  # one run's change, not two
 
 
 def test_a_copy_that_does_not_fit_refuses_the_cell_and_changes_nothing(ip, monkeypatch):
@@ -564,3 +595,12 @@ def test_isolate_puts_back_the_generators_the_notebook_holds(ip, ending):
     assert ns["r"].random() == random.Random(2).random()
     assert torch.equal(torch.rand(1, generator=ns["g"]), torch.rand(1, generator=torch.Generator().manual_seed(3)))
     assert ns["holder"]["inner"][0].random() == np.random.default_rng(4).random()
+
+
+def test_a_write_out_of_torchs_sight_that_differs_between_runs_is_not_reproducible(ip, capsys):
+    weights = torch.zeros(4)
+    ip.user_ns.update(weights=weights, os=os)
+    report = check(ip, capsys, "weights.data.add_(float(int.from_bytes(os.urandom(4), 'big')) + 1.0);")
+    assert report.startswith("seedmagic: NOT reproducible"), report
+    assert "weights" in report
+    assert (weights != 0).all()  # the second run's end: one run's change
