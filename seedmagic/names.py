@@ -221,6 +221,38 @@ def written_by_name(codes: list[types.CodeType] | None) -> frozenset[str]:
 
 
 _MUTATORS = frozenset({"fill", "sort", "put", "resize", "itemset", "partition", "setfield", "byteswap", "setflags"})
+_ORDERING_CALLS = frozenset({"list", "tuple", "enumerate", "zip", "iter", "next", "print", "str", "repr", "join"})
+
+
+def iterated(codes: list[types.CodeType] | None) -> tuple[frozenset[str], bool]:
+    """What of the cell's code can depend on the order of a set: the names it iterates, or passes first to a call that
+    keeps their order (``for w in words``, ``[f(w) for w in words]``, ``list(words)``, ``print(words)``,
+    ``" ".join(words)``; not ``sorted(words)``, not ``w in words``); and whether it writes a set of strings itself
+    (``{"a", "b"}``). The caller keeps the names that hold sets."""
+    names: set[str] = set()
+    literal = False
+    todo = list(codes or ())
+    while todo:
+        code = todo.pop()
+        previous: list[dis.Instruction] = []
+        for instruction in dis.get_instructions(code):
+            opname, argval = instruction.opname, instruction.argval
+            last = previous[-1] if previous else None
+            if opname == "GET_ITER" and last is not None and last.opname in _LOADS:
+                names.add(last.argval)
+            elif opname in _LOADS and last is not None and last.argval in _ORDERING_CALLS:
+                if last.opname in _LOADS or last.opname in ("LOAD_ATTR", "LOAD_METHOD"):
+                    names.add(argval)
+            elif opname == "SET_UPDATE" and last is not None and isinstance(last.argval, frozenset):
+                literal = literal or any(isinstance(item, (str, bytes)) for item in last.argval)
+            elif opname == "BUILD_SET" and instruction.arg:
+                items = previous[-instruction.arg :]
+                literal = literal or any(item.opname == "LOAD_CONST" and isinstance(item.argval, str) for item in items)
+            if opname not in ("PUSH_NULL", "PRECALL", "CACHE"):
+                previous.append(instruction)
+        todo += [const for const in code.co_consts if isinstance(const, types.CodeType)]
+    return frozenset(names), literal
+
 
 
 def put_back_names(namespace: dict[str, Any], before: dict[str, Any], names: Iterable[str] | None = None) -> None:
