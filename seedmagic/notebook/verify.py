@@ -360,6 +360,28 @@ def verify(
     return dataclasses.replace(verdict, seconds=time.perf_counter() - began, schedule=shared)
 
 
+def _shows_the_time(
+    index: int, source: str, outputs: list[tuple[Output, ...]], clock: tuple[float, float]
+) -> tuple[Cause, ...]:
+    """The clock as the cause where both runs' outputs show a time within the runs (a shell command's file times, a
+    library's log line): the code that printed it need not read the clock itself."""
+    readings = [clock_reading(run, *clock) for run in outputs]
+    if not all(readings):
+        return ()
+    shown = readings[0][1].text  # type: ignore[index]
+    lines = source.splitlines()
+    line = next((number for number, text in enumerate(lines, 1) if text.lstrip().startswith("!")), 1)
+    return (
+        Cause(
+            "clock",
+            index,
+            line,
+            f"its output shows the time it ran ({shown!r})",
+            "keep times out of the output, or mark the cell's output as varying",
+        ),
+    )
+
+
 def compare(
     nb: NotebookNode,
     first: NotebookNode,
@@ -405,6 +427,8 @@ def compare(
             for cause in likely_causes(analysed, index + offset)
             if cause.cell >= offset and (cause.kind, cause.cell - offset, cause.line) not in told
         )
+        if not any(cause.kind == "clock" for cause in causes) and clock is not None:
+            causes = _shows_the_time(index, cell.source, outputs, clock) + causes
         differences.append(CellDifference(index, cell.get("id"), difference, causes, tuple(e.index for e in after)))
     code_cells = sum(source is not None for source in sources)
     missing = sum(1 for cell in nb.cells if cell.cell_type == "code" and not cell.get("id"))
