@@ -694,6 +694,22 @@ CLOCK = (
 )
 
 
+def test_a_progress_bar_is_not_a_difference_however_its_timing_redrew_it(tmp_path):
+    """tqdm redraws its bar as time passes: how often, its rate and its times differ in every run. What it shows
+    last, its counts and its postfix, is compared; a postfix that differs still differs."""
+    nb = notebook(
+        "import time\nfrom tqdm import tqdm",
+        "for i in tqdm(range(40), mininterval=0):\n    time.sleep(0.002)",
+        "for i in tqdm(range(5), file=__import__('sys').stdout, mininterval=0):\n    time.sleep(0.01)",
+        "import random\nbar = tqdm(range(3))\nfor i in bar:\n    bar.set_postfix(loss=random.random())",
+    )
+    path = write(tmp_path, "bars.ipynb", nb)
+    verdict = verify(path, timeout=120)
+    text = report.text([verdict])
+    assert [difference.index for difference in verdict.differences] == [3], text
+    assert "loss=" in verdict.differences[0].difference, text
+
+
 def test_verify_finds_output_that_shows_the_clock_also_where_both_runs_show_the_same(tmp_path):
     """Two runs at once print the same minute, file time and date: each still differs from a run made later."""
     nb = notebook(*CLOCK)

@@ -37,6 +37,14 @@ _TIMINGS = (
     ),
     (re.compile(rf"[0-9,]+ loops?, best of [0-9]+: {_NUMBER} ?{_UNIT} per loop"), "<%timeit>"),
     (re.compile(r"The slowest run took [0-9.]+ times longer than the fastest\..*"), "<%timeit note>"),
+    # tqdm's progress bar: "50/50 [00:01<00:00, 9.50it/s]", "50it [00:00, 1.2Mit/s, loss=0.3]", "1.20s/it"
+    (
+        re.compile(
+            r"\[(?:\d+:)?\d{2}:\d{2}(?:<(?:(?:\d+:)?\d{2}:\d{2}|\?))?, *(?:\?|[0-9.]+ ?[kMGTPEZY]?)"
+            r"[A-Za-z_]*/[A-Za-z_]+"
+        ),
+        "[<tqdm>",
+    ),
     (re.compile(r"CPU times: .*"), "CPU times: <%time>"),
     (re.compile(r"Wall time: .*"), "Wall time: <%time>"),
 )
@@ -64,13 +72,23 @@ class Output(NamedTuple):
 
 
 def normalized_text(text: str) -> str:
-    """Text with ANSI colours, memory addresses and timings taken out."""
+    """Text with ANSI colours, memory addresses and timings taken out, each line as a terminal or a notebook shows it
+    once written: a line rewritten after a carriage return (a progress bar) is its last form, however many forms the
+    timing of a run made it go through."""
+    if "\r" in text:
+        text = "\n".join(_shown(line) for line in text.split("\n"))
     text = _ANSI.sub("", text)
     text = _ADDRESS.sub("0x…", text)
     text = _KERNEL_FILE.sub("ipykernel_…", text)
     for pattern, replacement in _TIMINGS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def _shown(line: str) -> str:
+    """What is left of a line written over after each carriage return: its last form that is not empty."""
+    forms = [form for form in line.split("\r") if form]
+    return forms[-1] if forms else ""
 
 
 def _svg(text: str) -> str:
