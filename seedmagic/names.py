@@ -254,7 +254,6 @@ def iterated(codes: list[types.CodeType] | None) -> tuple[frozenset[str], bool]:
     return frozenset(names), literal
 
 
-
 def put_back_names(namespace: dict[str, Any], before: dict[str, Any], names: Iterable[str] | None = None) -> None:
     """Bind every name as in ``before``, in place (functions defined in the notebook hold this very dict); ``names``:
     those of ``before`` to look at, where the caller knows them.

@@ -391,9 +391,7 @@ def test_writes_through_data_and_batch_norm_statistics_are_undone(ip, capsys):
     assert torch.equal(model[1].running_mean, twin[1].running_mean)
 
 
-def test_a_write_from_a_thread_of_the_cells_own_into_a_large_tensor_cannot_be_undone_and_the_cell_runs_once(
-    ip, capsys
-):
+def test_a_write_from_a_thread_of_the_cells_own_into_a_large_tensor_cannot_be_undone_and_the_cell_runs_once(ip, capsys):
     weights = torch.zeros(8_000_000)  # 32 MB: watched by the mode, which sees only the cell's own thread
     ip.user_ns.update(weights=weights, threading=threading)
     report = check(
