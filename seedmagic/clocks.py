@@ -57,7 +57,7 @@ def _within(first: Any, second: Any, spans: tuple[Span, Span], index: int) -> bo
         low, high = run.before[index] - _SLACK, run.after[index] + _SLACK
         if not (low <= seconds <= high or low <= seconds * _NS <= high):
             return False
-    return first != second
+    return bool(first != second)
 
 
 def _seconds(value: Any, *, wall: bool) -> float | None:

@@ -244,8 +244,9 @@ class TorchWrites:
 
     def settle(self) -> list[Storage]:
         """After a run: mark as written the detached storages whose bytes changed out of torch's sight (through
-        NumPy); returns those whose change cannot be undone (a large one, known only by its digest)."""
-        lost = []
+        NumPy), or, copied up front, all whose bytes changed; returns those whose change cannot be undone (a large
+        one, known only by its digest)."""
+        lost: list[Storage] = []
         if self.up_front:
             for entry in self.storages.values():
                 if entry.copy is None:
