@@ -12,6 +12,7 @@ from __future__ import annotations
 import array as _array
 import collections
 import functools
+import operator
 import types
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
@@ -33,6 +34,11 @@ class Kind:
     def same(self, a: Any, b: Any) -> bool:
         """Shallow: the very same items or attributes (by identity)."""
         return same_items(a, b)
+
+    def unchanged(self, state: Any, obj: Any) -> bool:
+        """Whether ``obj`` is as ``state`` (read before) says: ``same`` as it reads now. A container checks its items in
+        place, without reading a copy."""
+        return self.same(state, self.read(obj))
 
     def put(self, obj: Any, state: Any) -> None:
         raise NotImplementedError
@@ -56,12 +62,11 @@ def same_items(a: Any, b: Any) -> bool:
     if type(a) in (list, tuple):
         return len(a) == len(b) and all(map(_is, a, b))
     if type(a) is dict:
-        return len(a) == len(b) and all(x is y and a[x] is b[y] for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(map(_is, a, b)) and all(map(_is, a.values(), b.values()))
     return bool(a == b)
 
 
-def _is(x: Any, y: Any) -> bool:
-    return x is y
+_is = operator.is_
 
 
 class KeyLabel(str):
@@ -90,6 +95,11 @@ class ListKind(Kind):
     def put(self, obj: Any, state: Any) -> None:
         list.__setitem__(obj, slice(None), state)
 
+    def unchanged(self, state: Any, obj: Any) -> bool:
+        if type(obj) is not list:
+            return super().unchanged(state, obj)
+        return len(obj) == len(state) and all(map(_is, state, obj))
+
     def children(self, obj: Any, state: Any) -> Iterable[tuple[str, Any]]:
         return _items(state)
 
@@ -115,6 +125,11 @@ class DictKind(Kind):
 
     def read(self, obj: Any) -> Any:
         return dict(obj)
+
+    def unchanged(self, state: Any, obj: Any) -> bool:
+        if type(obj) is not dict:
+            return super().unchanged(state, obj)
+        return len(obj) == len(state) and all(map(_is, state, obj)) and all(map(_is, state.values(), obj.values()))
 
     def put(self, obj: Any, state: Any) -> None:
         if isinstance(obj, collections.OrderedDict):

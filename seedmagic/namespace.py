@@ -25,6 +25,7 @@ from __future__ import annotations
 import array as _array
 import collections
 import functools
+import gc
 import os
 import re
 import signal
@@ -33,7 +34,7 @@ import threading
 import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from .compare import Comparison, device_started
 from .errors import one_line
@@ -77,6 +78,27 @@ MOST_OBJECTS: Final = 2_000_000
 
 if TYPE_CHECKING:
     from .writes import Array
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def gc_paused(method: _F) -> _F:
+    """Python's cyclic garbage collector paused while ``method`` runs: walking, reading and comparing a notebook's
+    objects makes as many small containers as it holds, and each collection would go through all of them again.
+    Only seedmagic's own bookkeeping: a cell always runs with the collector as the user left it."""
+
+    @functools.wraps(method)
+    def paused(*args: Any, **kwargs: Any) -> Any:
+        if not gc.isenabled():
+            return method(*args, **kwargs)
+        gc.disable()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return paused  # type: ignore[return-value]
 
 
 @contextmanager
@@ -228,6 +250,7 @@ class Start:
         return cls.take(namespace, generators_only=True)
 
     @classmethod
+    @gc_paused
     def take(
         cls, namespace: dict[str, Any], codes: list[types.CodeType] | None = None, *, generators_only: bool = False
     ) -> Start:
@@ -476,6 +499,7 @@ class Start:
 
     # -- after a run -----------------------------------------------------------------------------------------------
 
+    @gc_paused
     def changed(self) -> list[Record]:
         """The records whose object the last run changed."""
         return [record for record in self.records if record.kind.readable and self._changed(record)]
@@ -493,7 +517,7 @@ class Start:
                 and _differs(record.state.copy, record.obj)
             ):
                 return True
-            return not kind.same(record.state, kind.read(record.obj))
+            return not kind.unchanged(record.state, record.obj)
         except Exception:  # a state that can no longer be read: changed, and compared as far as it can be
             return True
 
@@ -517,6 +541,7 @@ class Start:
         """The figures from before the cell that the last run drew into: they cannot be put back."""
         return [] if self.figures is None else self.figures.drawn_into()
 
+    @gc_paused
     def put_back(self, *, keep_end: bool = False, to: Ended | None = None) -> Ended:
         """Put every object the last run changed back as it was before the cell (or, ``to``, as an earlier run left
         it), in place. With ``keep_end``, the run's end is kept for a comparison: the states, and the storages' and

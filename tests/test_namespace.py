@@ -602,3 +602,19 @@ def test_a_write_out_of_torchs_sight_that_differs_between_runs_is_not_reproducib
     assert report.startswith("seedmagic: NOT reproducible"), report
     assert "weights" in report
     assert (weights != 0).all()  # the second run's end: one run's change
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_garbage_collector_is_as_the_user_left_it_in_the_runs_and_after(ip, capsys, enabled):
+    import gc
+
+    ip.user_ns["gc"] = gc
+    (gc.enable if enabled else gc.disable)()
+    try:
+        report = check(ip, capsys, "during = gc.isenabled()")
+        assert report.startswith("seedmagic: reproducible"), report
+        assert ip.user_ns["during"] is enabled and gc.isenabled() is enabled
+        error = run_failing(ip, "%%seeded 0 --check\nduring = gc.isenabled()\nraise ValueError('in the cell')")
+        assert type(error) is ValueError and gc.isenabled() is enabled
+    finally:
+        gc.enable()
