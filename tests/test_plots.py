@@ -184,3 +184,24 @@ def test_a_sweep_that_draws_into_a_figure_made_before_it_stops_after_one_run(ip,
     shown = capsys.readouterr().out
     assert "stopped after 0 of 3 seeds" in shown and "note: a run drew into figure 1, made before the sweep" in shown
     assert ip.user_ns["swept"].notes[-1].startswith("a run drew into figure 1, made before the sweep, which cannot")
+
+
+def test_seaborn_plots_in_a_kernel_a_bootstrap_without_a_seed_is_charged_to_seaborn():
+    """seaborn's histograms and density plots repeat under a seed; its bar plot bootstraps a confidence interval
+    with a NumPy Generator of its own, made without a seed unless ``seed=`` is given."""
+    pytest.importorskip("seaborn")
+    ran = run_kernel(
+        "%load_ext seedmagic\n%matplotlib inline\nimport numpy as np, pandas as pd, seaborn as sns\n"
+        "df = pd.DataFrame({'g': list('ab') * 50, 'v': np.arange(100.0) % 7})",
+        "%%seeded 0 --check\nsns.histplot(np.random.randn(200));",
+        "%%seeded 0 --check\nsns.kdeplot(df['v']);",
+        "%%seeded 0 --check\nsns.barplot(data=df, x='g', y='v');",
+        "%%seeded 0 --check\nsns.barplot(data=df, x='g', y='v', seed=0);",
+    )
+    _, histogram, density, bootstrapped, seeded = ran
+    for cell in (histogram, density, seeded):
+        assert cell.stdout == "seedmagic: reproducible: two runs from seed 0 gave the same figure 1\n", cell.stderr
+        assert len([o for o in cell.outputs if "image/png" in o.get("data", {})]) == 1
+    assert "  figure 1: what the figure draws differs (" in bootstrapped.stderr
+    assert "cause: a NumPy Generator made without a seed inside seaborn/" in bootstrapped.stderr
+    assert "called at In [4], line 2: pass it one" in bootstrapped.stderr
