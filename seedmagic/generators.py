@@ -16,7 +16,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .engine import ENGINE, InvalidArgument, derive_seed, validate_seed
+from .engine import ENGINE, InvalidArgument, InvalidArgumentType, derive_seed, validate_seed
+from .errors import one_line
 from .ranks import current_rank
 
 
@@ -30,24 +31,34 @@ def _seed_in_force(seed: int | None) -> int:
 
 def rng(seed: int | None = None) -> Any:
     """A new NumPy ``Generator`` (``np.random.default_rng``) seeded with ``seed``, by default the seed in force."""
+    seed = _seed_in_force(seed)  # before the import: bad input changes nothing
     import numpy
 
-    return numpy.random.default_rng(_seed_in_force(seed))
+    return numpy.random.default_rng(seed)
 
 
 def torch_generator(seed: int | None = None, device: str = "cpu") -> Any:
     """A new ``torch.Generator`` seeded with ``seed``, by default the seed in force (``%seed`` or the cell's)."""
+    seed = _seed_in_force(seed)
+    if not isinstance(device, str) and type(device).__name__ != "device":
+        raise InvalidArgumentType(f"device must be a string or a torch.device, got {device!r}")
     import torch
 
-    return torch.Generator(device=device).manual_seed(_seed_in_force(seed))
+    try:
+        generator = torch.Generator(device=device)
+    except RuntimeError as error:
+        said = one_line(error).removeprefix(f"{type(error).__name__}: ")
+        raise InvalidArgument(f"torch has no generator for device={str(device)!r}: {said}") from None
+    return generator.manual_seed(seed)
 
 
 def jax_key(seed: int | None = None) -> Any:
     """``jax.random.key(seed)``, by default with the seed in force: JAX has no global generator to seed, so a seeded
     cell that draws from this key (and keys split from it) repeats."""
+    seed = _seed_in_force(seed)  # before the import: bad input imports nothing
     import jax
 
-    return jax.random.key(_seed_in_force(seed))
+    return jax.random.key(seed)
 
 
 def worker_init_fn(worker_id: int) -> None:
@@ -61,6 +72,9 @@ def worker_init_fn(worker_id: int) -> None:
 
     Use as ``DataLoader(..., worker_init_fn=seedmagic.worker_init_fn, generator=seedmagic.torch_generator())``.
     """
+    if type(worker_id) is not int or worker_id < 0:
+        error = InvalidArgumentType if type(worker_id) is not int else InvalidArgument
+        raise error(f"worker_id must be a DataLoader worker's id (an int >= 0), got {worker_id!r}")
     import random
 
     import torch

@@ -187,3 +187,43 @@ def test_each_worker_seeds_torch_random_and_numpy_with_seeds_of_their_own():
     again = first_items_of_each_worker()
     assert [item["numpy words"] for item in again] == [item["numpy words"] for item in items]
     assert [item["torch words"] for item in again] == [item["torch words"] for item in items]
+
+
+@pytest.mark.parametrize(
+    "call, kind, message",
+    [
+        (lambda: seedmagic.torch_generator(0, device="nope"), ValueError, "torch has no generator for device='nope': "),
+        (lambda: seedmagic.torch_generator(0, device=3.5), TypeError, "device must be a string or a torch.device"),
+        (lambda: seedmagic.worker_init_fn("x"), TypeError, "worker_id must be a DataLoader worker's id"),
+        (lambda: seedmagic.worker_init_fn(-1), ValueError, "worker_id must be a DataLoader worker's id"),
+        (lambda: seedmagic.worker_init_fn(True), TypeError, "worker_id must be a DataLoader worker's id"),
+        (lambda: seedmagic.rng(-1), ValueError, "seed must be between 0 and 2**32 - 1"),
+    ],
+    ids=["device", "device-type", "worker-str", "worker-negative", "worker-bool", "rng-seed"],
+)
+def test_bad_input_to_the_generator_helpers_is_one_line_and_changes_nothing(call, kind, message):
+    import random
+
+    torch.manual_seed(5)
+    random.seed(5)
+    before = (torch.get_rng_state(), random.getstate(), seedmagic.current_seed())
+    with pytest.raises(kind) as raised:
+        call()
+    assert isinstance(raised.value, seedmagic.InvalidArgument)
+    assert str(raised.value).startswith(message) and "\n" not in str(raised.value)
+    assert torch.equal(torch.get_rng_state(), before[0]) and random.getstate() == before[1]
+    assert seedmagic.current_seed() == before[2]
+
+
+def test_a_bad_seed_to_jax_key_imports_nothing(fresh_python):
+    imported = fresh_python(
+        """
+        import sys, seedmagic
+        try:
+            seedmagic.jax_key(-1)
+        except ValueError as error:
+            said = str(error)
+        emit([said, "jax" in sys.modules])
+        """
+    )
+    assert imported[0].startswith("seed must be between 0 and 2**32 - 1") and imported[1] is False
