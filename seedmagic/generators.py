@@ -37,8 +37,9 @@ def rng(seed: int | None = None) -> Any:
     return numpy.random.default_rng(seed)
 
 
-def torch_generator(seed: int | None = None, device: str = "cpu") -> Any:
-    """A new ``torch.Generator`` seeded with ``seed``, by default the seed in force (``%seed`` or the cell's)."""
+def torch_generator(seed: int | None = None, device: Any = "cpu") -> Any:
+    """A new ``torch.Generator`` seeded with ``seed``, by default the seed in force (``%seed`` or the cell's), on
+    ``device`` (a string or a ``torch.device``)."""
     seed = _seed_in_force(seed)
     if not isinstance(device, str) and type(device).__name__ != "device":
         raise InvalidArgumentType(f"device must be a string or a torch.device, got {device!r}")
