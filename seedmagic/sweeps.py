@@ -753,7 +753,8 @@ def _progress_line(done: int, total: int, seed: int) -> str:
 
 
 class TextProgress(Progress):
-    """A line on ``stream`` (the terminal's stderr), rewritten in place; cleared when the sweep ends."""
+    """A line on ``stream`` (the terminal's stderr), rewritten in place; cleared when the sweep ends. Nothing where
+    the stream is not a terminal (redirected to a file or a pipe), which would keep every form of the line."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream
@@ -773,6 +774,12 @@ class TextProgress(Progress):
 
     def _write(self, text: str) -> None:
         stream = self.stream or sys.stderr
+        try:
+            terminal = stream.isatty()
+        except (AttributeError, ValueError):  # no isatty, or a closed stream
+            terminal = False
+        if not terminal:
+            return
         stream.write("\r" + text.ljust(self.shown))
         stream.flush()
         self.shown = len(text)

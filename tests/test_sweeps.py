@@ -469,7 +469,11 @@ def test_an_interrupted_quiet_sweep_shows_nothing_but_binds_what_ran(nb, capsys)
 
 
 class InterruptingStderr(io.StringIO):
-    """A stderr that gets a real SIGINT as the progress line names seed ``at``: after one run, before the next."""
+    """A terminal's stderr that gets a real SIGINT as the progress line names seed ``at``: after one run, before the
+    next."""
+
+    def isatty(self) -> bool:
+        return True
 
     def __init__(self, at: int) -> None:
         super().__init__()
@@ -653,21 +657,35 @@ def as_a_terminal_shows(text: str) -> list[str]:
     return shown
 
 
-def test_progress_line_in_a_terminal(nb, capsys):
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_line_in_a_terminal_and_none_where_stderr_is_redirected(nb, capsys, monkeypatch):
     run_ok(nb, "%%seeds 0-2\n1.0")
-    err = capsys.readouterr().err
+    assert capsys.readouterr().err == ""  # stderr is a pipe here: no progress kept in it
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    run_ok(nb, "%%seeds 0-2\n1.0")
+    err = terminal.getvalue()
     assert err.startswith("\rseedmagic: 0 of 3 seeds ran; running seed 0")
     assert "\rseedmagic: 3 of 3 seeds ran" in err
     assert as_a_terminal_shows(err) == [""]  # one line, rewritten in place, and cleared at the end
     # -q: no progress at all (and no result shown).
+    capsys.readouterr()
+    terminal.seek(0)
+    terminal.truncate()
     assert run_ok(nb, "%%seeds 0-2 -q -o sweep\n1.0") is None
-    assert capsys.readouterr() == ("", "")
+    assert terminal.getvalue() == "" and capsys.readouterr() == ("", "")
     # seedmagic.sweep(progress=True) shows the same line on stderr; without it, nothing.
     seedmagic.sweep(lambda: 1.0, range(3), progress=True)
-    err = capsys.readouterr().err
+    err = terminal.getvalue()
     assert err.startswith("\rseedmagic: 0 of 3 seeds ran; running seed 0") and as_a_terminal_shows(err) == [""]
+    terminal.seek(0)
+    terminal.truncate()
     seedmagic.sweep(lambda: 1.0, range(3))
-    assert capsys.readouterr() == ("", "")
+    assert terminal.getvalue() == "" and capsys.readouterr() == ("", "")
 
 
 # -- the metric's name ---------------------------------------------------------------------------------------------
