@@ -673,7 +673,14 @@ class Torch(Source):
         import torch
 
         enabled, warn_only, cudnn_deterministic, cudnn_benchmark = state
-        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+        # Only where they change: torch.use_deterministic_algorithms imports torch._inductor (in torch 2.13; and
+        # with it torch._dynamo: about a second and 75 MB, and a slower torch.manual_seed from then on), also to set
+        # the flags they already hold.
+        if (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()) != (
+            enabled,
+            warn_only,
+        ):
+            torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
         torch.backends.cudnn.deterministic = cudnn_deterministic
         torch.backends.cudnn.benchmark = cudnn_benchmark
 

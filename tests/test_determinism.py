@@ -130,3 +130,22 @@ def test_a_failing_switch_changes_nothing(user_flags, monkeypatch):
     assert torch.equal(torch.get_rng_state(), state)
     assert engine.seed is None and not engine.determinism.enabled
     engine.reset()
+
+
+def test_putting_back_flags_that_did_not_change_does_not_import_torchs_compiler(fresh_python):
+    """torch.use_deterministic_algorithms imports torch._inductor and torch._dynamo (a second and 75 MB); a cell that
+    leaves the flags as they were must not pay that at its end."""
+    imported = fresh_python(
+        """
+        import torch
+        before = "torch._dynamo" in sys.modules
+        cell("import torch")
+        cell("%load_ext seedmagic")
+        cell("%seed 0 -q")
+        cell("%%seeded 1 --isolate\\ny = torch.rand(2)")
+        cell("%%seeds 0-2 -q\\nfloat(torch.rand(()))")
+        cell("%%seeded 0 --check\\nz = torch.rand(2)")
+        emit([before, "torch._dynamo" in sys.modules, "TORCHINDUCTOR_CACHE_DIR" in __import__("os").environ])
+        """
+    )
+    assert imported == [False, False, False]
