@@ -433,3 +433,23 @@ def test_the_folded_panel_in_a_kernel_says_what_a_first_cell_drew_with_and_witho
     assert without.endswith(" · drew from torch (no seed set)"), without
     assert with_seed.startswith(f"{head}seed 0 · mode manual · last cell - · 3/3 seeded · "), with_seed
     assert with_seed.endswith(" · drew from torch"), with_seed
+
+
+def test_check_in_a_kernel_names_the_clock_skips_progress_bars_and_notes_set_order():
+    """What real notebooks print and keep: a timestamp, a tqdm bar (on stderr, redrawn as time passes), a dict built
+    from a set of strings. The kernel starts without PYTHONHASHSEED, as Jupyter's do."""
+    ran = run_kernel(
+        "%load_ext seedmagic\nimport time\nfrom tqdm.auto import tqdm\nwords = {'alpha', 'beta', 'gamma'}",
+        "%%seeded 0 --check\nstarted = time.time()",
+        "%%seeded 0 --check\nprint('run at', time.time())",
+        "%%seeded 0 --check\ntotal = 0\nfor i in tqdm(range(40), mininterval=0):\n    time.sleep(0.001)\n"
+        "    total += i",
+        "%%seeded 0 --check\ncounts = {word: len(word) for word in words}",
+    )
+    _, kept, printed, bar, built = ran
+    assert kept.stderr.startswith("seedmagic: NOT reproducible: two runs from seed 0 differ in 1 of 1:\n  started:")
+    assert "  cause: started is a reading of the clock (time.time()), another in each run" in kept.stderr
+    assert "  cause: what it printed shows a reading of the clock (time.time() or the date)" in printed.stderr
+    assert bar.stdout == "seedmagic: reproducible: two runs from seed 0 gave the same total, i\n"
+    assert built.stdout.startswith("seedmagic: reproducible: two runs from seed 0 gave the same counts\n")
+    assert "  note: the cell goes through words, a set of strings, in its order: that order differs" in built.stdout
