@@ -1069,6 +1069,51 @@ def bench_check(shell: InteractiveShell) -> list[Row]:
     return rows
 
 
+def bench_trace(shell: InteractiveShell) -> list[Row]:
+    """`%%seeded 0 --check --trace` against `--check` alone, on one training step of the 100 MB model."""
+
+    def quietly(source: str, report: dict[str, str] | None = None) -> Callable[[], None]:
+        def cell() -> None:
+            with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(io.StringIO()) as err:
+                shell.run_cell(source, store_history=True).raise_error()
+            if report is not None:
+                report["text"] = out.getvalue() + err.getvalue()
+
+        return cell
+
+    run(shell, TRAINING_SETUP)
+    report: dict[str, str] = {}
+    checked, traced = (
+        quietly(f"%%seeded 0 --check\n{TRAINING_STEP}"),
+        quietly(f"%%seeded 0 --check --trace\n{TRAINING_STEP}", report),
+    )
+    memory = {"check": extra_peak(checked), "trace": extra_peak(traced)}
+    assert "seedmagic: reproducible" in report["text"] and "trace: the" in report["text"], report["text"]
+    operations = report["text"].partition("trace: the ")[2].partition(" torch operations")[0]
+    timings = compare({"trace": traced, "check": checked}, rounds=rounds(8), batch=1, warmup=1)
+
+    def result(times: Timings) -> str:
+        extra = None if None in memory.values() else memory["trace"] - memory["check"]  # type: ignore[operator]
+        return (
+            f"{times.ratio('trace', 'check'):.2f}x `--check` alone ({signed(times.diff('trace', 'check'))}); "
+            f"extra peak memory {megabytes(extra)}; {operations or '?'} operations traced "
+            "per run"
+        )
+
+    row = reference_row(
+        "a `%%seeded 0 --check --trace` cell that takes one training step (`"
+        + TRAINING_STEP.replace("\n", "; ")
+        + "`) of the 100 MB model vs the same cell under `--check` alone (peak memory by VmHWM)",
+        timings,
+        result,
+        "trace",
+        "check",
+    )
+    run(shell, "del model, opt, data, loader, xb, yb, loss")
+    gc.collect()
+    return [row]
+
+
 # -- auto mode with a live panel (in a second process) -----------------------------------------------------------------
 
 PANEL_STATES = ("bare", "auto", "auto+panel")
@@ -1501,6 +1546,7 @@ def main() -> int:
         "auto mode with a live panel": lambda: bench_auto_panel(shell),
         "%%seeds sweeps": lambda: bench_sweep(shell),
         "%%seeded --check at scale": lambda: bench_check(shell),
+        "%%seeded --check --trace at scale": lambda: bench_trace(shell),
         "Lightning": lambda: bench_lightning(shell),  # last: importing Lightning wraps torch.manual_seed
     }
     for name, step in steps.items():

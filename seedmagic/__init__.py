@@ -22,13 +22,21 @@ Importing seedmagic imports no framework; a library is only ever touched once th
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+# Imported before record() is defined: the submodule's import binds its name on the package, and the function below
+# takes it back for good (a later import of seedmagic.record finds the module loaded and binds nothing).
+from . import record as _record
 from .engine import ENGINE, InvalidArgument, InvalidArgumentType, Snapshot, derive_seed
 from .errors import SeedmagicWarning
 from .generators import jax_key, rng, torch_generator, worker_init_fn
 from .status import SeedReport, Status
+
+if TYPE_CHECKING:
+    from .check import CheckReport
 
 __version__ = "0.1.0"
 
@@ -40,6 +48,26 @@ snapshot = ENGINE.snapshot
 restore = ENGINE.restore
 isolated = ENGINE.isolated
 status = ENGINE.status
+
+
+def check_run(run: Callable[[], Any], seed: int | None = None, *, trace: bool = False) -> CheckReport:
+    """Run ``run()`` twice from the same seed and state, as ``%%seeded SEED --check`` runs a cell, and return the
+    report (``print`` it); ``trace=True`` also says where inside torch the two runs part, as ``--trace`` does."""
+    from .check import run_twice
+
+    with ENGINE.seeded(seed) as started, ENGINE.census.counting() as made:
+        namespace = getattr(run, "__globals__", {})
+        code = getattr(run, "__code__", None)
+        _, report = run_twice(run, namespace, ENGINE.reseed, started.seed, code=code, trace=trace)
+    return dataclasses.replace(report, made_without_seed=tuple(made))
+
+
+def record() -> _record.Record:
+    """What this session's random numbers depend on, as ``%seed --record`` shows and saves it in the notebook: a
+    JSON object (``seedmagic.record.Record``, schema version ``seedmagic.record.SCHEMA_VERSION``): the seed, mode and
+    selection, auto mode's seed per cell, the determinism flags, thread counts, each imported library's version and
+    build, and the machine. Reads only; imports nothing and starts no GPU."""
+    return _record.build(ENGINE)
 
 
 def __getattr__(name: str) -> Any:
@@ -59,10 +87,12 @@ __all__ = [
     "SeedmagicWarning",
     "Snapshot",
     "Status",
+    "check_run",
     "current_seed",
     "derive_seed",
     "isolated",
     "jax_key",
+    "record",
     "restore",
     "rng",
     "seed_all",
@@ -105,3 +135,6 @@ def unload_ipython_extension(ipython: Any) -> None:
     panel = sys.modules.get("seedmagic.panel")
     if panel is not None:
         panel.close_all(ipython)
+    recorded = sys.modules.get("seedmagic.record")
+    if recorded is not None:  # the record %seed --record shows is no longer updated
+        recorded.stop_live(ipython.events)

@@ -26,6 +26,7 @@ the state of library modules, a set's order, an object's attribute order.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import sys
 import types
@@ -34,18 +35,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from . import clocks
 from .census import short_path
 from .compare import FIXES, GENERATORS, MISSING, Comparison, difference, excerpt, holds_strings_in_a_set
 from .determinism import hash_seed_flag
 from .errors import one_line
-from .names import binding_order, code_of, ipython_name, is_code
-from .namespace import NoRoom, Record, Start, interrupts_deferred
+from .names import binding_order, code_of, ipython_name, is_code, iterated
+from .namespace import NoRoom, Record, Start, gc_paused, interrupts_deferred
 from .plots import is_artist
 from .writes import size_text
 
 if TYPE_CHECKING:
     from .census import Unseeded
     from .namespace import Ended
+    from .trace import Traced
 
 LAST_EXPRESSION = "Out"
 #: The cause line where none was found.
@@ -70,6 +73,8 @@ class Difference:
     second: str
     #: Where the values are generators not seeded from the cell's seed: the key of ``compare.FIXES`` that makes one.
     fix: str = ""
+    #: Where the values are readings of a clock, each taken during its run: the clock (``time.perf_counter()``).
+    clock: str = ""
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,8 @@ class CheckReport:
     #: Bytes copied to undo the first run (what it wrote), and how many of them came from a GPU.
     copied: int = 0
     copied_from_device: int = 0
+    #: With ``trace=True``: where inside torch the two runs part, or how many operations agreed.
+    traced: Traced | None = None
 
     @property
     def reproducible(self) -> bool:
@@ -143,7 +150,7 @@ class CheckReport:
             ]
             lines += [f"  {u.name}: {u.why}" for u in self.uncomparable]
         else:
-            count = f"{len(self.differences)} of {len(self.compared)}"
+            count = f"{len({_root(d.name) for d in self.differences})} of {len(self.compared)}"
             if self.same_start:
                 lines = [f"seedmagic: NOT reproducible: two runs{seed} differ in {count}:"]
             else:
@@ -156,7 +163,10 @@ class CheckReport:
                 values = f": {d.first}  vs  {d.second}" if (d.first or d.second) and d.first != d.second else ""
                 lines.append(f"  {d.name}: {d.why}{values}")
             lines += [f"  cannot compare {u.name}: {u.why}" for u in self.uncomparable]
-            lines.append(f"  {self.cause}")
+            if self.traced is None or self.traced.parting is None:  # else the trace's cause, which is nearer
+                lines.append(f"  {self.cause}")
+        if self.traced is not None and not self.unchecked:
+            lines += [f"  {line}" for line in self.traced.lines(self.made_without_seed, self.reproducible)]
         lines += [f"  note: {caveat}" for caveat in self.caveats]
         return "\n".join(lines)
 
@@ -168,6 +178,12 @@ class CheckReport:
         for differing in self.differences:
             if differing.fix:
                 return f"cause: {differing.name} was not made from the cell's seed: make it with {FIXES[differing.fix]}"
+        for differing in self.differences:
+            if differing.clock:
+                return (
+                    f"cause: {differing.name} {'shows' if differing.name == PRINTED else 'is'} a reading of the clock "
+                    f"({differing.clock}), another in each run: keep times out of what should repeat"
+                )
         made = sorted((m for m in self.made_without_seed if not m.for_its_own_use), key=lambda m: bool(m.via))
         if made:
             first = made[0]
@@ -214,19 +230,31 @@ def run_twice(
     *,
     code: str | types.CodeType | Iterable[types.CodeType] | None = None,
     silenced: bool = False,
+    trace: bool = False,
 ) -> tuple[Any, CheckReport]:
     """Run ``run()`` (already seeded), put back everything it changed, ``reseed()``, run it again; compare the runs.
 
     ``code`` is what ``run`` executes (source or code objects): the order the cell binds names in, and the names it
     reads (what cannot be compared is named only where the cell reads it); by default the code objects held by the
     object ``run`` is a method of (the magic's compiled cell). ``silenced``: the value is not shown (a cell ending in
-    ``;``), so it is not compared. Returns the second run's value and the report; the namespace is left as the second
-    run left it. ``CheckRefused`` where the copies the runs need do not fit.
+    ``;``), so it is not compared. ``trace``: also record a digest of every torch operation in each run and say where
+    they part (``trace.py``). Returns the second run's value and the report; the namespace is left as the second run
+    left it. ``CheckRefused`` where the copies the runs need do not fit.
     """
     __tracebackhide__ = True
     codes = code_of(run, code)
     start = Start.take(namespace, codes)
     try:
+        if trace:
+            from .trace import Tracer
+
+            tracer = Tracer(namespace)
+            value, report = _run_twice(
+                start, tracer.traced(run, 0), reseed, seed, codes, silenced, second=tracer.traced(run, 1)
+            )
+            if report.unchecked:
+                return value, report
+            return value, dataclasses.replace(report, traced=tracer.result())
         return _run_twice(start, run, reseed, seed, codes, silenced)
     finally:
         start.release()
@@ -239,6 +267,7 @@ def _run_twice(
     seed: int | None,
     codes: list[types.CodeType] | None,
     silenced: bool,
+    second: Callable[[], Any] | None = None,
 ) -> tuple[Any, CheckReport]:
     __tracebackhide__ = True
     namespace = start.namespace
@@ -250,7 +279,9 @@ def _run_twice(
                 first_print.clear()
                 reseed()
 
+            began = clocks.now()
             first_value = start.run(run, again=again)
+            first_span = clocks.span(began)
     except NoRoom as refused:
         start.put_back()
         raise CheckRefused(f"--check stopped before the write: {refused}; nothing changed") from None
@@ -283,7 +314,9 @@ def _run_twice(
         )
     try:
         with printed.run():
-            second_value = start.run(run)
+            began = clocks.now()
+            second_value = start.run(run if second is None else second)
+            outcome.spans = (first_span, clocks.span(began))
     except NoRoom as refused:
         start.put_back(to=first)
         raise CheckRefused(
@@ -302,6 +335,7 @@ def _run_twice(
     return second_value, outcome.report(seed, start)
 
 
+@gc_paused
 def _compare(
     start: Start,
     first: Ended,
@@ -344,6 +378,8 @@ def _compare(
                 f"{name} holds a set of strings: its order differs between processes unless PYTHONHASHSEED is "
                 "set before the kernel starts, which one process cannot check"
             )
+    if not hash_seed_flag().ok and not outcome.caveats:
+        _note_set_order(codes, before, outcome)
     for record in records[1:]:
         if id(record) in changed and record.kind.readable and record.kind.name != "namespace":
             _judge_record(start, first, record, outcome)
@@ -357,6 +393,23 @@ def _compare(
         outcome.not_kept(
             record.path, f"{what}, so both runs used it: the second started from what the first left in it"
         )
+
+
+PRINTED = "what it printed"
+
+
+def _note_set_order(codes: list[types.CodeType] | None, before: dict[str, Any], outcome: _Outcome) -> None:
+    """A note where the cell goes through a set of strings, or makes one: what it builds from it has the set's order,
+    which is the same in one process and another in the next."""
+    through, literal = iterated(codes)
+    sets = [name for name in sorted(through) if holds_strings_in_a_set(before.get(name), depth=0)]
+    if not sets and not literal:
+        return
+    what = f"goes through {', '.join(sets[:3])}, a set of strings, in its order" if sets else "makes a set of strings"
+    outcome.caveats.append(
+        f"the cell {what}: that order differs between processes unless PYTHONHASHSEED is set before the kernel "
+        "starts, which one process cannot check"
+    )
 
 
 class _Printed:
@@ -385,9 +438,11 @@ class _Printed:
         for index, (a, b) in enumerate(itertools.zip_longest(first, second, fillvalue=None)):
             if a != b:
                 where = f"line {index + 1}" if a is not None and b is not None else "its length"
-                outcome.differ("what it printed", f"{where} differs", excerpt(a or ""), excerpt(b or ""))
+                outcome.differ(PRINTED, f"{where} differs", excerpt(a or ""), excerpt(b or ""))
+                if a is not None and b is not None and outcome.spans is not None:
+                    outcome.printed_clock(a, b)
                 return
-        outcome.compared.append("what it printed")
+        outcome.compared.append(PRINTED)
 
 
 class _Tee:
@@ -496,6 +551,8 @@ class _Outcome:
         self.differences: list[Difference] = []
         self.uncomparable: list[Uncomparable] = []
         self.caveats: list[str] = []
+        #: Each run's span of the clocks: a differing value that is a reading of one is the clock's doing.
+        self.spans: tuple[clocks.Span, clocks.Span] | None = None
 
     def differ(self, name: str, why: str, first: str = "", second: str = "", fix: str = "") -> None:
         self.compared.append(name)
@@ -508,12 +565,28 @@ class _Outcome:
         if why is not None:
             shown = ("", "") if is_artist(a) else (excerpt(a), excerpt(b))  # a plot's difference is in its pixels
             self.differ(name, why, *shown, fix=comparison.fix or "")
+            if self.spans is not None and not comparison.fix:
+                clock = clocks.reading(a, b, self.spans)
+                if clock is not None:
+                    self.differences[-1] = dataclasses.replace(self.differences[-1], clock=clock)
             return False
         self.compared.append(name)
         if comparison.notes:
             more = f"; and {len(comparison.notes) - 1} more" if len(comparison.notes) > 1 else ""
             self.uncomparable.append(Uncomparable(name, comparison.notes[0] + more))
         return True
+
+    def printed_clock(self, first: str, second: str) -> None:
+        """The last difference, two printed lines: marked as the clock's where each shows the time of its run."""
+        from .notebook.outputs import Output, clock_reading
+
+        assert self.spans is not None
+        shown = [
+            clock_reading([Output("stdout", (("text/plain", line),))], run.before[0], run.after[0])
+            for line, run in zip((first, second), self.spans, strict=True)
+        ]
+        if all(shown):
+            self.differences[-1] = dataclasses.replace(self.differences[-1], clock="time.time() or the date")
 
     def cannot(self, name: str, why: str) -> None:
         self.uncomparable.append(Uncomparable(name, why))

@@ -395,6 +395,11 @@ class Engine:
             warn_failures("seed", failed)
         return auto.scope.seed
 
+    def auto_cells(self) -> dict[str, int]:
+        """Auto mode's cells under the current session, in the order they were first seeded: each cell's key and
+        seed (what ``seedmagic.record()`` lists; forgotten when the session changes, and past 4096 cells)."""
+        return {key: cell.scope.seed for key, cell in self._auto_cells.items()}
+
     def in_cell(self) -> bool:
         """Whether a cell started by ``begin_cell`` is running."""
         return bool(self._cell_stack)

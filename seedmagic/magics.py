@@ -207,6 +207,7 @@ class _SeedLine(NamedTuple):
     skip: tuple[str, ...] | None
     per_rank: bool
     quiet: bool
+    record: bool
 
 
 @functools.lru_cache(maxsize=256)
@@ -232,6 +233,7 @@ def _seed_line(line: str) -> _SeedLine:
         skip=None if args.skip is None else tuple(args.skip),
         per_rank=args.per_rank,
         quiet=args.quiet,
+        record=args.record,
     )
 
 
@@ -407,6 +409,13 @@ class SeedMagics(Magics):
     @_libraries_argument("--only", "seed, leaving the others alone")
     @_libraries_argument("--skip", "leave alone")
     @argument("-q", "--quiet", action="store_true", help="print nothing unless something failed")
+    @argument(
+        "--record",
+        action="store_true",
+        help="show the record of what this session's random numbers depend on (seed, mode, each cell's seed, "
+        "flags, versions and builds, threads, the machine) as this cell's output, updated after every cell: the "
+        "saved notebook keeps it, and seedmagic verify NOTEBOOK --against-saved compares a new run with it",
+    )
     @no_var_expand
     @_named_line_magic("seed")
     def seed_magic(self, line: str) -> None:
@@ -438,11 +447,14 @@ class SeedMagics(Magics):
             %seed 2023 --only torch,numpy
             %seed 2023 --per-rank
             %seed $my_seed
+            %seed 2023 --record
         """
         wanted = _seed_line(self._expand(line))
         if wanted.seed is None and not wanted.random:
             if wanted.deterministic is None and wanted.auto is None and wanted.reach is None:
-                if not wanted.quiet:  # %seed -q alone: asked for nothing, says nothing
+                if wanted.record:
+                    self._show_record()
+                elif not wanted.quiet:  # %seed -q alone: asked for nothing, says nothing
                     print(self.engine.status())
                 return
             with _usage:
@@ -467,6 +479,26 @@ class SeedMagics(Magics):
             print(report)
         if report.seed is not None and self._best_seed_notes:
             self._note_best_seed(report.per_rank.given if report.per_rank else report.seed)
+        if wanted.record:
+            self._show_record()
+
+    def _show_record(self) -> None:
+        """``%seed --record``: the record as this cell's output, updated after every later cell (see record.py)."""
+        from IPython.core.displaypub import DisplayPublisher
+        from IPython.display import display, update_display
+
+        from .record import live
+
+        def publish(bundle: dict[str, Any], display_id: str, update: bool) -> None:
+            if not update:
+                display(bundle, raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
+            elif type(self.shell.display_pub) is not DisplayPublisher:  # a terminal prints; it updates nothing
+                update_display(bundle, raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
+
+        recorder, new = live(self.engine, publish)
+        if new or recorder.after_cell not in self.shell.events.callbacks["post_run_cell"]:
+            self.shell.events.register("post_run_cell", recorder.after_cell)
+        recorder.show()
 
     @_no_abbreviations
     @magic_arguments()
@@ -487,6 +519,13 @@ class SeedMagics(Magics):
         "same, what it cannot compare, and the likely cause of a difference; it copies only what the cell writes "
         "(tensors to host memory, at the first write); the notebook ends as one plain run leaves it, with one "
         "run's figures; prints and files happen twice",
+    )
+    @argument(
+        "--trace",
+        action="store_true",
+        help="with --check: also record a small digest of every torch operation in each run (its module, forward "
+        "or backward, the step), and name the first module and operation where the two runs part, both values "
+        "where they differ most, and its likely cause; slower (each operation is digested) but small in memory",
     )
     @_libraries_argument("--only", "seed (default: those %%seed seeds)")
     @_libraries_argument("--skip", "leave alone")
@@ -512,11 +551,16 @@ class SeedMagics(Magics):
 
             %%seeded 0 --check
             x = torch.rand(3)  # runs twice; prints whether x came out the same
+
+            %%seeded 0 --check --trace
+            train(model, steps=3)  # and where inside the model the two runs part
         """
         __tracebackhide__ = True
         args = _parse(SeedMagics.seeded, self._expand(line))
         with _usage:
             seed = None if args.seed is None else parse_seed(args.seed)
+            if args.trace and not args.check:
+                raise InvalidArgument("--trace goes with --check: %%seeded --check --trace")
             if cell is None:
                 if args.check:
                     raise InvalidArgument("--check runs a whole cell twice: write it as %%seeded --check")
@@ -542,7 +586,13 @@ class SeedMagics(Magics):
             code = [*body.statements, *([body.last_expression] if body.last_expression is not None else [])]
             try:
                 value, report = run_twice(
-                    body.evaluate, self.shell.user_ns, reseed, started.seed, code=code, silenced=ends_in_semicolon(cell)
+                    body.evaluate,
+                    self.shell.user_ns,
+                    reseed,
+                    started.seed,
+                    code=code,
+                    silenced=ends_in_semicolon(cell),
+                    trace=args.trace,
                 )
             except CheckRefused as refused:
                 raise UsageError(str(refused)) from None

@@ -101,6 +101,9 @@ SEED = [
     # -q / --quiet
     ("5 -q=1", "-q/--quiet: ignored explicit argument '1'"),
     ("5 --quiet=no", "-q/--quiet: ignored explicit argument 'no'"),
+    # --record
+    ("5 --record=yes", "--record: ignored explicit argument 'yes'"),
+    ("5 --recrd", typo("--recrd", "--record")),
     # options it does not have, and none near: the plain one line
     ("5 --foo", unknown("--foo")),
     ("5 --isolate", unknown("--isolate")),
@@ -132,6 +135,8 @@ SEEDED = [
     ("1 2", "unrecognized arguments: 2"),
     ("0 --isolate=1", "--isolate: ignored explicit argument '1'"),
     ("0 --check=yes", "--check: ignored explicit argument 'yes'"),
+    ("0 --trace", "--trace goes with --check: %%seeded --check --trace"),
+    ("0 --check --trace=1", "--trace: ignored explicit argument '1'"),
     ("0 --only", "--only: expected one argument"),
     ("0 --only nope", f"{UNKNOWN} 'nope'"),
     ("0 --only ''", UNKNOWN),

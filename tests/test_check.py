@@ -922,3 +922,87 @@ def test_what_the_cell_prints_is_compared_as_verify_compares_a_stream(ip, capsys
     report = check(ip, capsys, "print(np.random.default_rng().random())")
     assert "  what it printed: line 1 differs: " in report
     assert report.splitlines()[-1].startswith("  cause: a NumPy Generator made without a seed at In [")
+
+
+# -- the clock, and the order of sets -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body, clock",
+    [
+        ("import time\nt = time.time()", "time.time()"),
+        ("import time\nt = time.time_ns()", "time.time()"),
+        ("import time\nt = time.perf_counter()", "time.perf_counter()"),
+        ("import time\nt = time.monotonic_ns()", "time.monotonic()"),
+        ("import datetime\nt = datetime.datetime.now()", "time.time()"),
+    ],
+    ids=["time", "time_ns", "perf_counter", "monotonic_ns", "datetime"],
+)
+def test_a_value_read_from_the_clock_is_named_as_the_cause(ip, capsys, body, clock):
+    report = checked(ip, capsys, body)
+    assert report.startswith("seedmagic: NOT reproducible"), report
+    cause = next(line for line in report.splitlines() if line.startswith("  cause:"))
+    assert cause.startswith("  cause: t is a reading of the clock ("), cause
+    assert clock in cause and cause.endswith("another in each run: keep times out of what should repeat")
+
+
+def test_printed_time_is_named_as_the_clock(ip, capsys):
+    report = checked(ip, capsys, "import time\nprint('now', time.time())")
+    assert "  what it printed: line 1 differs" in report
+    assert "  cause: what it printed shows a reading of the clock (time.time() or the date)" in report
+
+
+def test_a_number_that_only_differs_is_not_blamed_on_the_clock(ip, capsys):
+    ip.user_ns["os"] = __import__("os")
+    report = checked(ip, capsys, "t = int.from_bytes(os.urandom(4), 'big')")
+    assert report.startswith("seedmagic: NOT reproducible") and "a reading of the clock" not in report
+    assert "no known cause" in report
+
+
+def _hash_seed_fixed() -> bool:
+    from seedmagic import determinism
+
+    return determinism.hash_seed_flag().ok
+
+
+@pytest.mark.skipif(_hash_seed_fixed(), reason="PYTHONHASHSEED is fixed in this process")
+@pytest.mark.parametrize(
+    "body, note",
+    [
+        ("d = {word: 1 for word in words}", "the cell goes through words, a set of strings, in its order"),
+        ("line = ' '.join(words)", "the cell goes through words, a set of strings, in its order"),
+        ("print(list(words))", "the cell goes through words, a set of strings, in its order"),
+        ("print({'alpha', 'beta', 'gamma'})", "the cell makes a set of strings"),
+        ("line = ' '.join(sorted(words))", None),
+        ("found = 'alpha' in words", None),
+        ("found = 'alpha' in {'alpha', 'beta', 'gamma'}", None),
+        ("d = {n: 1 for n in numbers}", None),
+    ],
+)
+def test_going_through_a_set_of_strings_in_its_order_gets_a_note(ip, capsys, body, note):
+    ip.user_ns.update(words={"alpha", "beta", "gamma"}, numbers={1, 2, 3})
+    report = checked(ip, capsys, body)
+    assert "\nseedmagic: reproducible" in "\n" + report, report
+    notes = [line for line in report.splitlines() if line.startswith("  note:")]
+    if note is None:
+        assert notes == [], report
+    else:
+        assert notes == [
+            f"  note: {note}: that order differs between processes unless PYTHONHASHSEED is set before the kernel "
+            "starts, which one process cannot check"
+        ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "import sys, time\nfrom tqdm import tqdm\nfor i in tqdm(range(30), file=sys.stdout, mininterval=0):\n"
+        "    time.sleep(0.001)",
+        "%timeit -n 3 -r 2 sum(range(100))",
+        "import pandas as pd\npd.DataFrame({'a': range(10)}).sample(3)",
+    ],
+    ids=["tqdm", "timeit", "pandas-sample"],
+)
+def test_progress_bars_timings_and_seeded_pandas_samples_repeat(ip, capsys, body):
+    report = checked(ip, capsys, body)
+    assert "\nseedmagic: reproducible" in "\n" + report, report

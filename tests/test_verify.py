@@ -425,6 +425,12 @@ def test_pytest_option_verifies_notebooks(tmp_path):
     assert ran.returncode == 1, ran.stdout[-2000:]
     assert "1 failed, 1 passed" in ran.stdout
     assert "bad.ipynb: NOT reproducible" in ran.stdout and "the first cell to differ" in ran.stdout
+    from seedmagic.notebook.verify import schedule
+
+    note = schedule(environ=ENV).note
+    if note is not None:  # what the passing test covers (one core, or fewer threads): in pytest's warnings summary
+        assert f"SeedmagicWarning: good.ipynb: {note}" in ran.stdout, ran.stdout[-2000:]
+        assert f"note: {note}" in ran.stdout  # and in the failing one's report
 
 
 def test_the_project_notebooks_reproduce():

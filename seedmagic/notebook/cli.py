@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from . import report
-from .verify import DEFAULT_TIMEOUT, Progress, verify
+from .verify import DEFAULT_TIMEOUT, Progress, Verdict, verify
 
 
 def _seed(text: str) -> int:
@@ -68,6 +68,13 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
     )
     command.add_argument("--kernel", metavar="NAME", help="the kernel to run (default: the notebook's own)")
     command.add_argument("--json", action="store_true", help="print the report as JSON")
+    command.add_argument(
+        "--against-saved",
+        action="store_true",
+        help="run each notebook once and compare each cell with the outputs its file holds; for a cell that "
+        "differs, name what changed since it was saved (a version, a GPU, a flag), from the seedmagic record the "
+        "file holds (%%seed --record) and the run's; exit status as above",
+    )
     return top, {"verify": command}
 
 
@@ -85,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     top, commands = parser()
     if argv and argv[0] in commands:  # notebooks and options in any order: `verify a.ipynb --seed 0 b.ipynb`
         args = commands[argv[0]].parse_intermixed_args(argv[1:])
+        if args.against_saved and (args.seed is not None or args.auto):
+            commands[argv[0]].error("--against-saved runs the notebook as it was saved: give no --seed or --auto")
     else:
         top.parse_args(argv)  # help, or a one-line error naming the commands
         return 2
@@ -101,21 +110,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _verify(args: argparse.Namespace, progress: bool) -> int:
     verdicts = []
     for path in args.notebooks:
-        verdict = verify(
-            path,
-            seed=args.seed,
-            auto=args.auto,
-            timeout=args.timeout,
-            kernel=args.kernel,
-            on_progress=_progress_line(sys.stderr) if progress else None,
-        )
+        verdict: Verdict
+        shown = _progress_line(sys.stderr) if progress else None
+        if args.against_saved:
+            from .replay import against_saved
+
+            verdict = against_saved(path, timeout=args.timeout, kernel=args.kernel, on_progress=shown)
+        else:
+            verdict = verify(
+                path, seed=args.seed, auto=args.auto, timeout=args.timeout, kernel=args.kernel, on_progress=shown
+            )
         if progress:
             sys.stderr.write("\r\x1b[K")
         verdicts.append(verdict)
         if not args.json:
-            note = verdict.schedule.note if verdict.schedule is not None and not verdict.error else None
-            told = report.text([verdict]) + (f"\n  note: {note}" if note else "")
-            print(told, file=sys.stderr if verdict.error else sys.stdout, flush=True)
+            print(report.text([verdict]), file=sys.stderr if verdict.error else sys.stdout, flush=True)
     if args.json:
         print(report.as_json(verdicts))
     elif len(verdicts) > 1:

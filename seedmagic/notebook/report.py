@@ -8,6 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from .causes import WHAT
+from .replay import Replay, SavedDifference
 from .verify import CellDifference, Verdict
 
 #: Exit statuses, as the command line returns them.
@@ -42,6 +43,13 @@ def headline(verdict: Verdict) -> str:
         f", {len(verdict.ignored)} left out (marked NBVAL_IGNORE_OUTPUT or NBVAL_SKIP)" if verdict.ignored else ""
     )
     timing = f"{verdict.seconds:.1f} s"
+    if isinstance(verdict, Replay):
+        cells = _plural(verdict.code_cells, "code cell")
+        extra = left_out + (f", {len(verdict.unrun)} not run when saved" if verdict.unrun else "")
+        if verdict.reproducible:
+            return f"{verdict.path}: matches its saved outputs ({cells}{extra}; {timing})"
+        differ = f"{len(verdict.differences)} of {cells} differ{extra}"
+        return f"{verdict.path}: differs from its saved outputs ({differ}; {timing})"
     if verdict.reproducible:
         return f"{verdict.path}: reproducible ({_plural(verdict.code_cells, 'code cell')}{left_out}{setup}; {timing})"
     return (
@@ -59,10 +67,13 @@ def _cell_lines(difference: CellDifference, verdict: Verdict) -> list[str]:
     else:
         role = "differs, for a cause of its own"
     lines = [f"  {difference.name}: {role}", f"    {difference.difference}"]
+    changed = difference.changes if isinstance(difference, SavedDifference) else ()
+    for change in changed:
+        lines.append(f"    changed since saved: {change.text}")
     for cause in difference.causes:
         lines.append(f"    likely cause, cell {cause.cell + 1} line {cause.line}: {cause.evidence}")
         lines.append(f"      {WHAT[cause.kind]}; fix: {cause.fix}")
-    if not difference.causes and not difference.after:
+    if not difference.causes and not difference.after and not changed:
         lines.append("    no known cause in the cell's code or the cells it uses")
     return lines
 
@@ -74,6 +85,15 @@ def text(verdicts: Sequence[Verdict]) -> str:
         lines.append(headline(verdict))
         for difference in verdict.differences:
             lines.extend(_cell_lines(difference, verdict))
+        if isinstance(verdict, Replay):
+            named = {change for difference in verdict.differences for change in getattr(difference, "changes", ())}
+            others = [change for change in verdict.record_changes if change not in named]
+            if others and verdict.differences:
+                lines.append("  also changed since saved, in what no differing cell uses:")
+                lines.extend(f"    {change.text}" for change in others)
+            lines.extend(f"  note: {note}" for note in verdict.notes)
+        if verdict.schedule is not None and verdict.schedule.note and not verdict.error:
+            lines.append(f"  note: {verdict.schedule.note}")
         if verdict.missing_ids and (verdict.setup or verdict.differences):
             lines.append(
                 f"  note: {_plural(verdict.missing_ids, 'code cell')} without an id (nbformat < 4.5): auto mode "

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from ..record import THREAD_VARIABLES
 from .causes import Cause, cells_used, likely_causes
 from .cell_ids import send_cell_ids
 from .outputs import Output, clock_reading, first_difference, normalized
@@ -43,15 +44,6 @@ STARTUP_TIMEOUT = 120.0
 # What a kernel says on stderr every time it starts: not why it died.
 _CHATTER = re.compile(r"\[IPKernelApp\] WARNING \| Kernel is running over TCP")
 RUNS = 2
-#: The variables that set how many threads the usual numeric libraries start (torch and NumPy's BLAS among them).
-THREAD_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
 T = TypeVar("T")
 
 
