@@ -27,15 +27,13 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-# Imported before record() is defined: the submodule's import binds its name on the package, and the function below
-# takes it back for good (a later import of seedmagic.record finds the module loaded and binds nothing).
-from . import record as _record
 from .engine import ENGINE, InvalidArgument, InvalidArgumentType, Snapshot, derive_seed
 from .errors import SeedmagicWarning
 from .generators import jax_key, rng, torch_generator, worker_init_fn
 from .status import SeedReport, Status
 
 if TYPE_CHECKING:
+    from . import records
     from .check import CheckReport
 
 __version__ = "0.1.0"
@@ -62,12 +60,14 @@ def check_run(run: Callable[[], Any], seed: int | None = None, *, trace: bool = 
     return dataclasses.replace(report, made_without_seed=tuple(made))
 
 
-def record() -> _record.Record:
+def record() -> records.Record:
     """What this session's random numbers depend on, as ``%seed --record`` shows and saves it in the notebook: a
-    JSON object (``seedmagic.record.Record``, schema version ``seedmagic.record.SCHEMA_VERSION``): the seed, mode and
+    JSON object (``seedmagic.records.Record``, schema version ``seedmagic.records.SCHEMA_VERSION``): the seed, mode and
     selection, auto mode's seed per cell, the determinism flags, thread counts, each imported library's version and
     build, and the machine. Reads only; imports nothing and starts no GPU."""
-    return _record.build(ENGINE)
+    from . import records
+
+    return records.build(ENGINE)
 
 
 def __getattr__(name: str) -> Any:
@@ -135,6 +135,6 @@ def unload_ipython_extension(ipython: Any) -> None:
     panel = sys.modules.get("seedmagic.panel")
     if panel is not None:
         panel.close_all(ipython)
-    recorded = sys.modules.get("seedmagic.record")
+    recorded = sys.modules.get("seedmagic.records")
     if recorded is not None:  # the record %seed --record shows is no longer updated
         recorded.stop_live(ipython.events)

@@ -653,11 +653,16 @@ class Engine:
         now = time.monotonic()
         kept = self._on_import_kept
         if kept is not None and kept[0] == key and now - kept[1] < _ON_IMPORT_KEPT_S:
-            return kept[2]
+            blocked = {s.name for s in self.sources if s.blocked()}
+            return tuple(name for name in kept[2] if name not in blocked)
         names = tuple(
             s.name
             for s in self.sources
-            if not s.imported() and self._seed_for_import(s.name) is not None and s.seedable and s.installed()
+            if not s.imported()
+            and not s.blocked()  # sys.modules[name] = None: an import raises, and seeds nothing
+            and self._seed_for_import(s.name) is not None
+            and s.seedable
+            and s.installed()
         )
         self._on_import_kept = (key, now, names)
         return names

@@ -483,11 +483,11 @@ class SeedMagics(Magics):
             self._show_record()
 
     def _show_record(self) -> None:
-        """``%seed --record``: the record as this cell's output, updated after every later cell (see record.py)."""
+        """``%seed --record``: the record as this cell's output, updated after every later cell (see records.py)."""
         from IPython.core.displaypub import DisplayPublisher
         from IPython.display import display, update_display
 
-        from .record import live
+        from .records import live
 
         def publish(bundle: dict[str, Any], display_id: str, update: bool) -> None:
             if not update:

@@ -172,6 +172,9 @@ class Recorder:
         self._names: dict[int, str] = {}  # id(module): its name in the root module's tree
         self._random: dict[Any, bool] = {}
         self._handles: list[Any] = []  # the gradient hooks on tensors: removed when the run ends
+        # The autograd node running in this thread: whether an operation is part of backward. Private, so read only
+        # where this torch has it; else the gradient hooks' scope says.
+        self._current_node = getattr(torch._C, "_current_autograd_node", None)
         self._listed: dict[tuple[Any, str, bool], bool] = {}  # (operation, device): documented as nondeterministic
         self._profile: Any = None  # the profile function threads got before the run
 
@@ -191,6 +194,7 @@ class Recorder:
             stack.callback(module_hooks.register_module_forward_hook(self._forward_post, always_call=True).remove)
             optimizer = sys.modules.get("torch.optim.optimizer")
             if optimizer is not None:
+                stack.callback(optimizer.register_optimizer_step_pre_hook(self._stepping).remove)
                 stack.callback(optimizer.register_optimizer_step_post_hook(self._stepped).remove)
             self._profile = threading.getprofile()
             threading.setprofile(self._thread_started)
@@ -211,6 +215,10 @@ class Recorder:
 
     def _stepped(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         self.run.optimizer_steps += 1
+
+    def _stepping(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        with self._lock:  # backward is over
+            self._backward.clear()
 
     def _name(self, module: Any) -> str:
         name = self._names.get(id(module))
@@ -244,6 +252,7 @@ class Recorder:
                 self._learn_names(module)
             if not self._names.get(id(module)):  # the model itself, not one of its parts called alone
                 self.run.forwards += 1
+            with self._lock:  # a call from outside any module: forward again
                 self._backward.clear()
         name = self._name(module)
         _FORWARD.set((*scope, name))
@@ -367,8 +376,14 @@ class Recorder:
             self.run.ops.append(op)
 
     def _in_backward(self) -> bool:
-        """Whether an operation runs in backward: the gradient hooks on modules' outputs and inputs say (torch's
-        public calls; its own record of the running autograd node is private)."""
+        """Whether an operation runs in backward: torch's running autograd node where it tells, else the scope the
+        gradient hooks on modules' outputs and inputs keep (cleared at each call from outside any module and each
+        optimizer step, as the input of a network's first module has no gradient to pop it)."""
+        if self._current_node is not None:
+            try:
+                return self._current_node() is not None
+            except Exception:
+                pass
         with self._lock:
             return bool(self._backward)
 

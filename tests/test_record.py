@@ -17,7 +17,7 @@ from IPython.core.displaypub import DisplayPublisher
 
 import seedmagic
 from seedmagic.engine import ENGINE, derive_seed
-from seedmagic.record import (
+from seedmagic.records import (
     MIME_TYPE,
     SCHEMA_VERSION,
     Change,
@@ -125,7 +125,7 @@ def test_a_terminal_prints_the_record_once_and_no_updates(ip, capsys):
 
 
 def test_unloading_stops_the_updates(ip):
-    from seedmagic import _record
+    from seedmagic import records as _record
 
     run_ok(ip, "%seed 0 --record -q")
     live = _record._live

@@ -23,7 +23,7 @@ from seedmagic.notebook import report
 from seedmagic.notebook.causes import likely_causes
 from seedmagic.notebook.cell_ids import send_cell_ids
 from seedmagic.notebook.replay import against_saved, compare_saved, records_in
-from seedmagic.record import MIME_TYPE, read
+from seedmagic.records import MIME_TYPE, read
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}

@@ -61,7 +61,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, None]:
 
 def _records_left_out(item: Any) -> None:
     """nbval compares this cell's outputs without seedmagic's record outputs, on both sides."""
-    from ..record import MIME_TYPE
+    from ..records import MIME_TYPE
 
     compare = item.compare_outputs
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..record import MIME_TYPE, Change, Record, RecordError, cell_seed_change, changes, read, source_key
+from ..records import MIME_TYPE, Change, Record, RecordError, cell_seed_change, changes, read, source_key
 from .causes import PYTHON_CELL_MAGICS, cells_used, likely_causes
 from .outputs import first_difference, normalized
 from .verify import (

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ..record import THREAD_VARIABLES
+from ..records import THREAD_VARIABLES
 from .causes import Cause, cells_used, likely_causes
 from .cell_ids import send_cell_ids
 from .outputs import Output, clock_reading, first_difference, normalized
