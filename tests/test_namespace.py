@@ -419,8 +419,9 @@ def test_a_write_out_of_torchs_sight_into_small_tensors_is_found_by_its_bytes_an
     if both_watchings == "watched by the mode" and ("Thread" in write or "data_ptr" in write):
         pytest.skip("the mode sees neither a thread of the cell's own nor a raw pointer (the test above)")
 
-    # Only small host tensors in the notebook: none left in Out by an earlier test, which would bring the mode back.
-    ip.run_line_magic("reset", "-f out")
+    # Only small host tensors in the notebook: none left in it or in Out by an earlier test, which would bring the
+    # mode back (the copy up front is for a notebook whose tensors are all small).
+    ip.run_line_magic("reset", "-f")
     capsys.readouterr()
     weights = torch.full((4,), 5.0)
     ip.user_ns.update(weights=weights, threading=threading, ctypes=ctypes)
