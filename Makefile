@@ -18,11 +18,11 @@ $(VENV)/.torch-installed: | $(BIN)/python
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml $(VENV)/.torch-installed
-	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[test]"
+	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[test,docs]"
 	touch $@
 
 $(VENV)/.bench-installed: $(VENV)/.test-installed
-	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[test,bench]"
+	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[test,docs,bench]"
 	touch $@
 
 $(VENV)/.demo-installed: pyproject.toml $(VENV)/.torch-installed

@@ -92,6 +92,7 @@ __all__ = [
     "derive_seed",
     "isolated",
     "jax_key",
+    "load_ipython_extension",
     "record",
     "restore",
     "rng",
@@ -102,6 +103,7 @@ __all__ = [
     "status",
     "sweep",
     "torch_generator",
+    "unload_ipython_extension",
     "worker_init_fn",
 ]
 

@@ -52,7 +52,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 @functools.cache
-def _library_dirs() -> tuple[str, ...]:
+def library_dirs() -> tuple[str, ...]:
     """The directories whose frames are a library's own: the census names the user's code that led to them. The
     longest first, so that a file is shown from its package: site-packages lies inside the virtual environment. Read
     when the census first meets a new place, not at ``%load_ext`` (sysconfig reads the build's configuration)."""
@@ -67,7 +67,7 @@ def _library_dirs() -> tuple[str, ...]:
 
 @functools.cache
 def _library_files() -> tuple[str, ...]:
-    return (*_library_dirs(), "<frozen ")
+    return (*library_dirs(), "<frozen ")
 
 
 _MOST_FRAMES = 60
@@ -341,7 +341,7 @@ class _Torch(_Library):
 LIBRARIES: tuple[_Library, ...] = (_NumPy(), _PythonRandom(), _Torch())
 
 
-class _Counting(NamedTuple):
+class Counting(NamedTuple):
     """What reach counts a cell's generators under: its key, how many of each library it made, their base seeds."""
 
     key: str | Callable[[], str]
@@ -436,7 +436,7 @@ class Census:
 
     # -- cells -----------------------------------------------------------------------------------------------------
 
-    def begin_cell(self, key: str | Callable[[], str] | None) -> _Counting | None:
+    def begin_cell(self, key: str | Callable[[], str] | None) -> Counting | None:
         """A cell starts: reach counts its generators from zero, under ``key`` (its id or source, or a call that gives
         it, made only if the cell makes a generator under reach). None: a ``seeded()`` block, which counts anew under
         the key of the cell it runs in. Returns what ``end_cell`` takes when the cell ends."""
@@ -444,11 +444,11 @@ class Census:
             if self._counters:
                 self.restart()
             return None
-        outer = _Counting(self._cell_key, self._counters, self._bases)
+        outer = Counting(self._cell_key, self._counters, self._bases)
         self._cell_key, self._counters, self._bases = key, {}, {}
         return outer
 
-    def end_cell(self, outer: _Counting | None) -> None:
+    def end_cell(self, outer: Counting | None) -> None:
         """The cell whose ``begin_cell`` returned ``outer`` ended: the cell it ran in counts on, under its key."""
         if outer is not None:
             self._cell_key, self._counters, self._bases = outer
@@ -599,7 +599,7 @@ def _worker() -> str:
 
 
 def _short(file: str, line: int) -> str:
-    for directory in _library_dirs():
+    for directory in library_dirs():
         if file.startswith(directory):
             file = file[len(directory) :]
             break

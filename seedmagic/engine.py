@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 if TYPE_CHECKING:
     import hashlib
 
-from .census import Census, _Counting
+from .census import Census, Counting
 from .determinism import DeterminismState, DeterminismSwitch
 from .errors import cell_traceback, one_line, shown, warn, warn_failures
 from .importhook import ImportHook
@@ -177,7 +177,7 @@ class _RunningCell:
 
     __slots__ = ("counting", "outer", "saved", "seed", "token", "undo")
 
-    def __init__(self, token: object, outer: Scope | None, counting: _Counting | None = None) -> None:
+    def __init__(self, token: object, outer: Scope | None, counting: Counting | None = None) -> None:
         self.token, self.outer, self.counting = token, outer, counting
         self.saved: Snapshot | None = None
         self.seed: int | None = None  # the seed the cell got (auto mode, %%seeded), if any

@@ -672,9 +672,9 @@ def _user_modules() -> tuple[types.ModuleType, ...]:
     size = len(sys.modules)
     if _user_modules_kept is not None and _user_modules_kept[0] == size:
         return _user_modules_kept[1]
-    from .census import _library_dirs
+    from .census import library_dirs
 
-    libraries = (*_library_dirs(), os.path.dirname(os.path.abspath(__file__)) + os.sep)
+    libraries = (*library_dirs(), os.path.dirname(os.path.abspath(__file__)) + os.sep)
     found = []
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)

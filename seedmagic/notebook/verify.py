@@ -276,11 +276,26 @@ class _Runs:
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def _quiet_about_a_stopped_kernels_poller(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The loop's exception handler: nbclient's kernel-alive poller, cancelled with its cell, may find its client
+    gone (an ``AssertionError`` on ``self.kc``), and asyncio would print that as "Task exception was never
+    retrieved" under the user's one-line message. Only that is silenced; anything else is reported as asyncio
+    does."""
+    task = context.get("future")
+    coro = getattr(task, "get_coro", lambda: None)() if task is not None else None
+    if isinstance(context.get("exception"), AssertionError) and (
+        getattr(coro, "__name__", "") == "_async_poll_kernel_alive"
+    ):
+        return
+    loop.default_exception_handler(context)
+
+
 def _interruptible(work: Coroutine[Any, Any, T]) -> T:
     """Run ``work`` to its end on an event loop of its own thread. Ctrl-C (KeyboardInterrupt here) cancels it,
     waits while it shuts its kernels down, and is raised. (nbclient takes SIGINT for itself when its loop runs in
     the main thread: it kills the kernel and the run goes on, failing.)"""
     loop = asyncio.new_event_loop()
+    loop.set_exception_handler(_quiet_about_a_stopped_kernels_poller)
     task = loop.create_task(work)
     value: list[T] = []  # what the work returned
     error: list[BaseException] = []  # or what it raised
