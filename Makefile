@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 TORCH_INDEX := https://download.pytorch.org/whl/cpu
 
-.PHONY: test demo bench lint clean
+.PHONY: test demo bench docs lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,21 +30,27 @@ $(VENV)/.demo-installed: pyproject.toml $(VENV)/.torch-installed
 	touch $@
 
 test: lint
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n auto
 
 # JupyterLab prints the URL to open; it refuses to run as root unless told.
 demo: $(VENV)/.demo-installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.ip=127.0.0.1 \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
 
-# Measured overhead, as ratios against the raw seeding calls in one process (not part of `make test`).
+# Measured overhead, as ratios against the raw seeding calls in one process, under pytest-benchmark (not part of
+# `make test`): `make bench BENCH_ARGS=--quick` runs a tenth of the rounds, `BENCH_ARGS="-k census"` some of them.
 bench: $(VENV)/.bench-installed
-	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+# The documentation: Sphinx builds docs/ (MyST pages and the notebooks' stored outputs) into docs/_build; a warning
+# is an error.
+docs: $(VENV)/.test-installed
+	$(BIN)/python -m sphinx -W --keep-going -n docs docs/_build
 
 # Lint and type-check: ruff, and mypy strict on seedmagic/ (its settings are in pyproject.toml).
 lint: $(VENV)/.test-installed
-	$(BIN)/python -m ruff check seedmagic tests benchmarks
-	$(BIN)/python -m ruff format --check seedmagic tests benchmarks
+	$(BIN)/python -m ruff check seedmagic tests benchmarks docs/conf.py
+	$(BIN)/python -m ruff format --check seedmagic tests benchmarks docs/conf.py
 	$(BIN)/python -m mypy
 
 clean:

@@ -27,14 +27,16 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .engine import ENGINE, InvalidArgument, InvalidArgumentType, Snapshot, derive_seed
+from .arguments import InvalidArgument, InvalidArgumentType, derive_seed
+from .engine import ENGINE
 from .errors import SeedmagicWarning
 from .generators import jax_key, rng, torch_generator, worker_init_fn
+from .snapshots import Snapshot
 from .status import SeedReport, Status
 
 if TYPE_CHECKING:
     from . import records
-    from .check import CheckReport
+    from .check_report import CheckReport
 
 __version__ = "0.1.0"
 

@@ -10,7 +10,8 @@ written, and the history are IPython's own.
 ``compile_cell`` follows IPython's ``%%time``: transform the body (so magics and ``!`` lines work), parse, apply the
 shell's AST transformers, execute every statement but a trailing expression, then evaluate that expression and
 return its value, which IPython then shows as ``Out[N]``. Exceptions propagate unchanged. ``shell.run_cell`` is not
-used: it would fire the cell events a second time and swallow the exception.
+used: it would fire the cell events a second time and swallow the exception. For ``--check``, ``check_cell`` runs
+the compiled body twice.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ import re
 import sys
 import tokenize
 from types import CodeType, FrameType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from IPython.core.error import UsageError
 from IPython.core.inputtransformer2 import cell_magic, leading_empty_lines
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 _SEEDED = re.compile(r"%%seeded(?=\s|$)")
 
@@ -158,6 +162,15 @@ def compile_cell(shell: Any, body: str, magic_line: str) -> CompiledCell:
                 "%%seeded cannot run top-level await; in a plain cell, use `with seedmagic.seeded(N):` instead"
             ) from None
         raise error.with_traceback(None) from None
+
+
+def isolate_held_generators(engine: Engine, user_ns: dict[str, Any], isolate: bool) -> None:
+    """With ``--isolate``, the generators the notebook holds (its own ``random.Random``, NumPy and torch
+    generators, wherever its names reach them) are put back too when the cell ends."""
+    if isolate:
+        from .namespace import Start
+
+        engine.at_isolated_cell_end(Start.generators(user_ns).put_back)
 
 
 def show_from_the_body(shell: Any, error: BaseException, codes: list[CodeType]) -> None:

@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from types import CodeType, FrameType, new_class
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .places import library_files, library_place, short_path
 from .sources import TORCH_DEFAULT_SEED
 
 if TYPE_CHECKING:
@@ -48,26 +49,9 @@ if TYPE_CHECKING:
     from torch import Generator as TorchGenerator
 
 
+__all__ = ["LIBRARIES", "Census", "Counting", "Unseeded"]
+
 _HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-
-@functools.cache
-def library_dirs() -> tuple[str, ...]:
-    """The directories whose frames are a library's own: the census names the user's code that led to them. The
-    longest first, so that a file is shown from its package: site-packages lies inside the virtual environment. Read
-    when the census first meets a new place, not at ``%load_ext`` (sysconfig reads the build's configuration)."""
-    import sysconfig
-
-    paths = sysconfig.get_paths()
-    found = {
-        os.path.join(path, "") for key in ("stdlib", "platstdlib", "purelib", "platlib") if (path := paths.get(key))
-    }
-    return tuple(sorted(found, key=len, reverse=True))
-
-
-@functools.cache
-def _library_files() -> tuple[str, ...]:
-    return (*library_dirs(), "<frozen ")
 
 
 _MOST_FRAMES = 60
@@ -474,7 +458,7 @@ class Census:
         # The hot path (a loop in the user's code): one lookup by the calling instruction, found the first time.
         site = self._sites.get((library, id(code), frame.f_lasti))
         if site is None:  # a library's code is never kept under this key: its site is the user's code beyond it
-            if code.co_filename.startswith(_library_files()):
+            if code.co_filename.startswith(library_files()):
                 site = self._site_beyond(library, frame)
             else:
                 site = self._sites[library, id(code), frame.f_lasti] = self._site(frame, frame)
@@ -507,9 +491,9 @@ class Census:
             if caller is None:  # the library's code all the way up: the site is where it made the generator
                 break
             frame = caller
-            if not frame.f_code.co_filename.startswith(_library_files()):
+            if not frame.f_code.co_filename.startswith(library_files()):
                 break
-        if frame.f_code.co_filename.startswith(_library_files()):
+        if frame.f_code.co_filename.startswith(library_files()):
             frame = via
         key = (library, id(frame.f_code), frame.f_lasti, id(via.f_code), via.f_lasti)
         site = self._sites.get(key)
@@ -519,7 +503,7 @@ class Census:
 
     def _site(self, frame: FrameType, via: FrameType) -> _Site:
         file = frame.f_code.co_filename
-        via_text = "" if via is frame else _short(via.f_code.co_filename, via.f_lineno)
+        via_text = "" if via is frame else library_place(via.f_code.co_filename, via.f_lineno)
         cell = self.cell_of(file) if self.cell_of is not None else None
         return _Site(file, frame.f_lineno, via_text, cell, (frame.f_code, via.f_code))
 
@@ -596,40 +580,3 @@ def _worker() -> str:
         return ""
     info = data.get_worker_info()
     return "" if info is None else f":worker:{info.id}:{info.seed}"
-
-
-def _short(file: str, line: int) -> str:
-    for directory in library_dirs():
-        if file.startswith(directory):
-            file = file[len(directory) :]
-            break
-    return f"{file}:{line}"
-
-
-_ELLIPSIS = "..."
-
-
-def short_path(place: str, width: int) -> str:
-    """A file's path (``place``, with its ``:line``) in at most ``width`` columns: as it is where it fits, else from
-    the working directory or as ``~/``, else its last directories after ``.../``; its name and line always stay,
-    shortened in the middle only where the name alone is too long."""
-    if len(place) <= width:
-        return place
-    for directory, shown in ((os.getcwd(), ""), (os.path.expanduser("~"), "~" + os.sep)):
-        directory = os.path.join(directory, "")
-        if len(directory) > 1 and place.startswith(directory):
-            place = shown + place[len(directory) :]
-            if len(place) <= width:
-                return place
-            break
-    head, _, name = place.rpartition(os.sep)
-    prefix = _ELLIPSIS + os.sep
-    if len(prefix) + len(name) > width:  # the name alone does not fit: keep its start, and its end with the line
-        room = max(width - len(prefix) - len(_ELLIPSIS), 2)
-        return prefix + name[: room // 2] + _ELLIPSIS + name[-(room - room // 2) :]
-    kept = name
-    for directory in reversed(head.split(os.sep)):
-        if len(prefix) + len(directory) + len(os.sep) + len(kept) > width:
-            break
-        kept = directory + os.sep + kept
-    return prefix + kept

@@ -31,58 +31,27 @@ value nested too deeply, and a set whose elements hashed by identity are too man
 
 from __future__ import annotations
 
-import enum
-import io
 import math
-import re
 import sys
-import threading
 import types
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Any, Final, Literal
 
+from .compare_arrays import (
+    array_difference,
+    module_difference,
+    numpy_generator_difference,
+    tensor_difference,
+    torch_generator_difference,
+)
 from .errors import one_line
+from .excerpts import excerpt
 from .plots import is_artist, rendering_difference, root_figure
-
-if TYPE_CHECKING:
-    from numpy.typing import NDArray
-    from torch import Generator as TorchGenerator
-    from torch import Tensor, nn
-    from torch import device as TorchDevice
+from .values import MISSING, TOO_MANY, Sentinel, cell_filled, same_class, without_state
 
 _MOST_PAIRS = 100_000  # element pairs tried when matching a set's elements that are not hashed by value
 _EXACT = (int, bool, str, bytes, bytearray, type(None))
-
-
-class _Sentinel(enum.Enum):
-    MISSING = enum.auto()  # no value: a name not bound, a key not found, nothing of that kind
-    TOO_MANY = enum.auto()  # too many element pairs to try
-
-
-MISSING: Final = _Sentinel.MISSING
-_TOO_MANY: Final = _Sentinel.TOO_MANY
-
-
-def excerpt(value: Any, width: int = 60) -> str:
-    """A value's repr in one line of at most ``width`` columns, without memory addresses (``at 0x7f…``), which
-    differ between any two objects and say nothing about the user's values."""
-    try:
-        text = _ADDRESS.sub("", " ".join(repr(value).split()))
-    except Exception as exc:
-        text = f"<repr failed: {type(exc).__name__}>"
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-_ADDRESS = re.compile(r" (?:object )?at 0x[0-9a-fA-F]+")
-
-
-def cell_filled(cell: types.CellType) -> bool:
-    try:
-        cell.cell_contents  # noqa: B018
-    except ValueError:
-        return False
-    return True
 
 
 def difference(a: Any, b: Any) -> str | None:
@@ -146,6 +115,10 @@ class Comparison:
     def cannot(self, where: str, what: str) -> None:
         self.notes.append(f"{where}{what}")
 
+    def unseeded(self, where: str, kind: str) -> str:
+        self.fix = self.fix or kind
+        return f"{where}a {GENERATORS[kind]} whose state differs between runs: it was not seeded from the cell's seed"
+
     def diff(self, a: Any, b: Any, where: str) -> str | None:
         why = self._diff(a, b, where)
         if why is not None and self.found is None:
@@ -165,7 +138,7 @@ class Comparison:
         if kind is complex and type(b) is complex:
             same = _same_float(a.real, b.real) and _same_float(a.imag, b.imag)
             return None if same else f"{where}values differ"
-        if kind is not type(b) and not _same_class(kind, type(b)):
+        if kind is not type(b) and not same_class(kind, type(b)):
             return f"{where}type {kind.__name__} vs {type(b).__name__}"
         key = (id(a), id(b))
         if key in self.seen:  # under comparison further up: a cycle, the same so far
@@ -184,11 +157,11 @@ class Comparison:
         torch = sys.modules.get("torch")
         if torch is not None:
             if isinstance(a, torch.Tensor):
-                return self._tensor(torch, a, b, where)
+                return tensor_difference(self, torch, a, b, where)
             if isinstance(a, torch.nn.Module):
-                return self._module(torch, a, b, where)
+                return module_difference(self, torch, a, b, where)
             if isinstance(a, torch.Generator):
-                return self._torch_generator(torch, a, b, where)
+                return torch_generator_difference(self, torch, a, b, where)
             if type(a).__name__ == "RemovableHandle" and type(a).__module__ == "torch.utils.hooks":
                 # Its id counts up with every hook registered: the hooks it removes are what it is.
                 hooks = [getattr(handle, "hooks_dict_ref", lambda: None)() for handle in (a, b)]
@@ -196,7 +169,7 @@ class Comparison:
                 return self.diff(values[0], values[1], where)
         numpy = sys.modules.get("numpy")
         if numpy is not None and isinstance(a, (numpy.ndarray, numpy.generic)):
-            return self._array(numpy, numpy.asanyarray(a), numpy.asanyarray(b), where)
+            return array_difference(self, numpy, numpy.asanyarray(a), numpy.asanyarray(b), where)
         if is_artist(a):
             why = self._artist(a, b, where)
             if why is not MISSING:
@@ -209,7 +182,7 @@ class Comparison:
             return self._set(a, b, where)
         nprandom = sys.modules.get("numpy.random")
         if nprandom is not None:
-            why = self._numpy_generator(nprandom, a, b, where)
+            why = numpy_generator_difference(self, nprandom, a, b, where)
             if why is not MISSING:
                 return why
         random = sys.modules.get("random")
@@ -217,7 +190,7 @@ class Comparison:
             if isinstance(a, random.SystemRandom):
                 return f"{where}a random.SystemRandom: it draws from os.urandom, which no seed repeats"
             if self.diff(a.getstate(), b.getstate(), where) is not None:
-                return self._unseeded(where, "random")
+                return self.unseeded(where, "random")
             return self._attributes(a, b, where)
         if isinstance(a, type):
             return self._class(a, b, where)
@@ -256,7 +229,7 @@ class Comparison:
             return None if a.equals(b) else f"{where}values differ"
         return self._reduced(a, b, where)
 
-    def _artist(self, a: Any, b: Any, where: str) -> str | Literal[_Sentinel.MISSING] | None:
+    def _artist(self, a: Any, b: Any, where: str) -> str | Literal[Sentinel.MISSING] | None:
         """A plot is what it draws: two artists by the rendering of the figures they are on (MISSING where they are
         not on two figures, to be compared as any object)."""
         figure_a, figure_b = root_figure(a), root_figure(b)
@@ -313,7 +286,7 @@ class Comparison:
             else:  # NaN, objects hashed by identity: look for it among the rest
                 unmatched.append(x)
         missing = self._unmatched(unmatched, [y for y in b if id(y) not in matched])
-        if missing is _TOO_MANY:
+        if missing is TOO_MANY:
             self.cannot(where, f"a set of {len(a)} elements too many to match one by one")
             return None
         return None if missing is MISSING else f"{where}elements differ: {excerpt(missing, 30)} is only in the first"
@@ -323,13 +296,13 @@ class Comparison:
         return self._unmatched(list(a), list(b)) is MISSING
 
     def _unmatched(self, a: list[Any], b: list[Any]) -> object:
-        """An element of ``a`` with no equal in ``b`` (each used once), MISSING, or _TOO_MANY pairs to try."""
+        """An element of ``a`` with no equal in ``b`` (each used once), MISSING, or TOO_MANY pairs to try."""
         rest, tries = list(b), 0
         for x in a:
             for index, y in enumerate(rest):
                 tries += 1
                 if tries > _MOST_PAIRS:
-                    return _TOO_MANY
+                    return TOO_MANY
                 if self._same(x, y):
                     del rest[index]
                     break
@@ -351,12 +324,12 @@ class Comparison:
         return False
 
     def _attributes(self, a: Any, b: Any, where: str) -> str | None:
-        return self._state(getattr(a, "__dict__", None), getattr(b, "__dict__", None), where)
+        return self.state_diff(getattr(a, "__dict__", None), getattr(b, "__dict__", None), where)
 
-    def _state(self, a: Any, b: Any, where: str) -> str | None:
+    def state_diff(self, a: Any, b: Any, where: str) -> str | None:
         """An object's attributes: by name, in any order (``__setstate__`` may set them in another)."""
         if type(a) is tuple and type(b) is tuple and len(a) == len(b) == 2:  # (__dict__, __slots__ values)
-            return self._state(a[0], b[0], where) or self._state(a[1], b[1], where)
+            return self.state_diff(a[0], b[0], where) or self.state_diff(a[1], b[1], where)
         if (a is None and type(b) is dict) or (b is None and type(a) is dict):  # no attributes: none
             a, b = a or {}, b or {}
         if type(a) is not dict or type(b) is not dict or not all(type(k) is str for d in (a, b) for k in d):
@@ -374,11 +347,11 @@ class Comparison:
     def _class(self, a: type, b: type, where: str) -> str | None:
         if (a.__module__, a.__qualname__) != (b.__module__, b.__qualname__):
             return f"{where}class {a.__qualname__} vs {b.__qualname__}"
-        if not _same_class(a, b):
+        if not same_class(a, b):
             return f"{where}class {a.__qualname__} with other bases"
         attributes_a = {k: v for k, v in vars(a).items() if not _internal(k)}
         attributes_b = {k: v for k, v in vars(b).items() if not _internal(k)}
-        return self._state(attributes_a, attributes_b, f"{where}{a.__qualname__} ")
+        return self.state_diff(attributes_a, attributes_b, f"{where}{a.__qualname__} ")
 
     def _function(self, a: types.FunctionType, b: types.FunctionType, where: str) -> str | None:
         if a.__qualname__ != b.__qualname__:
@@ -405,187 +378,16 @@ class Comparison:
         return (
             self.diff(*callable_, f"{where}made by ")
             or self.diff(*args, where)
-            or self._state(*state, where)
+            or self.state_diff(*state, where)
             or self.diff(*items, where)
             or self.diff(*pairs, where)
         )
-
-    def _module(self, torch: types.ModuleType, a: nn.Module, b: nn.Module, where: str) -> str | None:
-        internal = _module_internals(torch)
-        modules_a, modules_b = dict(a.named_modules()), dict(b.named_modules())
-        if list(modules_a) != list(modules_b):
-            return f"{where}submodules differ"
-        for (path, x), y in zip(modules_a.items(), modules_b.values(), strict=True):
-            at = f"{where}[{path!r}] " if path else where
-            if type(x) is not type(y) and not _same_class(type(x), type(y)):
-                return f"{at}type {type(x).__name__} vs {type(y).__name__}"
-            if x.training != y.training:
-                return f"{at}training {x.training} vs {y.training}"
-            plain_x = {k: v for k, v in vars(x).items() if k not in internal}
-            plain_y = {k: v for k, v in vars(y).items() if k not in internal}
-            why = self._state(plain_x, plain_y, at)
-            if why is not None:
-                return why
-        tensors = (
-            dict(a.named_parameters(remove_duplicate=False)) | dict(a.named_buffers(remove_duplicate=False)),
-            dict(b.named_parameters(remove_duplicate=False)) | dict(b.named_buffers(remove_duplicate=False)),
-        )
-        return self.diff(*tensors, where)
-
-    def _tensor(self, torch: types.ModuleType, a: Tensor, b: Tensor, where: str) -> str | None:
-        for what, x, y in (
-            ("dtype", a.dtype, b.dtype),
-            ("layout", a.layout, b.layout),
-            ("device", a.device, b.device),
-            ("nested", a.is_nested, b.is_nested),
-            ("quantized", a.is_quantized, b.is_quantized),
-            ("requires_grad", a.requires_grad, b.requires_grad),
-        ):
-            if x != y:
-                return f"{where}{what} {x} vs {y}"
-        if not a.is_nested and a.shape != b.shape:
-            return f"{where}shape {tuple(a.shape)} vs {tuple(b.shape)}"
-        why = self._tensor_values(torch, a.detach(), b.detach(), where)
-        if why is not None or not (a.is_leaf and b.is_leaf):
-            return why
-        grads = a.grad, b.grad
-        if grads[0] is None or grads[1] is None:
-            return None if grads == (None, None) else f"{where}grad {excerpt(grads[0])} vs {excerpt(grads[1])}"
-        return self.diff(grads[0], grads[1], f"{where}grad ")
-
-    def _tensor_values(self, torch: types.ModuleType, a: Tensor, b: Tensor, where: str) -> str | None:
-        if a.device.type == "meta":  # no values: dtype, shape and layout are all there is
-            return None
-        if a.is_nested:
-            parts_a, parts_b = a.unbind(), b.unbind()
-            return self.diff(list(parts_a), list(parts_b), where)
-        layout = a.layout
-        if layout == torch.sparse_coo:
-            if a.is_coalesced() != b.is_coalesced():
-                return f"{where}coalesced {a.is_coalesced()} vs {b.is_coalesced()}"
-            return self.diff([a._indices(), a._values()], [b._indices(), b._values()], where)
-        if layout in (torch.sparse_csr, torch.sparse_bsr):
-            return self.diff(
-                [a.crow_indices(), a.col_indices(), a.values()], [b.crow_indices(), b.col_indices(), b.values()], where
-            )
-        if layout in (torch.sparse_csc, torch.sparse_bsc):
-            return self.diff(
-                [a.ccol_indices(), a.row_indices(), a.values()], [b.ccol_indices(), b.row_indices(), b.values()], where
-            )
-        if layout != torch.strided:
-            self.cannot(where, f"a tensor with layout {layout}")
-            return None
-        if a.is_quantized:
-            scheme = a.qscheme()
-            if scheme != b.qscheme():
-                return f"{where}quantization {scheme} vs {b.qscheme()}"
-            params: tuple[tuple[object, ...], tuple[object, ...]]
-            if scheme in (torch.per_tensor_affine, torch.per_tensor_symmetric):
-                params = (a.q_scale(), a.q_zero_point()), (b.q_scale(), b.q_zero_point())
-            else:
-                params = (
-                    (a.q_per_channel_scales(), a.q_per_channel_zero_points(), a.q_per_channel_axis()),
-                    (b.q_per_channel_scales(), b.q_per_channel_zero_points(), b.q_per_channel_axis()),
-                )
-            why = self.diff(params[0], params[1], f"{where}quantization ")
-            return why or (None if torch.equal(a.int_repr(), b.int_repr()) else f"{where}values differ")
-        a, b = a.resolve_conj().resolve_neg(), b.resolve_conj().resolve_neg()
-        if a.is_complex():
-            a, b = torch.view_as_real(a), torch.view_as_real(b)
-        if a.is_floating_point():
-            bits = _TORCH_BITS.get(a.element_size())
-            if bits is not None and torch.equal(a.view(getattr(torch, bits)), b.view(getattr(torch, bits))):
-                return None  # the same bits: the fast path for the usual case
-            if a.element_size() == 1:  # float8: no signbit; float32 holds each of its values exactly
-                a, b = a.float(), b.float()
-            same = ((a == b) & (torch.signbit(a) == torch.signbit(b))) | (torch.isnan(a) & torch.isnan(b))
-            return None if bool(same.all()) else f"{where}values differ"
-        return None if torch.equal(a, b) else f"{where}values differ"
-
-    def _torch_generator(self, torch: types.ModuleType, a: TorchGenerator, b: TorchGenerator, where: str) -> str | None:
-        if a.device != b.device:
-            return f"{where}device {a.device} vs {b.device}"
-        if not device_started(torch, a.device):
-            self.cannot(where, f"a torch.Generator on {a.device}, not read so as not to start the device")
-            return None
-        if self.diff(a.get_state(), b.get_state(), where) is not None:
-            return self._unseeded(where, "torch")
-        return None
-
-    def _unseeded(self, where: str, kind: str) -> str:
-        self.fix = self.fix or kind
-        return f"{where}a {GENERATORS[kind]} whose state differs between runs: it was not seeded from the cell's seed"
-
-    def _numpy_generator(
-        self, nprandom: types.ModuleType, a: Any, b: Any, where: str
-    ) -> str | Literal[_Sentinel.MISSING] | None:
-        """The comparison of NumPy's generators, or MISSING for anything else."""
-        kinds: tuple[tuple[type, Callable[[Any], Any], str], ...] = (
-            (nprandom.Generator, lambda g: g.bit_generator.state, "numpy"),
-            (nprandom.RandomState, lambda g: g.get_state(legacy=False), "RandomState"),
-            (nprandom.BitGenerator, lambda g: g.state, "BitGenerator"),
-            (
-                nprandom.SeedSequence,
-                lambda s: (s.entropy, s.spawn_key, s.pool_size, s.n_children_spawned),
-                "SeedSequence",
-            ),
-        )
-        for kind, state, name in kinds:
-            if isinstance(a, kind):
-                return None if self.diff(state(a), state(b), where) is None else self._unseeded(where, name)
-        return MISSING
-
-    def _array(self, numpy: types.ModuleType, a: NDArray[Any], b: NDArray[Any], where: str) -> str | None:
-        if a.dtype != b.dtype:
-            return f"{where}dtype {a.dtype} vs {b.dtype}"
-        if a.shape != b.shape:
-            return f"{where}shape {a.shape} vs {b.shape}"
-        if isinstance(a, numpy.ma.MaskedArray):
-            masks = numpy.ma.getmaskarray(a), numpy.ma.getmaskarray(b)
-            if not numpy.array_equal(*masks):
-                return f"{where}masks differ"
-            a, b = numpy.ma.getdata(a), numpy.ma.getdata(b)  # their .data (typed as ndarray's memoryview)
-        if a.dtype.names:
-            for field in a.dtype.names:
-                why = self._array(numpy, numpy.asarray(a[field]), numpy.asarray(b[field]), f"{where}[{field!r}] ")
-                if why is not None:
-                    return why
-            return None
-        kind = a.dtype.kind
-        if kind == "O":
-            for index, (x, y) in enumerate(zip(a.flat, b.flat, strict=True)):
-                why = self.diff(x, y, f"{where}[{_index(numpy, index, a.shape)}] ")
-                if why is not None:
-                    return why
-            return None
-        if kind == "c":
-            return self._array(numpy, a.real, b.real, where) or self._array(numpy, a.imag, b.imag, where)
-        if kind == "f":
-            bits = f"i{a.dtype.itemsize}"
-            if a.dtype.itemsize in (2, 4, 8) and numpy.array_equal(a.view(bits), b.view(bits)):
-                return None  # the same bits: the fast path for the usual case (not for longdouble: it has padding)
-            same = ((a == b) & (numpy.signbit(a) == numpy.signbit(b))) | (numpy.isnan(a) & numpy.isnan(b))
-        elif kind in "mM":
-            same = (a == b) | (numpy.isnat(a) & numpy.isnat(b))
-        elif kind == "V":
-            same = numpy.asarray(a.tobytes() == b.tobytes())
-        else:
-            same = numpy.asarray(numpy.array_equal(a, b))
-        return None if bool(same.all()) else f"{where}values differ"
 
 
 def _same_float(x: float, y: float) -> bool:
     if x != x:
         return y != y
     return x == y and math.copysign(1.0, x) == math.copysign(1.0, y)
-
-
-def _same_class(a: type, b: type) -> bool:
-    """Two class objects from the same definition: a class a cell defines is another object in each run."""
-    try:
-        return [_qualified(c) for c in a.__mro__] == [_qualified(c) for c in b.__mro__]
-    except Exception:
-        return False
 
 
 def _keyed_by_identity(d: dict[Any, Any]) -> bool:
@@ -617,10 +419,6 @@ def _hashed_by_value(x: Any) -> bool:
     return type(x) in (tuple, frozenset) and all(_hashed_by_value(item) for item in x)
 
 
-def _qualified(cls: type) -> tuple[str, str]:
-    return cls.__module__, cls.__qualname__
-
-
 def _internal(name: str) -> bool:
     """Class attributes Python and its libraries make (``__dict__``, enum and abc bookkeeping), not the class's own."""
     return (
@@ -630,26 +428,7 @@ def _internal(name: str) -> bool:
     )
 
 
-_TORCH_BITS = {1: "uint8", 2: "int16", 4: "int32", 8: "int64"}
 _VIEW_TYPES: tuple[type, ...] = (type({}.keys()), type({}.values()), type({}.items()))
-
-
-def without_state(value: Any) -> str | None:
-    """What a value is, when it has no state to compare (an open file, a lock): None for the others."""
-    if isinstance(value, (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)):
-        return f"a {type(value).__name__} object, whose position cannot be read"
-    if isinstance(value, io.IOBase):
-        return "a closed file" if value.closed else "an open file"
-    if isinstance(value, threading.Thread):
-        return "a thread"
-    if isinstance(value, _LOCK_TYPES):
-        return "a lock"
-    if type(value).__module__ == "socket" and type(value).__name__ == "socket":
-        return "a socket"
-    return None
-
-
-_LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
 
 
 def _reduce(value: Any) -> tuple[Any, ...]:
@@ -668,33 +447,6 @@ def _type_name(value: Any) -> str:
     return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
-def _index(numpy: types.ModuleType, flat: int, shape: tuple[int, ...]) -> str:
-    return ", ".join(str(int(i)) for i in numpy.unravel_index(flat, shape)) if shape else "()"
-
-
-def device_started(torch: types.ModuleType, device: TorchDevice) -> bool:
-    """Whether reading a generator's state on ``device`` is safe: never start a device to compare."""
-    if device.type == "cpu":
-        return True
-    backend = getattr(torch, device.type, None)
-    started = getattr(backend, "is_initialized", None)
-    try:
-        return bool(started()) if callable(started) else False
-    except Exception:
-        return False
-
-
-_MODULE_INTERNALS: frozenset[str] | None = None
-
-
-def _module_internals(torch: types.ModuleType) -> frozenset[str]:
-    """What ``nn.Module.__init__`` puts in every module's ``__dict__`` (parameters, buffers, hooks, ...)."""
-    global _MODULE_INTERNALS
-    if _MODULE_INTERNALS is None:
-        _MODULE_INTERNALS = frozenset(vars(torch.nn.Module()))
-    return _MODULE_INTERNALS
-
-
 def holds_strings_in_a_set(value: Any, depth: int = 3) -> bool:
     if isinstance(value, (set, frozenset)):
         return any(isinstance(item, (str, bytes)) for item in value)
@@ -703,3 +455,6 @@ def holds_strings_in_a_set(value: Any, depth: int = 3) -> bool:
     if depth and isinstance(value, dict):
         return any(holds_strings_in_a_set(item, depth - 1) for item in value.values())
     return False
+
+
+__all__ = ["FIXES", "GENERATORS", "Comparison", "difference", "holds_strings_in_a_set"]

@@ -16,7 +16,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .engine import ENGINE, InvalidArgument, InvalidArgumentType, derive_seed, validate_seed
+from .arguments import InvalidArgument, InvalidArgumentType, derive_seed, validate_seed
+from .engine import ENGINE
 from .errors import one_line
 from .ranks import current_rank
 

@@ -1,16 +1,19 @@
 """The IPython connection: the magics parse their arguments and hand them to the engine; the cell events tell the
-engine when a cell starts and ends (for auto mode); the profile options seed a session when the extension loads."""
+engine when a cell starts and ends (for auto mode); the profile options seed a session when the extension loads.
+
+What the magics hand their work to: ``parsing`` (how a line is read), ``cell`` and ``check_cell`` (how a ``%%seeded``
+cell runs, and runs twice), ``cell_keys`` (what auto mode keys a cell by), ``profile_options``, ``best_seeds``,
+``record_output``, ``sweeps`` and ``panel``.
+"""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import difflib
 import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from IPython.core.error import UsageError
 from IPython.core.magic import (
@@ -22,54 +25,37 @@ from IPython.core.magic import (
     no_var_expand,
     output_can_be_silenced,
 )
-from IPython.core.magic_arguments import MagicHelpFormatter
 from traitlets import Any as AnyTrait
-from traitlets import Bool, observe
+from traitlets import observe
 
-from .cell import compile_cell, ends_in_semicolon, seeded_cells, show_as_written, show_from_the_body
-from .engine import ENGINE, SEED_LIMIT, Engine, InvalidArgument, check_bool, parse_seed, random_seed, validate_seed
+from .arguments import SEED_LIMIT, InvalidArgument, parse_seed, random_seed
+from .best_seeds import BestSeeds
+from .cell import compile_cell, isolate_held_generators, seeded_cells, show_as_written
+from .cell_keys import cell_identity, cell_key
+from .engine import ENGINE, Engine
 from .errors import WARNING_SKIPS, warn
+from .parsing import HelpFormatter, Method, either, no_abbreviations, parse_line, parse_remembered, usage
+from .profile_options import ENVIRONMENT_SEED, StrictBool, seed_session, start_census
+from .record_output import show_record
 from .sources import NAMES
-
-_Method = TypeVar("_Method", bound=Callable[..., Any])
 
 if TYPE_CHECKING:  # IPython's argument decorators are untyped: each returns the function it was given
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
 
-    from .sweeps import SeedSweep
-
-    def argument(*args: Any, **kwargs: Any) -> Callable[[_Method], _Method]: ...
-    def magic_arguments(name: str | None = None) -> Callable[[_Method], _Method]: ...
-    def kwds(**kwargs: Any) -> Callable[[_Method], _Method]: ...
-    def parse_argstring(magic_func: Callable[..., Any], argstring: str) -> argparse.Namespace: ...
+    def argument(*args: Any, **kwargs: Any) -> Callable[[Method], Method]: ...
+    def magic_arguments(name: str | None = None) -> Callable[[Method], Method]: ...
+    def kwds(**kwargs: Any) -> Callable[[Method], Method]: ...
 
 else:
-    from IPython.core.magic_arguments import argument, kwds, magic_arguments, parse_argstring
+    from IPython.core.magic_arguments import argument, kwds, magic_arguments
 
-ENVIRONMENT_SEED = "SEEDMAGIC_SEED"
-_SWEEPS_KEPT = 20  # the %%seeds sweeps whose best seeds %seed knows
 # A warning from a magic points at the user's cell, past IPython's magic machinery (see determinism.warn).
 _IPYTHON_FILES = os.path.dirname(os.path.abspath(str(sys.modules["IPython"].__file__))) + os.sep
 if _IPYTHON_FILES not in WARNING_SKIPS:
     WARNING_SKIPS.append(_IPYTHON_FILES)
 
 
-class _Usage:
-    """``with _usage:``: the engine's refusal of an argument becomes IPython's one-line UsageError (and nothing was
-    changed). A class rather than a generator-based context manager: ``%seed`` enters it on every call."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
-        if isinstance(error, InvalidArgument):
-            raise UsageError(str(error)) from None
-
-
-_usage = _Usage()
-
-
-def _libraries_argument(option: str, verb: str) -> Callable[[_Method], _Method]:
+def _libraries_argument(option: str, verb: str) -> Callable[[Method], Method]:
     return argument(
         option,
         metavar="LIBS",
@@ -78,120 +64,9 @@ def _libraries_argument(option: str, verb: str) -> Callable[[_Method], _Method]:
     )
 
 
-def _named_line_magic(name: str) -> Callable[[_Method], _Method]:
+def _named_line_magic(name: str) -> Callable[[Method], Method]:
     """IPython's ``@line_magic(name)``, typed as what it is: a decorator that returns the method it was given."""
-    return cast(Callable[[_Method], _Method], line_magic(name))
-
-
-class StrictBool(Bool):  # type: ignore[type-arg]  # traitlets' Bool is generic in its value's types
-    """traitlets' Bool without 0 and 1 (seedmagic's options take True or False only): a bad value set in a running
-    session (``%config SeedMagics.census = 3``) is refused as traitlets refuses one for IPython's own options. The
-    profile's value, read as the magics are made, is checked when the extension starts, as the others are."""
-
-    def validate(self, obj: Any, value: Any) -> Any:
-        if isinstance(value, bool) or not getattr(obj, "_started", False):
-            return value
-        self.error(obj, value)
-
-
-HELP_WIDTH = 80
-#: Cell ids a front end sends that the notebook file does not store.
-_EDITOR_ONLY_IDS = ("vscode-notebook-cell:",)
-
-
-class _HelpFormatter(MagicHelpFormatter):
-    """``%seed?`` fits in 80 columns whatever the terminal's width was when the extension was imported."""
-
-    def __init__(self, prog: str, **kwargs: Any) -> None:
-        super().__init__(prog, **{**kwargs, "width": HELP_WIDTH})
-
-
-def _no_abbreviations(magic: _Method) -> _Method:
-    """Options are spelled out: ``--deter`` is an unknown option, not ``--deterministic``, whose error names the option
-    meant (see ``_parse_line``): an abbreviation that worked only while no other option began the same way would stop
-    working when one is added. (The help, ``%seed?``, is
-    wrapped at 80 columns by ``@kwds(formatter_class=_HelpFormatter)``, which ``@magic_arguments`` formats once.)"""
-    parser: argparse.ArgumentParser = magic.parser  # type: ignore[attr-defined]  # set by @magic_arguments
-    assert parser.formatter_class is _HelpFormatter, "give the magic @kwds(formatter_class=_HelpFormatter)"
-    parser.allow_abbrev = False
-    return magic
-
-
-def _parse_line(magic: Callable[..., Any], line: str) -> argparse.Namespace:
-    """The magic's arguments, or a one-line UsageError; an option it does not have gets the nearest it has: ``%seed 0
-    --deter`` is ``unrecognized arguments: --deter (did you mean --deterministic?)``. Every magic parses here."""
-    try:
-        return parse_argstring(magic, line)
-    except UsageError as error:
-        text = str(error)
-        if not text.startswith(_UNRECOGNIZED):
-            raise
-        parser: argparse.ArgumentParser = magic.parser  # type: ignore[attr-defined]  # set by @magic_arguments
-        known = [option for action in parser._actions for option in action.option_strings]
-        near = {token: _nearest(token, known) for token in text[len(_UNRECOGNIZED) :].split() if token[:1] == "-"}
-        found = [(token, options) for token, options in near.items() if options]
-        if not found:
-            raise
-        if len(found) == 1:
-            hint = f"did you mean {_either_of(found[0][1])}?"
-        else:
-            hint = "did you mean " + ", ".join(f"{_either_of(options)} for {token}" for token, options in found) + "?"
-        raise UsageError(f"{text} ({hint})") from None
-
-
-_UNRECOGNIZED = "unrecognized arguments: "
-
-
-def _nearest(token: str, options: list[str]) -> list[str]:
-    """The options ``token`` may have meant: those it begins (``--no``: ``--no-auto``, ``--no-reach``), else the one
-    closest in spelling (``--atuo``: ``--auto``); none for a token like no option (``--foo``)."""
-    token = token.partition("=")[0]
-    if token.startswith("--"):
-        options = [option for option in options if option.startswith("--")]
-    begun = [option for option in options if option.startswith(token) and option != token]
-    return begun or difflib.get_close_matches(token, options, n=1, cutoff=0.6)
-
-
-def _either_of(options: list[str]) -> str:
-    return options[0] if len(options) == 1 else f"{', '.join(options[:-1])} or {options[-1]}"
-
-
-@functools.lru_cache(maxsize=256)
-def _parse(magic: Callable[..., Any], line: str) -> argparse.Namespace:
-    """``_parse_line``, remembered: the same line always parses the same way, and a notebook repeats its lines."""
-    return _parse_line(magic, line)
-
-
-def _either(args: argparse.Namespace, on: str, off: str) -> bool | None:
-    """True for ``--on``, False for ``--no-on``, None for neither."""
-    if getattr(args, on) and getattr(args, off):
-        raise UsageError(f"give --{on.replace('_', '-')} or --{off.replace('_', '-')}, not both")
-    return True if getattr(args, on) else False if getattr(args, off) else None
-
-
-def cell_key(info: ExecutionInfo) -> str | None:
-    """The key auto mode seeds a cell for (see ``cell_identity``).
-
-    None for a cell that auto mode leaves alone: an empty one, or one of seedmagic's own line magics only (``%seed``,
-    ``%seedpanel``), so that asking for the status does not reseed."""
-    source = (info.raw_cell or "").lstrip()
-    if not source or source[0] in "%#":  # else it is code: no need to read every line
-        code = [line for line in (line.strip() for line in source.splitlines()) if line and not line.startswith("#")]
-        if all(line.startswith("%seed") for line in code) or code[0].startswith("%%seeded"):
-            return None  # a %%seeded cell seeds itself: its explicit seed wins
-    return cell_identity(info)
-
-
-def cell_identity(info: ExecutionInfo) -> str:
-    """What identifies a cell across runs: the notebook's cell id where the front end sends one, else its source.
-    Reach keys every cell by it, a ``%%seeded`` cell too."""
-    raw = info.raw_cell or ""
-    cell_id = getattr(info, "cell_id", None)
-    # VS Code sends the id the notebook stores, and where it stores none, the cell's editor URI, which the file does
-    # not keep: a runner (nbval, seedmagic verify) then sends no id and keys the cell by its source. So does this.
-    if cell_id and not (isinstance(cell_id, str) and cell_id.startswith(_EDITOR_ONLY_IDS)):
-        return f"cell-id:{cell_id}"
-    return f"source:{raw.strip()}"
+    return cast(Callable[[Method], Method], line_magic(name))
 
 
 class _SeedLine(NamedTuple):
@@ -213,22 +88,22 @@ class _SeedLine(NamedTuple):
 @functools.lru_cache(maxsize=256)
 def _seed_line(line: str) -> _SeedLine:
     """The ``%seed`` line, or a UsageError (raised anew each time: errors are not kept)."""
-    args = _parse_line(SeedMagics.seed_magic, line)
+    args = parse_line(SeedMagics.seed_magic, line)
     if args.seed is not None and args.random:
         raise UsageError("give a seed or --random, not both")
     if args.warn_only and not args.deterministic:
         raise UsageError("--warn-only goes with --deterministic")
     if args.seed is None and not args.random and (args.only is not None or args.skip is not None or args.per_rank):
         raise UsageError("--only/--skip/--per-rank need a seed, e.g. %seed 0 --only torch")
-    with _usage:
+    with usage:
         seed = None if args.seed is None else parse_seed(args.seed)
     return _SeedLine(
         seed=seed,
         random=args.random,
-        deterministic=_either(args, "deterministic", "no_deterministic"),
+        deterministic=either(args, "deterministic", "no_deterministic"),
         warn_only=args.warn_only,
-        auto=_either(args, "auto", "no_auto"),
-        reach=_either(args, "reach", "no_reach"),
+        auto=either(args, "auto", "no_auto"),
+        reach=either(args, "reach", "no_reach"),
         only=None if args.only is None else tuple(args.only),
         skip=None if args.skip is None else tuple(args.skip),
         per_rank=args.per_rank,
@@ -240,7 +115,11 @@ def _seed_line(line: str) -> _SeedLine:
 @magics_class
 class SeedMagics(Magics):
     """``%seed``, ``%%seeded`` and ``%seedpanel``. Set the options below in ``ipython_config.py`` to seed every
-    session when the extension loads: ``c.SeedMagics.seed = 0``, ``c.SeedMagics.auto = True``."""
+    session when the extension loads: ``c.SeedMagics.seed = 0``, ``c.SeedMagics.auto = True``.
+
+    The class is longer than 300 lines because of its help: the option decorators, the magics' docstrings and the
+    options' help strings (about 220 lines) are what ``%seed?``, ``%%seeded?``, ``%%seeds?`` and ``%config
+    SeedMagics`` show, and belong beside the magic they document. Its methods only parse and delegate."""
 
     shell: InteractiveShell  # loaded into one: never None here
 
@@ -276,9 +155,7 @@ class SeedMagics(Magics):
         # to only while there are some.
         self._silent_cells: list[object] = []
         # The session's last %%seeds sweeps: %seed with a best seed says that the best of n seeds is not a result.
-        self._sweeps: list[SeedSweep] = []
-        #: Their best (and worst) seeds, each with its note, the latest sweep's winning: looked up by every %seed.
-        self._best_seed_notes: dict[int, str] = {}
+        self._best_seeds = BestSeeds()
 
     # -- loading ---------------------------------------------------------------------------------------------------
 
@@ -296,31 +173,12 @@ class SeedMagics(Magics):
         self.engine.census.cell_of = self._cell_number
         if seeded_cells not in self.shell.input_transformers_cleanup:
             self.shell.input_transformers_cleanup.append(seeded_cells)
-        try:
-            check_bool("c.SeedMagics.census", self.census)
-            self.engine.census.set_enabled(self.census)
-        except InvalidArgument as exc:
-            warn(f"seedmagic ignored the profile options: {exc}")
+        if not start_census(self.engine, self.census):
             self.census = self.engine.census.enabled  # what %config SeedMagics.census then reads
         self._started = True
         if self.engine.seed is not None:  # %reload_ext: the session keeps its seed
             return
-        source = "the profile options"
-        try:
-            check_bool("c.SeedMagics.auto", self.auto)
-            check_bool("c.SeedMagics.deterministic", self.deterministic)
-            seed = self.seed
-            if os.environ.get(ENVIRONMENT_SEED, "").strip():
-                source = ENVIRONMENT_SEED
-                seed = parse_seed(os.environ[ENVIRONMENT_SEED])
-            elif seed is not None:
-                seed = validate_seed(seed)
-            if seed is not None:
-                self.engine.seed_all(seed, deterministic=self.deterministic or None, auto=self.auto or None)
-            elif self.deterministic:
-                self.engine.set_deterministic(True)
-        except InvalidArgument as exc:
-            warn(f"seedmagic ignored {source}: {exc}")
+        seed_session(self.engine, self.seed, self.auto, self.deterministic)
 
     @observe("census")
     def _census_changed(self, change: dict[str, Any]) -> None:
@@ -369,9 +227,9 @@ class SeedMagics(Magics):
 
     # -- magics ----------------------------------------------------------------------------------------------------
 
-    @_no_abbreviations
+    @no_abbreviations
     @magic_arguments("seed")
-    @kwds(formatter_class=_HelpFormatter)
+    @kwds(formatter_class=HelpFormatter)
     @argument("seed", nargs="?", help=f"an integer, 0 <= seed < 2**32 (= {SEED_LIMIT}); $var and {{expr}} work")
     @argument("--random", action="store_true", help="draw a fresh seed from OS entropy, print it and seed with it")
     @argument(
@@ -453,16 +311,16 @@ class SeedMagics(Magics):
         if wanted.seed is None and not wanted.random:
             if wanted.deterministic is None and wanted.auto is None and wanted.reach is None:
                 if wanted.record:
-                    self._show_record()
+                    show_record(self.shell, self.engine)
                 elif not wanted.quiet:  # %seed -q alone: asked for nothing, says nothing
                     print(self.engine.status())
                 return
-            with _usage:
+            with usage:
                 report = self.engine.set_modes(
                     deterministic=wanted.deterministic, warn_only=wanted.warn_only, auto=wanted.auto, reach=wanted.reach
                 )
         else:
-            with _usage:
+            with usage:
                 report = self.engine.seed_all(
                     random_seed() if wanted.seed is None else wanted.seed,
                     deterministic=wanted.deterministic,
@@ -477,32 +335,14 @@ class SeedMagics(Magics):
             print(report, file=sys.stderr)
         elif not wanted.quiet:
             print(report)
-        if report.seed is not None and self._best_seed_notes:
-            self._note_best_seed(report.per_rank.given if report.per_rank else report.seed)
+        if report.seed is not None and self._best_seeds.notes:
+            self._best_seeds.note_best_seed(report.per_rank.given if report.per_rank else report.seed)
         if wanted.record:
-            self._show_record()
+            show_record(self.shell, self.engine)
 
-    def _show_record(self) -> None:
-        """``%seed --record``: the record as this cell's output, updated after every later cell (see records.py)."""
-        from IPython.core.displaypub import DisplayPublisher
-        from IPython.display import display, update_display
-
-        from .records import live
-
-        def publish(bundle: dict[str, Any], display_id: str, update: bool) -> None:
-            if not update:
-                display(bundle, raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
-            elif type(self.shell.display_pub) is not DisplayPublisher:  # a terminal prints; it updates nothing
-                update_display(bundle, raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
-
-        recorder, new = live(self.engine, publish)
-        if new or recorder.after_cell not in self.shell.events.callbacks["post_run_cell"]:
-            self.shell.events.register("post_run_cell", recorder.after_cell)
-        recorder.show()
-
-    @_no_abbreviations
+    @no_abbreviations
     @magic_arguments()
-    @kwds(formatter_class=_HelpFormatter)
+    @kwds(formatter_class=HelpFormatter)
     @argument("seed", nargs="?", help="an integer, 0 <= seed < 2**32; without one, the session seed from %%seed")
     @argument(
         "--isolate",
@@ -556,8 +396,8 @@ class SeedMagics(Magics):
             train(model, steps=3)  # and where inside the model the two runs part
         """
         __tracebackhide__ = True
-        args = _parse(SeedMagics.seeded, self._expand(line))
-        with _usage:
+        args = parse_remembered(SeedMagics.seeded, self._expand(line))
+        with usage:
             seed = None if args.seed is None else parse_seed(args.seed)
             if args.trace and not args.check:
                 raise InvalidArgument("--trace goes with --check: %%seeded --check --trace")
@@ -571,43 +411,11 @@ class SeedMagics(Magics):
         body = compile_cell(self.shell, cell, f"%%seeded {line}".rstrip())
         if not args.check:
             with scope:
-                self._isolate_held_generators(args.isolate)
+                isolate_held_generators(self.engine, self.shell.user_ns, args.isolate)
                 return body.evaluate()
-        from .check import CheckRefused, run_twice, seeded_differently
+        from .check_cell import check_cell
 
-        seeds_after: list[dict[str, int]] = []  # what each run left each library seeded with, where it can tell
-
-        def reseed() -> None:
-            seeds_after.append(self.engine.library_seeds())
-            self.engine.reseed()
-
-        with scope as started, self.engine.census.counting() as made:
-            self._isolate_held_generators(args.isolate)
-            code = [*body.statements, *([body.last_expression] if body.last_expression is not None else [])]
-            try:
-                value, report = run_twice(
-                    body.evaluate,
-                    self.shell.user_ns,
-                    reseed,
-                    started.seed,
-                    code=code,
-                    silenced=ends_in_semicolon(cell),
-                    trace=args.trace,
-                )
-            except CheckRefused as refused:
-                raise UsageError(str(refused)) from None
-            except BaseException as error:
-                show_from_the_body(self.shell, error, code)
-                raise
-            seeds_after.append(self.engine.library_seeds())
-        readers = {source.name: source.seed_reader for source in self.engine.sources}
-        report = dataclasses.replace(
-            report,
-            made_without_seed=tuple(made),
-            seeded_differently=seeded_differently(readers, seeds_after[0], seeds_after[-1]),
-        )
-        print(report, file=sys.stdout if report.proven else sys.stderr)
-        return value
+        return check_cell(self.shell, self.engine, scope, body, cell, isolate=args.isolate, trace=args.trace)
 
     def _seed_rest_of_cell(self, seed: int | None, args: argparse.Namespace) -> None:
         # IPython gives the displayhook the running cell's result, silent cells' too; pre_run_cell came before
@@ -620,18 +428,10 @@ class SeedMagics(Magics):
                 self.shell.events.register("post_execute", self.post_execute)
             self._silent_cells.append(token)
         self.engine.seed_cell(seed, only=args.only, skip=args.skip, isolate=args.isolate)
-        self._isolate_held_generators(args.isolate)
+        isolate_held_generators(self.engine, self.shell.user_ns, args.isolate)
         raw_cell = getattr(self.engine.innermost_cell(), "raw_cell", None)
         if isinstance(raw_cell, str):
             show_as_written(raw_cell)
-
-    def _isolate_held_generators(self, isolate: bool) -> None:
-        """With ``--isolate``, the generators the notebook holds (its own ``random.Random``, NumPy and torch
-        generators, wherever its names reach them) are put back too when the cell ends."""
-        if isolate:
-            from .namespace import Start
-
-            self.engine.at_isolated_cell_end(Start.generators(self.shell.user_ns).put_back)
 
     def _expand(self, line: str) -> str:
         """``$var`` and ``{expression}``, as IPython expands them for every magic; only where the line has them,
@@ -642,9 +442,9 @@ class SeedMagics(Magics):
         expanded: str = self.shell.var_expand(line, 3)  # type: ignore[no-untyped-call]
         return expanded
 
-    @_no_abbreviations
+    @no_abbreviations
     @magic_arguments()
-    @kwds(formatter_class=_HelpFormatter)
+    @kwds(formatter_class=HelpFormatter)
     @argument(
         "seeds",
         nargs="+",
@@ -692,11 +492,11 @@ class SeedMagics(Magics):
         __tracebackhide__ = True
         from .sweeps import names_a_count, parse_seeds, sweep_cell
 
-        args = _parse(SeedMagics.seeds, self._expand(line))
+        args = parse_remembered(SeedMagics.seeds, self._expand(line))
         if args.output is not None and not args.output.isidentifier():
             raise UsageError(f"-o needs a name to bind the result to, got {args.output!r}")
         text = ",".join(args.seeds) if len(args.seeds) > 1 else args.seeds[0]
-        with _usage:
+        with usage:
             seeds = parse_seeds(text, self.engine.seed)
             derived = self.engine.seed if names_a_count(text) else None
             result, error = sweep_cell(
@@ -712,8 +512,7 @@ class SeedMagics(Magics):
                 derived_from=derived,
                 quiet=args.quiet,
             )
-        self._sweeps = [*self._sweeps[-(_SWEEPS_KEPT - 1) :], result]
-        self._best_seed_notes = {seed: note for sweep in self._sweeps for seed, note in sweep.best_seed_notes.items()}
+        self._best_seeds.remember(result)
         if args.output is not None:
             self.shell.user_ns[args.output] = result
         if error is not None:
@@ -728,11 +527,6 @@ class SeedMagics(Magics):
             held = f"; {args.output} holds what ran" if args.output is not None else ""
             raise KeyboardInterrupt(interrupted + held)
         return None if args.quiet else result
-
-    def _note_best_seed(self, seed: int) -> None:
-        note = self._best_seed_notes.get(seed)
-        if note is not None:
-            print(note)
 
     @line_magic
     def seedpanel(self, line: str) -> None:

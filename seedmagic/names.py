@@ -9,7 +9,7 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
-from .compare import MISSING, cell_filled
+from .values import MISSING, cell_filled
 
 # IPython's own names, and what Python leaves in a namespace: never the cell's doing.
 IPYTHON_NAMES = frozenset(

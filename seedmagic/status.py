@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from .census import Unseeded, short_path
+from .census import Unseeded
+from .places import short_path
 from .ranks import PerRank
 from .sources import Flag
 

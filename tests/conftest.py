@@ -11,6 +11,7 @@ import sys
 import textwrap
 
 import pytest
+import scheduling
 from IPython.core.interactiveshell import InteractiveShell
 
 import seedmagic
@@ -180,7 +181,12 @@ def fresh_python():
     return run
 
 
+if scheduling.make_scheduler is not None:
+    pytest_xdist_make_scheduler = pytest.hookimpl(optionalhook=True)(scheduling.make_scheduler)
+
+
 def pytest_collection_modifyitems(config, items):
+    scheduling.slow_groups_first(items)
     try:
         import torch
 

@@ -404,7 +404,7 @@ def test_the_python_api_without_a_seed(ip, capsys, source, kind, message):
 
 
 def test_the_readme_names_the_types_the_api_raises():
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (Path(__file__).parent.parent / "docs" / "magics.md").read_text()
     for name in ("`seedmagic.InvalidArgument`", "`ValueError`", "`seedmagic.InvalidArgumentType`", "`TypeError`"):
         assert name in readme
     assert seedmagic.InvalidArgument.__mro__[1] is ValueError

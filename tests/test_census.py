@@ -23,8 +23,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from test_kernel import run_kernel
 
 import seedmagic
-from seedmagic.census import TORCH_DEFAULT_SEED
 from seedmagic.engine import ENGINE
+from seedmagic.sources import TORCH_DEFAULT_SEED
 
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
@@ -166,7 +166,7 @@ def test_check_names_a_generator_a_library_made_for_the_cell_as_made_inside_it(i
 
 def test_a_generator_the_standard_library_makes_for_its_own_use_is_never_the_cause():
     from seedmagic.census import Unseeded
-    from seedmagic.check import NO_KNOWN_CAUSE, CheckReport, Difference
+    from seedmagic.check_report import NO_KNOWN_CAUSE, CheckReport, Difference
 
     names = Unseeded("random", "<cell>", 3, 4, "tempfile.py:146", 1, 0, None)
     differing = Difference("x", "values differ", "0.1", "0.2")

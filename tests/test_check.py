@@ -26,7 +26,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import seedmagic
-from seedmagic.check import CheckReport, Difference, Uncomparable, difference, run_twice
+from seedmagic.check import run_twice
+from seedmagic.check_report import CheckReport, Difference, Uncomparable
+from seedmagic.compare import difference
 
 pytestmark = pytest.mark.usefixtures("both_watchings")
 

@@ -10,7 +10,8 @@ import torch
 from conftest import FailingLibrary, generators_and_flags, run_ok
 
 import seedmagic
-from seedmagic.engine import Engine, parse_seed
+from seedmagic.arguments import parse_seed
+from seedmagic.engine import Engine
 from seedmagic.sources import SOURCES
 
 

@@ -20,7 +20,7 @@ import torch
 from conftest import checked, names_in, run_failing, run_number, run_ok
 
 import seedmagic
-from seedmagic.check import difference
+from seedmagic.compare import difference
 from seedmagic.namespace import interrupts_deferred
 
 pytestmark = pytest.mark.usefixtures("both_watchings")

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import seedmagic
-from seedmagic.engine import ENGINE, SEED_LIMIT
+from seedmagic.arguments import SEED_LIMIT
+from seedmagic.engine import ENGINE
 
 LIBRARIES = ("random", "numpy", "torch")
 NAMESPACE = {"random": random, "np": np, "torch": torch, "seedmagic": seedmagic}

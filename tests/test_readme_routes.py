@@ -1,16 +1,18 @@
-"""Every command the README shows works, run as a new user runs it: from a clone, in the environment that the
-README's set-up makes for it.
+"""Every command the README and the docs' pages show works, run as a new user runs it: from a clone, in the
+environment that the README's set-up makes for it.
 
-The commands are the lines of the README's ```sh blocks, and the `$ ` lines of its other code blocks (a transcript:
-the lines under one are its output). Each runs in bash, in one clone of this repository (its HEAD, with the working
-tree's files over it, as the next commit would have them). `pip` commands install into an environment of one's own,
-a fresh venv; every other command runs in the `.venv` that `make demo` makes, activated. The module runs `make demo`
-once first; pip takes what it can from its cache.
+The commands are the lines of the ```sh blocks of the README and of docs/*.md, and the `$ ` lines of their other
+code blocks (a transcript: the lines under one are its output); a command that two of them show runs once. Each runs
+in bash, in one clone of this repository (its HEAD, with the working tree's files over it, as the next commit would
+have them). `pip` commands install into an environment of one's own, a fresh venv; every other command runs in the
+`.venv` that `make demo` makes, activated. The module runs `make demo` once first; pip takes what it can from its
+cache.
 
 A command passes when it exits with 0; one that prints a loopback URL (a server: `make demo`) when that URL answers,
-and it is stopped then; a transcript's command when the first line it prints starts as the README's does (before any
-" (", where the details begin). A command that cannot run in a test is named in the README by a comment,
-<!-- not run by tests/test_readme_routes.py: `COMMAND`: REASON -->, and its test is skipped with that reason.
+and it is stopped then; a transcript's command when the first line it prints starts as the file's does (before any
+" (", where the details begin). A command that cannot run in a test is named in the file that shows it by a comment,
+<!-- not run by tests/test_readme_routes.py: `COMMAND`: REASON -->, and its test is skipped with that reason. The
+Python examples of the pages run in tests/test_docs.py.
 """
 
 from __future__ import annotations
@@ -64,8 +66,17 @@ def readme_commands(readme: str) -> list[Command]:
 
 
 README = (ROOT / "README.md").read_text()
-COMMANDS = readme_commands(README)
-NOT_RUN_REASONS = dict(NOT_RUN.findall(README))
+# The README and the docs' pages, each with the commands it shows.
+SHOWN = {path: path.read_text() for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]}
+# Each command once, in the order the files show them (a page repeats some of the README's).
+COMMANDS: list[Command] = []
+for _text in SHOWN.values():
+    COMMANDS += [
+        command
+        for command in readme_commands(_text)
+        if (command.text, command.output) not in {(shown.text, shown.output) for shown in COMMANDS}
+    ]
+NOT_RUN_REASONS = {command: reason for text in SHOWN.values() for command, reason in NOT_RUN.findall(text)}
 
 
 def test_the_readme_shows_its_commands():
@@ -74,8 +85,10 @@ def test_the_readme_shows_its_commands():
 
 
 def test_every_command_not_run_is_in_the_readme():
-    shown = {command.text for command in COMMANDS}
-    assert not set(NOT_RUN_REASONS) - shown, "a comment names a command the README no longer shows"
+    for path, text in SHOWN.items():
+        shown = {command.text for command in readme_commands(text)}
+        named = {command for command, _ in NOT_RUN.findall(text)}
+        assert not named - shown, f"a comment in {path.name} names a command it no longer shows: {named - shown}"
 
 
 class Ran(NamedTuple):

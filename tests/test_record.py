@@ -16,7 +16,8 @@ from conftest import run_ok
 from IPython.core.displaypub import DisplayPublisher
 
 import seedmagic
-from seedmagic.engine import ENGINE, derive_seed
+from seedmagic.arguments import derive_seed
+from seedmagic.engine import ENGINE
 from seedmagic.records import (
     MIME_TYPE,
     SCHEMA_VERSION,
@@ -125,7 +126,7 @@ def test_a_terminal_prints_the_record_once_and_no_updates(ip, capsys):
 
 
 def test_unloading_stops_the_updates(ip):
-    from seedmagic import records as _record
+    from seedmagic.records import shown as _record
 
     run_ok(ip, "%seed 0 --record -q")
     live = _record._live

@@ -24,7 +24,7 @@ from conftest import generators_and_flags, run_failing, run_ok
 from IPython.core.error import UsageError
 
 import seedmagic
-from seedmagic.engine import derive_seed
+from seedmagic.arguments import derive_seed
 from seedmagic.sweeps import SeedRun, SeedSweep, SweepInterrupted, parse_seeds, t_cdf, t_quantile
 
 # Reads a list it changes in place, draws from random, NumPy and torch, binds a name.

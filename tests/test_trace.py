@@ -19,7 +19,7 @@ import torch
 from conftest import names_in, run_failing, run_number, run_ok
 
 import seedmagic
-from seedmagic.trace import Recorder, documented_as_nondeterministic
+from seedmagic.trace import Digests, documented_as_nondeterministic
 
 # -- the models ----------------------------------------------------------------------------------------------------
 
@@ -411,8 +411,8 @@ def test_it_starts_no_cuda_and_imports_nothing(fresh_python):
 
 
 def test_the_digest_sees_a_permutation_a_constant_and_a_single_bit():
-    recorder = Recorder(torch)
-    digest = lambda t: int(recorder._digest(t))  # noqa: E731
+    digests = Digests(torch, threading.Lock())
+    digest = lambda t: int(digests.digest(t))  # noqa: E731
     x = torch.randn(3000)
     assert digest(x) == digest(x.clone())
     assert digest(x) != digest(x.flip(0))

@@ -23,7 +23,8 @@ import seedmagic
 from seedmagic.notebook import report
 from seedmagic.notebook.cell_ids import cell_id_sent, send_cell_ids
 from seedmagic.notebook.outputs import clock_reading, first_difference, normalized
-from seedmagic.notebook.verify import THREAD_VARIABLES, Schedule, schedule, setup_lines, usable_cores, verify
+from seedmagic.notebook.verify import Schedule, schedule, setup_lines, usable_cores, verify
+from seedmagic.records import THREAD_VARIABLES
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -433,6 +434,7 @@ def test_pytest_option_verifies_notebooks(tmp_path):
         assert f"note: {note}" in ran.stdout  # and in the failing one's report
 
 
+@pytest.mark.slow
 def test_the_project_notebooks_reproduce():
     """What `make test` verifies: every teaching notebook, as its readers run it."""
     root = Path(__file__).resolve().parent.parent
@@ -453,22 +455,31 @@ def has_cuda() -> bool:
 
 @pytest.fixture(scope="module")
 def verdicts_of_cause_notebooks():
-    """Each notebook verified REPEATS times (two verifications at a time), as users run it: no PYTHONHASHSEED."""
+    """Each notebook verified REPEATS times (two verifications at a time), as users run it: no PYTHONHASHSEED.
+
+    A notebook's verdicts are made when its first test asks for them, so that xdist's workers can share the
+    notebooks out (conftest.py keeps one notebook's repeats in one worker)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    paths = [path for path in CAUSE_NOTEBOOKS if path.stem != "gpu_kernel" or has_cuda()]
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update({key: value for key, value in ENV.items() if key != "PYTHONHASHSEED"})
-    try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = {(path.stem, k): pool.submit(verify, path, timeout=120) for path in paths for k in range(REPEATS)}
-            return {key: future.result() for key, future in futures.items()}
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    made: dict[Path, list] = {}
+
+    def verdicts(path: Path) -> list:
+        if path not in made:
+            saved = dict(os.environ)
+            os.environ.clear()
+            os.environ.update({key: value for key, value in ENV.items() if key != "PYTHONHASHSEED"})
+            try:
+                with ThreadPoolExecutor(max_workers=2) as pool:
+                    made[path] = list(pool.map(lambda _: verify(path, timeout=120), range(REPEATS)))
+            finally:
+                os.environ.clear()
+                os.environ.update(saved)
+        return made[path]
+
+    return verdicts
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("repeat", range(REPEATS))
 @pytest.mark.parametrize(
     "path",
@@ -481,7 +492,7 @@ def test_verify_finds_every_cause_and_no_control_differs(path, repeat, verdicts_
     if path.stem == "gpu_kernel" and not has_cuda():
         pytest.skip("needs a CUDA GPU: on a CPU this notebook repeats")
     expected = nbformat.read(path, as_version=4).metadata["seedmagic_test"]
-    verdict = verdicts_of_cause_notebooks[(path.stem, repeat)]
+    verdict = verdicts_of_cause_notebooks(path)[repeat]
     text = report.text([verdict])
     assert verdict.error is None, text
     assert [difference.index for difference in verdict.differences] == expected["differs"], text
@@ -497,7 +508,7 @@ def test_the_readme_shows_what_verify_says():
     """The README's two reports on docs/verify-example.ipynb are real: the same lines come out now, all but where
     the two runs' random numbers part and the time taken."""
     root = Path(__file__).resolve().parent.parent
-    readme = (root / "README.md").read_text()
+    readme = (root / "docs" / "verify.md").read_text()
 
     def comparable(text: str) -> list[str]:
         # Where the runs part, and how they shared this machine's cores, are not the README's.

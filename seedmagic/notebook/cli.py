@@ -12,7 +12,7 @@ from .verify import DEFAULT_TIMEOUT, Progress, Verdict, verify
 
 
 def _seed(text: str) -> int:
-    from ..engine import InvalidArgument, parse_seed
+    from ..arguments import InvalidArgument, parse_seed
 
     try:
         return parse_seed(text)

@@ -29,11 +29,11 @@ from .verify import (
     CannotRun,
     CellDifference,
     Progress,
+    Runs,
     Schedule,
     Verdict,
-    _ignored,
-    _interruptible,
-    _Runs,
+    interruptible,
+    is_ignored,
     read_notebook,
     usable_cores,
 )
@@ -99,9 +99,9 @@ def against_saved(
     code = sum(cell.cell_type == "code" for cell in nb.cells)
     alone = Schedule(usable_cores(), at_once=False, usual=usable_cores())  # one run: the environment as it is
     progress = Progress(name, code, done=[0], on_change=on_progress)
-    runs = _Runs(Path(path).resolve(), kernel, timeout, (), progress, alone)
+    runs = Runs(Path(path).resolve(), kernel, timeout, (), progress, alone)
     try:
-        ran = _interruptible(runs.one(copy.deepcopy(nb), 0))
+        ran = interruptible(runs.one(copy.deepcopy(nb), 0))
     except CannotRun as exc:
         return Replay(name, code, error=str(exc))
     return dataclasses.replace(compare_saved(nb, ran, path=name), seconds=time.perf_counter() - began)
@@ -123,7 +123,7 @@ def compare_saved(saved: NotebookNode, ran: NotebookNode, *, path: str) -> Repla
     for index, cell in enumerate(saved.cells):
         if cell.cell_type != "code":
             continue
-        if _ignored(cell):
+        if is_ignored(cell):
             ignored.append(index)
             continue
         if cell.get("execution_count") is None and not cell.get("outputs"):

@@ -193,13 +193,13 @@ def warnings_silenced() -> Iterator[None]:
         yield
 
 
-def _ignored(cell: NotebookNode) -> bool:
+def is_ignored(cell: NotebookNode) -> bool:
     tags = cell.get("metadata", {}).get("tags", [])
     return any(marker in cell.source for marker in IGNORED_MARKERS) or any(tag in tags for tag in IGNORED_TAGS)
 
 
 @dataclass(frozen=True)
-class _Runs:
+class Runs:
     """How both runs of one notebook are made."""
 
     path: Path
@@ -290,7 +290,7 @@ def _quiet_about_a_stopped_kernels_poller(loop: asyncio.AbstractEventLoop, conte
     loop.default_exception_handler(context)
 
 
-def _interruptible(work: Coroutine[Any, Any, T]) -> T:
+def interruptible(work: Coroutine[Any, Any, T]) -> T:
     """Run ``work`` to its end on an event loop of its own thread. Ctrl-C (KeyboardInterrupt here) cancels it,
     waits while it shuts its kernels down, and is raised. (nbclient takes SIGINT for itself when its loop runs in
     the main thread: it kills the kernel and the run goes on, failing.)"""
@@ -358,9 +358,9 @@ def verify(
         return Verdict(name, 0, error=str(exc), setup=setup)
     code = sum(cell.cell_type == "code" for cell in nb.cells)
     shared = schedule()
-    runs = _Runs(Path(path).resolve(), kernel, timeout, setup, Progress(name, code, on_change=on_progress), shared)
+    runs = Runs(Path(path).resolve(), kernel, timeout, setup, Progress(name, code, on_change=on_progress), shared)
     try:
-        first, second = _interruptible(runs.both(nb))
+        first, second = interruptible(runs.both(nb))
     except CannotRun as exc:
         return Verdict(name, code, error=str(exc), setup=setup, schedule=shared)
     verdict = compare(nb, first, second, path=name, setup=setup, clock=(clock, time.time()))
@@ -412,7 +412,7 @@ def compare(
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        if _ignored(cell):
+        if is_ignored(cell):
             ignored.append(index)
             continue
         outputs: list[tuple[Output, ...]] = [normalized(run.cells[index].outputs) for run in (first, second)]

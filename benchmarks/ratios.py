@@ -1,5 +1,11 @@
-"""How the benchmark measures: interleaved batches, torch's stack formatting stubbed or as shipped, call depth, and
-cProfile hot spots. Nothing here imports seedmagic.
+"""What pytest-benchmark cannot do: variants timed side by side in one process, as ratios and differences of the
+medians of per-round ones, with torch's stack formatting stubbed on both sides beside the figures as torch ships.
+
+pytest-benchmark runs the rounds (``benchmark.pedantic``: one round is one call of :meth:`Interleaved.round`, and
+what it records is the time of a whole round); inside each round every variant runs one batch of back-to-back calls,
+the order rotating from round to round, gc disabled while a batch is timed. A ratio or a difference is the median of
+the per-round ones, which cancels what drifts between rounds (other processes, clocks). Nothing here imports
+seedmagic.
 
 ``torch.manual_seed`` formats the caller's whole stack (``traceback.format_stack``, once for each of CUDA, XPU and
 MTIA) to queue the seeding of devices that have not started, even in a build that has none of them. That cost grows
@@ -11,23 +17,27 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import cProfile
 import gc
 import io
 import itertools
-import pstats
 import statistics
 import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from unittest import mock
 
 STUBBED = "torch's stack formatting stubbed"
 SHIPPED = "torch as shipped"
+
+
+def rounds_for(full: int, quick: bool) -> int:
+    """The rounds of a measurement: ``full``, or a tenth of them (at least 6) in a quick run (the figures are then
+    rough)."""
+    return max(full // 10, 6) if quick else full
+
 
 # -- torch's stack formatting ------------------------------------------------------------------------------------------
 
@@ -112,7 +122,7 @@ def at_depth_of(reference: Callable[[], object], call: Callable[[], object]) -> 
     return padded, target - bare
 
 
-# -- timing ------------------------------------------------------------------------------------------------------------
+# -- the figures -------------------------------------------------------------------------------------------------------
 
 
 class Timings:
@@ -157,89 +167,139 @@ class Both:
         return self.probes[name].depth - self.probes[than].depth
 
 
-def compare(
-    variants: dict[str, Callable[[], object]],
-    *,
-    rounds: int,
-    batch: int,
-    warmup: int,
-    between: Callable[[], object] = lambda: None,
-    enter: dict[str, Callable[[], object]] | None = None,
-    shipped: bool = True,
-) -> Both:
-    """Each variant timed in batches of back-to-back calls, twice (torch's stack formatting stubbed, and as shipped;
-    only stubbed where ``shipped`` is False), all interleaved round by round with the order rotating, after a
-    warm-up, gc disabled while timing. ``between`` runs, untimed, after the warm-up and after every round;
-    ``enter[name]``, untimed, before each batch of that variant (to put a shell in the state the variant needs)."""
-    enter = enter or {}
-    order = [(name, stub) for stub in ((True, False) if shipped else (True,)) for name in variants]
-    probes = {}
-    for name, call in variants.items():
-        enter.get(name, _nothing)()
-        probes[name] = probe(call)
-    samples: dict[tuple[str, bool], list[float]] = {key: [] for key in order}
-    stub_calls = dict.fromkeys(variants, 0)
-    for name, stub in order:
-        enter.get(name, _nothing)()
-        with STACK.stubbed() if stub else contextlib.nullcontext():
-            for _ in range(warmup):
-                variants[name]()
-    between()
-    gc.collect()
-    for index in range(rounds):
-        shift = index % len(order)
-        for name, stub in order[shift:] + order[:shift]:
-            enter.get(name, _nothing)()
-            call = variants[name]
-            with STACK.stubbed() if stub else contextlib.nullcontext():
-                before = STACK.stub_calls
-                gc.disable()
-                try:
-                    start = time.perf_counter_ns()
-                    for _ in range(batch):
-                        call()
-                    elapsed = time.perf_counter_ns() - start
-                finally:
-                    gc.enable()
-                if stub:
-                    stub_calls[name] += STACK.stub_calls - before
-            samples[name, stub].append(elapsed / batch / 1000)
-        between()
-        if index % 64 == 63:
-            gc.collect()
-    timed = rounds * batch
-    stubbed = Timings({name: samples[name, True] for name in variants}, {n: c / timed for n, c in stub_calls.items()})
-    for name, found in probes.items():
-        assert stubbed.stub_calls[name] == found.calls, (
-            f"{name}: the stub answered {stubbed.stub_calls[name]:g} calls per run, torch makes {found.calls}"
-        )
-    as_shipped = Timings({name: samples[name, False] for name in variants}) if shipped else stubbed
-    return Both(stubbed, as_shipped, probes)
+# -- interleaving ------------------------------------------------------------------------------------------------------
 
 
 def _nothing() -> None:
     pass
 
 
-def flush_history(shell: object) -> Callable[[], None]:
+class Interleaved:
+    """Variants timed round by round, each round one batch of ``batch`` back-to-back calls of every variant, twice
+    (torch's stack formatting stubbed, and as shipped; only stubbed where ``shipped`` is False), the order rotating
+    every round, gc disabled while a batch is timed. ``enter[name]``, untimed, runs before each batch of that variant
+    (to put a shell in the state the variant needs). With ``probes``, each variant first runs once, untimed, with the
+    real ``traceback.format_stack`` counted, and the stub must answer as many calls per call while timed."""
+
+    def __init__(
+        self,
+        variants: dict[str, Callable[[], object]],
+        *,
+        batch: int,
+        enter: dict[str, Callable[[], object]] | None = None,
+        shipped: bool = True,
+        probes: bool = True,
+    ) -> None:
+        self.variants, self.batch, self.enter, self.shipped = variants, batch, enter or {}, shipped
+        self.order = [(name, stub) for stub in ((True, False) if shipped else (True,)) for name in variants]
+        self.probes = {}
+        if probes:
+            for name, call in variants.items():
+                self.enter.get(name, _nothing)()
+                self.probes[name] = probe(call)
+        self.samples: dict[tuple[str, bool], list[float]] = {key: [] for key in self.order}
+        self.stub_calls = dict.fromkeys(variants, 0)
+        self.rounds = 0
+
+    def warm_up(self, calls: int) -> None:
+        """``calls`` untimed calls of each variant, stubbed and as shipped."""
+        for name, stub in self.order:
+            self.enter.get(name, _nothing)()
+            with STACK.stubbed() if stub else contextlib.nullcontext():
+                for _ in range(calls):
+                    self.variants[name]()
+
+    def round(self) -> None:
+        """One batch of each variant, in the order of this round."""
+        shift = self.rounds % len(self.order)
+        for name, stub in self.order[shift:] + self.order[:shift]:
+            self.enter.get(name, _nothing)()
+            call = self.variants[name]
+            with STACK.stubbed() if stub else contextlib.nullcontext():
+                before = STACK.stub_calls
+                gc.disable()
+                try:
+                    start = time.perf_counter_ns()
+                    for _ in range(self.batch):
+                        call()
+                    elapsed = time.perf_counter_ns() - start
+                finally:
+                    gc.enable()
+                if stub:
+                    self.stub_calls[name] += STACK.stub_calls - before
+            self.samples[name, stub].append(elapsed / self.batch / 1000)
+        self.rounds += 1
+
+    def result(self) -> Both:
+        timed = self.rounds * self.batch
+        calls = {name: count / timed for name, count in self.stub_calls.items()}
+        stubbed = Timings({name: self.samples[name, True] for name in self.variants}, calls)
+        for name, found in self.probes.items():
+            assert stubbed.stub_calls[name] == found.calls, (
+                f"{name}: the stub answered {stubbed.stub_calls[name]:g} calls per run, torch makes {found.calls}"
+            )
+        as_shipped = Timings({name: self.samples[name, False] for name in self.variants}) if self.shipped else stubbed
+        return Both(stubbed, as_shipped, self.probes)
+
+
+def compare(
+    variants: dict[str, Callable[[], object]],
+    *,
+    rounds: int,
+    batch: int,
+    warmup: int,
+    between: Callable[[], object] = _nothing,
+    enter: dict[str, Callable[[], object]] | None = None,
+    shipped: bool = True,
+    probes: bool = True,
+    benchmark: Any = None,
+) -> Both:
+    """The variants :class:`Interleaved`, after ``warmup`` untimed calls of each: ``rounds`` rounds, run by
+    pytest-benchmark's ``benchmark`` fixture where one is given (one round under ``--benchmark-disable``), else here.
+    ``between`` runs, untimed, after the warm-up and after every round; gc collects after the warm-up and every 64
+    rounds."""
+    timed = Interleaved(variants, batch=batch, enter=enter, shipped=shipped, probes=probes)
+    timed.warm_up(warmup)
+    between()
+    gc.collect()
+
+    def after_round() -> None:
+        between()
+        if timed.rounds % 64 == 0:
+            gc.collect()
+
+    if benchmark is None:
+        for _ in range(rounds):
+            timed.round()
+            after_round()
+    else:
+        benchmark.pedantic(timed.round, teardown=after_round, rounds=rounds)
+    return timed.result()
+
+
+# -- cells -------------------------------------------------------------------------------------------------------------
+
+
+def flush_history(shell: Any) -> Callable[[], None]:
     """``%reset -f in``, quietly, without the ``gc.collect()`` it ends with (some 90 ms with torch imported, which
-    would dominate the bench's run time; ``compare`` collects every 16 rounds): see ``run_cells``."""
+    would dominate the bench's run time; ``compare`` collects every 64 rounds): see ``run_cells``."""
 
     def flush() -> None:
         with contextlib.redirect_stdout(io.StringIO()), mock.patch.object(gc, "collect", lambda *args: 0):
-            shell.run_line_magic("reset", "-f in")  # type: ignore[attr-defined]
+            shell.run_line_magic("reset", "-f in")
 
     return flush
 
 
 def run_cells(
-    shell: object,
+    shell: Any,
     cells: dict[str, str],
     *,
     rounds: int,
     batch: int,
     warmup: int,
     enter: dict[str, Callable[[], object]] | None = None,
+    benchmark: Any = None,
 ) -> Both:
     """Each cell run as IPython runs a cell typed at the prompt (``store_history=True``), stubbed and as shipped.
 
@@ -247,7 +307,7 @@ def run_cells(
     dispatches (``var_expand``): after the thousands of cells a benchmark runs, that copy alone would take longer than
     seedmagic does. The input history is therefore flushed (``%reset -f in``) between rounds, untimed, so that the
     namespace stays the size a notebook's has."""
-    run = shell.run_cell  # type: ignore[attr-defined]
+    run = shell.run_cell
     return compare(
         {name: (lambda source=source: run(source, store_history=True)) for name, source in cells.items()},
         rounds=rounds,
@@ -255,74 +315,5 @@ def run_cells(
         warmup=warmup,
         between=flush_history(shell),
         enter=enter,
+        benchmark=benchmark,
     )
-
-
-# -- where the time goes -----------------------------------------------------------------------------------------------
-
-SEEDMAGIC = str(Path(__file__).resolve().parent.parent / "seedmagic")
-
-
-def _inside_torch(key: tuple[str, int, str]) -> bool:
-    filename = key[0].replace("\\", "/")
-    return "/torch/" in filename or filename.endswith(("/traceback.py", "/linecache.py"))
-
-
-def hotspots(
-    call: Callable[[], object], repeat: int, *, between: Callable[[], object] | None = None, top: int = 12
-) -> str:
-    """cProfile of ``repeat`` calls (torch's stack formatting stubbed), in µs per call: seedmagic's own functions
-    first, then the time spent outside torch by function, then the heaviest calls by cumulative time. ``between``
-    runs unprofiled every 64 calls (to flush the input history)."""
-    profile = cProfile.Profile()
-    with contextlib.redirect_stdout(io.StringIO()), STACK.stubbed():
-        for index in range(repeat):
-            if between is not None and index % 64 == 63:
-                between()
-            profile.enable()
-            call()
-            profile.disable()
-    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-    # What torch runs, and what only torch calls, is torch's time.
-    excluded = {key for key in stats if _inside_torch(key)}
-    changed = True
-    while changed:
-        changed = False
-        for key, (_, _, _, _, callers) in stats.items():
-            if key not in excluded and callers and all(caller in excluded for caller in callers):
-                excluded.add(key)
-                changed = True
-
-    def name(key: tuple[str, int, str]) -> str:
-        filename, line, function = key
-        return function if filename == "~" else f"{Path(filename).name}:{line}({function})"
-
-    own = []
-    for key, (_, calls, total, cumulative, callers) in stats.items():
-        if key in excluded:
-            continue
-        # Only the time under callers outside torch (a builtin such as list.append is also called by torch).
-        mine = sum(timing[2] for caller, timing in callers.items() if caller not in excluded) if callers else total
-        own.append((mine, calls, cumulative, key))
-
-    def per_call(seconds: float) -> str:
-        return f"{seconds / repeat * 1e6:9.2f}"
-
-    ours = [entry for entry in own if entry[3][0].startswith(SEEDMAGIC)]
-    total_own = sum(entry[0] for entry in own)
-    lines = [
-        "under cProfile (which slows every call several times over), torch's stack formatting stubbed: "
-        f"{per_call(total_own).strip()} µs per call outside torch, of which {per_call(sum(e[0] for e in ours)).strip()}"
-        " µs in seedmagic's own functions.",
-        "",
-        "seedmagic's functions (own time, cumulative time incl. torch, µs per call; calls per call):",
-    ]
-    for mine, calls, cumulative, key in sorted(ours, key=lambda entry: entry[0], reverse=True)[:top]:
-        lines.append(f"{per_call(mine)}  {per_call(cumulative)}  {calls / repeat:6.1f}x  {name(key)}")
-    lines += ["", "everything outside torch, by own time (µs per call, calls per call):"]
-    for mine, calls, _, key in sorted(own, key=lambda entry: entry[0], reverse=True)[:top]:
-        lines.append(f"{per_call(mine)}  {calls / repeat:6.1f}x  {name(key)}")
-    lines += ["", "cumulative time, µs per call (torch's time included):"]
-    for _, calls, cumulative, key in sorted(own, key=lambda entry: entry[2], reverse=True)[:top]:
-        lines.append(f"{per_call(cumulative)}  {calls / repeat:6.1f}x  {name(key)}")
-    return "\n".join(lines)
