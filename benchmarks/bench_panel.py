@@ -69,7 +69,7 @@ def test_auto_panel(shell: InteractiveShell, benchmark: Any, quick: bool, table:
         failed = f"not available in this version ({missing})"
     else:
 
-        def child() -> subprocess.CompletedProcess[str]:
+        def run_child() -> subprocess.CompletedProcess[str]:
             return subprocess.run(
                 [sys.executable, str(CHILD), *(["--quick"] if quick else [])],
                 capture_output=True,
@@ -78,7 +78,7 @@ def test_auto_panel(shell: InteractiveShell, benchmark: Any, quick: bool, table:
                 env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"},
             )
 
-        done = benchmark.pedantic(child, rounds=1)
+        done = benchmark.pedantic(run_child, rounds=1)
         lines = [line for line in done.stdout.splitlines() if line.startswith("@@")]
         if not lines:
             failed = f"the measurement failed: {done.stderr.strip()[-300:]}"

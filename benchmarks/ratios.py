@@ -1,5 +1,5 @@
-"""What pytest-benchmark cannot do: variants timed side by side in one process, as ratios and differences of the
-medians of per-round ones, with torch's stack formatting stubbed on both sides beside the figures as torch ships.
+"""What pytest-benchmark cannot do: variants timed side by side in one process, ratios and differences as medians of
+per-round ones, and torch's stack formatting stubbed on both sides beside the figures as torch ships.
 
 pytest-benchmark runs the rounds (``benchmark.pedantic``: one round is one call of :meth:`Interleaved.round`, and
 what it records is the time of a whole round); inside each round every variant runs one batch of back-to-back calls,
@@ -24,7 +24,7 @@ import statistics
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from unittest import mock
@@ -186,7 +186,7 @@ class Interleaved:
         variants: dict[str, Callable[[], object]],
         *,
         batch: int,
-        enter: dict[str, Callable[[], object]] | None = None,
+        enter: Mapping[str, Callable[[], object]] | None = None,
         shipped: bool = True,
         probes: bool = True,
     ) -> None:
@@ -249,7 +249,7 @@ def compare(
     batch: int,
     warmup: int,
     between: Callable[[], object] = _nothing,
-    enter: dict[str, Callable[[], object]] | None = None,
+    enter: Mapping[str, Callable[[], object]] | None = None,
     shipped: bool = True,
     probes: bool = True,
     benchmark: Any = None,
@@ -298,7 +298,7 @@ def run_cells(
     rounds: int,
     batch: int,
     warmup: int,
-    enter: dict[str, Callable[[], object]] | None = None,
+    enter: Mapping[str, Callable[[], object]] | None = None,
     benchmark: Any = None,
 ) -> Both:
     """Each cell run as IPython runs a cell typed at the prompt (``store_history=True``), stubbed and as shipped.

@@ -195,9 +195,12 @@ def render(rows: list[Row], machine_line: str, seconds: float, formatting: int, 
         f"`traceback.format_stack` stubbed to return `[]` ({STUBBED}, for seedmagic and the baseline alike; each "
         "row gives the calls the stub answered per run, seedmagic's/the baseline's), and with torch as it ships. "
         f"Verdicts are on the {STUBBED} figures. seedmagic seeds torch with `torch.manual_seed` itself. The "
-        f"benchmarks run under pytest, whose frames lie under every call: the raw calls, called from a benchmark's "
-        f"own frame, have torch format a stack {depth} frames deep (a cell in ipykernel runs a few frames deep), so "
-        "the figures as shipped carry more of torch's formatting than a notebook's would, on both sides.",
+        f"benchmarks run under pytest, whose frames lie under every call: the raw calls, called from a fixture, have "
+        f"torch format a stack {depth} frames deep (a cell in ipykernel runs a few frames deep), so the figures as "
+        "shipped carry more of torch's formatting than a notebook's would, on both sides.",
+        "",
+        "pytest-benchmark's own table, printed after this one, times whole rounds (one batch of every variant, "
+        "stubbed and as shipped) and the second processes once: the figures per variant are the ones here.",
         "",
         f"| measurement | target | verdict ({STUBBED}) | seedmagic ({STUBBED}) | baseline ({STUBBED}) | "
         f"result ({STUBBED}) | seedmagic ({SHIPPED}) | baseline ({SHIPPED}) | result ({SHIPPED}) |",

@@ -63,13 +63,13 @@ def shown(value: Any, most: int = 40) -> str:
 
 
 def builtin_kind(error: BaseException) -> type[BaseException]:
-    """The built-in type the README names for one of seedmagic's refusals: TypeError, KeyError or ValueError."""
+    """The built-in type the documentation names for one of seedmagic's refusals: TypeError, KeyError or ValueError."""
     return next((kind for kind in (TypeError, KeyError) if isinstance(error, kind)), ValueError)
 
 
 def cell_traceback(error: BaseException) -> list[str]:
     """How IPython shows seedmagic's refusal of an argument (``InvalidArgument._render_traceback_``): one line, the
-    built-in type the README names and the message, ``ValueError: seed must be ...``. Where the call was not made by
+    built-in type the documentation names and the message, ``ValueError: seed must be ...``. Where the call was not made by
     the cell itself (a function of the notebook's, a script run with ``%run``), the frames that led to it come first,
     as IPython shows a traceback; seedmagic's own frames, and IPython's, never."""
     kind = builtin_kind(error)

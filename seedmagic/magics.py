@@ -142,8 +142,8 @@ class SeedMagics(Magics):
         False,
         help="True or False. Keep a census of the generators made without a seed (np.random.default_rng(), "
         "random.Random(), torch.Generator()), which %seed then lists. Off by default: it wraps their constructors, "
-        "which slows them (see the README), and it lists those that libraries make for themselves. Also in a "
-        "running session: %config SeedMagics.census = True; False puts back what it changed.",
+        "which slows them (see the Performance page of the docs), and it lists those that libraries make for "
+        "themselves. Also in a running session: %config SeedMagics.census = True; False puts back what it changed.",
     ).tag(config=True)
     #: Whether start() has run: from then on a new census value is checked by its trait and applied at once.
     _started = False

@@ -255,13 +255,13 @@ def test_every_option_has_bad_input_cases(magic, cases):
     assert options(parser) <= covered, sorted(options(parser) - covered)
 
 
-# -- the Python API: the built-in type the README names, one line, nothing changed ---------------------------------
+# -- the Python API: the built-in type the docs name, one line, nothing changed ---------------------------------
 
 NO_SEED = "no seed: set one with %seed N (or seedmagic.seed_all(N)), or pass seed="
 OUT_OF_RANGE = "seed must be between 0 and 2**32 - 1 = 4294967295, got "
 LEVEL = "level must be between 0 and 1 (e.g. 0.95), got "
 
-# (a call in a cell, with seed 4 in force, the type the README names, the message)
+# (a call in a cell, with seed 4 in force, the type the docs name, the message)
 API = [
     ("seedmagic.seed_all(torch.tensor(1.5))", TypeError, "seed must be an integer, got tensor(1.5000)"),
     ("seedmagic.seed_all(torch.ones(3, 3))", TypeError, "seed must be an integer, got a Tensor of shape (3, 3)"),
@@ -382,7 +382,7 @@ def check_api_error(shell, capsys, source: str, kind: type, message: str) -> Non
     assert (shown.out + shown.err) == f"{kind.__name__}: {message}\n", "the user sees the one line and nothing else"
     assert after == before, {key: (before[key], after[key]) for key in before if before[key] != after[key]}
     assert "bad_input_body_ran" not in shell.user_ns
-    # From Python, the traceback names seedmagic's type, which the README names too.
+    # From Python, the traceback names seedmagic's type, which the docs name too.
     printed = "".join(traceback.format_exception_only(type(error), error))
     assert printed == f"{type(error).__module__}.{type(error).__name__}: {message}\n"
     assert type(error).__module__ in ("seedmagic", "seedmagic.sweeps")

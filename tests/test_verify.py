@@ -381,6 +381,51 @@ def test_a_kernel_that_cannot_start_is_one_line(tmp_path):
     assert "Traceback" not in ran.stderr
 
 
+PORT_TAKEN_KERNEL = """
+import pathlib, runpy, sys
+starts = pathlib.Path(sys.argv[1])
+starts.write_text(starts.read_text() + "x" if starts.exists() else "x")
+if len(starts.read_text()) <= int(sys.argv[2]):  # as a kernel whose port another process took between
+    print("zmq.error.ZMQError: Address already in use (addr='tcp://127.0.0.1:1')", file=sys.stderr)
+    sys.exit(1)
+sys.argv = ["ipykernel_launcher", *sys.argv[3:]]
+runpy.run_module("ipykernel_launcher", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("taken", [1, 2, 9], ids=["once", "twice", "always"])
+def test_a_kernel_whose_port_was_taken_is_started_again_twice_at_most(tmp_path, taken):
+    """jupyter_client picks free ports and the kernel binds them later: another program's kernel may take one in
+    between. Such a start is tried again, on new ports, twice at most; then it is the one line of a kernel that did
+    not start."""
+    spec = tmp_path / "jupyter" / "kernels" / "taken"
+    spec.mkdir(parents=True)
+    (tmp_path / "kernel.py").write_text(PORT_TAKEN_KERNEL)
+    starts = tmp_path / "starts"
+    argv = [sys.executable, str(tmp_path / "kernel.py"), str(starts), str(taken), "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "taken", "language": "python"}))
+    path = write(tmp_path, "a.ipynb", notebook("%load_ext seedmagic\n%seed 0", "import random\nrandom.random()"))
+    ran = subprocess.run(
+        [sys.executable, "-m", "seedmagic", "verify", path.name, "--kernel", "taken"],
+        cwd=tmp_path,
+        env={**ENV, "JUPYTER_PATH": str(tmp_path / "jupyter")},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if taken <= 2:
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert ran.stdout.startswith("a.ipynb: reproducible"), ran.stdout
+        assert len(starts.read_text()) == taken + 2  # the failed starts, then both runs' kernels
+    else:
+        assert ran.returncode == 2, ran.stderr
+        [line] = ran.stderr.strip().splitlines()
+        assert line.startswith("a.ipynb: could not verify: the kernel did not start: "), line
+        assert "Address already in use" in line
+        assert len(starts.read_text()) >= 3  # a run's kernel started three times (the other run is then stopped)
+    assert our_kernels(tmp_path) == []
+
+
 def test_a_kernel_that_dies_or_a_cell_that_hangs_is_one_line_and_no_kernel_stays(tmp_path):
     dies = write(tmp_path, "dies.ipynb", notebook("print(1)", "import os\nos._exit(3)"))
     hangs = write(tmp_path, "hangs.ipynb", notebook("import time\ntime.sleep(600)"))

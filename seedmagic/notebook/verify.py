@@ -44,11 +44,18 @@ STARTUP_TIMEOUT = 120.0
 # What a kernel says on stderr every time it starts: not why it died.
 _CHATTER = re.compile(r"\[IPKernelApp\] WARNING \| Kernel is running over TCP")
 RUNS = 2
+# What a kernel that could not bind its ports says, and how often such a kernel is started again.
+PORT_TAKEN = "Address already in use"
+PORT_RETRIES = 2
 T = TypeVar("T")
 
 
 class CannotRun(Exception):
     """The notebook could not be verified (missing, not a notebook, kernel died, a cell hung): one line says why."""
+
+
+class _PortTaken(CannotRun):
+    """The kernel died at its start because a port it was given was taken: it can be started again."""
 
 
 @dataclass(frozen=True)
@@ -210,7 +217,19 @@ class Runs:
     schedule: Schedule
 
     async def one(self, nb: NotebookNode, run: int) -> NotebookNode:
-        """Run ``nb`` in a fresh kernel; CannotRun if it cannot be run to the end. Its kernel is shut down."""
+        """Run ``nb`` in a fresh kernel; CannotRun if it cannot be run to the end. Its kernel is shut down.
+
+        A kernel that could not bind the ports it was given (another process took one between jupyter_client's
+        choice and the kernel's start, which happens when several programs start kernels at once) is started
+        again on new ones, twice at most: no cell had run."""
+        for _ in range(PORT_RETRIES):
+            try:
+                return await self._run(copy.deepcopy(nb), run)
+            except _PortTaken:
+                continue
+        return await self._run(nb, run)
+
+    async def _run(self, nb: NotebookNode, run: int) -> NotebookNode:
         from nbclient import NotebookClient
 
         running: list[int] = []
@@ -234,8 +253,12 @@ class Runs:
                 await client.async_execute(env={**os.environ, **self.schedule.environment}, stderr=stderr)
             except Exception as exc:
                 stderr.seek(0)
+                told = stderr.read().decode(errors="replace")
                 cell = nb.cells[running[-1]] if running else None
-                raise CannotRun(self._why(exc, cell, running, stderr.read().decode(errors="replace"))) from exc
+                why = self._why(exc, cell, running, told)
+                if not running and PORT_TAKEN in f"{exc} {told}":
+                    raise _PortTaken(why) from exc
+                raise CannotRun(why) from exc
             finally:
                 # nbclient shuts down a kernel it started; this also covers a run cancelled while it starts.
                 atexit.unregister(client._cleanup_kernel)
