@@ -69,7 +69,7 @@ def builtin_kind(error: BaseException) -> type[BaseException]:
 
 def cell_traceback(error: BaseException) -> list[str]:
     """How IPython shows seedmagic's refusal of an argument (``InvalidArgument._render_traceback_``): one line, the
-    built-in type the documentation names and the message, ``ValueError: seed must be ...``. Where the call was not made by
+    built-in type the docs name and the message, ``ValueError: seed must be ...``. Where the call was not made by
     the cell itself (a function of the notebook's, a script run with ``%run``), the frames that led to it come first,
     as IPython shows a traceback; seedmagic's own frames, and IPython's, never."""
     kind = builtin_kind(error)

@@ -168,6 +168,9 @@ def user_env(venv: Path | None, home: Path) -> dict[str, str]:
         JUPYTER_RUNTIME_DIR=str(home / "jupyter-runtime"),
         IPYTHONDIR=str(home / "ipython"),
         BROWSER="true",
+        # pip compiles every module it installs (thousands, for torch and TensorFlow); Python compiles those a
+        # route imports when it imports them. Nothing a route does depends on which.
+        PIP_NO_COMPILE="1",
     )
     return env
 
@@ -197,7 +200,10 @@ def clone(tmp_path_factory):
         else:
             target.unlink(missing_ok=True)
     yield path
-    shutil.rmtree(base, ignore_errors=True)
+    # Its venvs hold GBs: removed by a process of its own, which the next test does not wait for.
+    gone = base.with_name(base.name + "-removed")
+    base.rename(gone)
+    subprocess.Popen(["rm", "-rf", str(gone)], start_new_session=True)
 
 
 @pytest.fixture(scope="module")

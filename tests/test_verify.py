@@ -361,20 +361,24 @@ def test_verify_refuses_what_is_not_a_notebook(tmp_path, make, expected):
     assert expected in ran.stderr and len(ran.stderr.strip().splitlines()) == 1, ran.stderr
 
 
-def test_a_kernel_that_cannot_start_is_one_line(tmp_path):
-    spec = tmp_path / "jupyter" / "kernels" / "broken"
+def verify_with_kernel(tmp_path: Path, name: str, argv: list[str], path: Path) -> subprocess.CompletedProcess:
+    """``seedmagic verify PATH --kernel NAME``, NAME a kernelspec of its own in ``tmp_path`` that runs ``argv``."""
+    spec = tmp_path / "jupyter" / "kernels" / name
     spec.mkdir(parents=True)
-    argv = [sys.executable, "-c", "import sys; print('no such thing', file=sys.stderr); sys.exit(3)"]
-    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "broken", "language": "python"}))
-    path = write(tmp_path, "a.ipynb", notebook("print(1)"))
-    ran = subprocess.run(
-        [sys.executable, "-m", "seedmagic", "verify", path.name, "--kernel", "broken"],
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": name, "language": "python"}))
+    return subprocess.run(
+        [sys.executable, "-m", "seedmagic", "verify", path.name, "--kernel", name],
         cwd=tmp_path,
         env={**ENV, "JUPYTER_PATH": str(tmp_path / "jupyter")},
         capture_output=True,
         text=True,
         timeout=600,
     )
+
+
+def test_a_kernel_that_cannot_start_is_one_line(tmp_path):
+    argv = [sys.executable, "-c", "import sys; print('no such thing', file=sys.stderr); sys.exit(3)"]
+    ran = verify_with_kernel(tmp_path, "broken", argv, write(tmp_path, "a.ipynb", notebook("print(1)")))
     assert ran.returncode == 2, ran.stderr
     [line] = ran.stderr.strip().splitlines()
     assert line.startswith("a.ipynb: could not verify: the kernel did not start: "), line
@@ -398,21 +402,11 @@ def test_a_kernel_whose_port_was_taken_is_started_again_twice_at_most(tmp_path, 
     """jupyter_client picks free ports and the kernel binds them later: another program's kernel may take one in
     between. Such a start is tried again, on new ports, twice at most; then it is the one line of a kernel that did
     not start."""
-    spec = tmp_path / "jupyter" / "kernels" / "taken"
-    spec.mkdir(parents=True)
     (tmp_path / "kernel.py").write_text(PORT_TAKEN_KERNEL)
     starts = tmp_path / "starts"
     argv = [sys.executable, str(tmp_path / "kernel.py"), str(starts), str(taken), "-f", "{connection_file}"]
-    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "taken", "language": "python"}))
     path = write(tmp_path, "a.ipynb", notebook("%load_ext seedmagic\n%seed 0", "import random\nrandom.random()"))
-    ran = subprocess.run(
-        [sys.executable, "-m", "seedmagic", "verify", path.name, "--kernel", "taken"],
-        cwd=tmp_path,
-        env={**ENV, "JUPYTER_PATH": str(tmp_path / "jupyter")},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    ran = verify_with_kernel(tmp_path, "taken", argv, path)
     if taken <= 2:
         assert ran.returncode == 0, ran.stdout + ran.stderr
         assert ran.stdout.startswith("a.ipynb: reproducible"), ran.stdout

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..compare import FIXES, GENERATORS
-from ..places import short_path
+from ..check_report import made_without_seed
+from ..compare import FIXES
 from .nondeterministic import Documented
 
 if TYPE_CHECKING:
@@ -132,18 +132,10 @@ class Parting:
 
 
 def _made_without_seed(made: list[Unseeded]) -> str:
-    first = made[0]
-    places = f" (and {len(made) - 1} more)" if len(made) > 1 else ""
-    what, fix = GENERATORS.get(first.library, first.library), FIXES.get(first.library, "a seed")
-    if first.via:
-        return (
-            f"a {what} made without a seed inside {short_path(first.via, 40)}, called at {first.shown_where(30)}"
-            f"{places}, gives this input another value in each run: pass it one ({fix})"
-        )
-    return (
-        f"a {what} made without a seed at {first.shown_where(40)}{places} gives this input another value in each "
-        f"run: make it with {fix}"
-    )
+    unseeded = made_without_seed(made)
+    if unseeded.inside_a_library:
+        return f"{unseeded.where}, gives this input another value in each run: pass it one ({unseeded.fix})"
+    return f"{unseeded.where} gives this input another value in each run: make it with {unseeded.fix}"
 
 
 def _threads(names: tuple[str, ...]) -> str:
