@@ -6,12 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .compare import FIXES, GENERATORS
-from .places import short_path
+from .compare import FIXES
+from .unseeded import made_without_seed
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from .census import Unseeded
     from .trace import Traced
 
@@ -53,27 +51,6 @@ class SeededDifferently(NamedTuple):
     reader: str
     first: int
     second: int
-
-
-class MadeWithoutSeed(NamedTuple):
-    """The first of the generators made without a seed, as a cause names it: where, and the fix."""
-
-    #: ``a NumPy Generator made without a seed at In [3], line 2 (and 1 more)``, or ``... inside LIBRARY, called at``
-    where: str
-    fix: str
-    #: Made by a library's code for the user's: the fix is passing the library a seed.
-    inside_a_library: bool
-
-
-def made_without_seed(made: Sequence[Unseeded]) -> MadeWithoutSeed:
-    """How ``--check`` and ``--trace`` name the generators made without a seed, the first of ``made`` first."""
-    first = made[0]
-    places = f" (and {len(made) - 1} more)" if len(made) > 1 else ""
-    what, fix = GENERATORS.get(first.library, first.library), FIXES.get(first.library, "a seed")
-    if first.via:
-        where = f"a {what} made without a seed inside {short_path(first.via, 40)}, called at {first.shown_where(30)}"
-        return MadeWithoutSeed(where + places, fix, True)
-    return MadeWithoutSeed(f"a {what} made without a seed at {first.shown_where(40)}{places}", fix, False)
 
 
 @dataclass(frozen=True)
@@ -205,10 +182,8 @@ def root(path: str) -> str:
 __all__ = [
     "CheckReport",
     "Difference",
-    "MadeWithoutSeed",
     "SeededDifferently",
     "Uncomparable",
-    "made_without_seed",
     "root",
     "seeded_differently",
 ]

@@ -6,6 +6,7 @@
 - Where a module declares ``__all__``, it names every public class and function the module defines, and only names
   that exist.
 - Each module imports first in a fresh interpreter: no import circle hides behind the order the package uses.
+- No circle of module-level imports, those under ``if TYPE_CHECKING:`` left out: the layering runs one way.
 """
 
 from __future__ import annotations
@@ -155,3 +156,45 @@ def test_importing_seedmagic_imports_no_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """The seedmagic modules ``path`` imports when it is imported: its module-level imports, outside
+    ``if TYPE_CHECKING:`` and outside functions."""
+    found = set()
+    known = set(IDS)
+    for node in _tree(path).body:
+        if isinstance(node, ast.ImportFrom):
+            source = _absolute(path, node)
+            for alias in node.names:  # `from . import clocks` names a module
+                if f"{source}.{alias.name}" in known:
+                    found.add(f"{source}.{alias.name}")
+            if source in known:
+                found.add(source)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name in known)
+    return found
+
+
+def test_no_circle_of_module_level_imports() -> None:
+    graph = {name: _runtime_imports(path) for name, path in zip(IDS, MODULES, strict=True)}
+    for name in IDS:  # a package's submodule imports its package first
+        parent = name.rpartition(".")[0]
+        if parent:
+            graph[name].add(parent)
+    state: dict[str, int] = {}  # 1 on the path, 2 done
+    circles = []
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for other in sorted(graph[name]):
+            if state.get(other) == 1 and not other.startswith(name + ".") and not name.startswith(other + "."):
+                circles.append([*path[path.index(other) :], name, other] if other in path else [name, other])
+            elif other not in state:
+                visit(other, [*path, name])
+        state[name] = 2
+
+    for name in IDS:
+        if name not in state:
+            visit(name, [])
+    assert not circles, circles

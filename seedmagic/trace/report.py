@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..check_report import made_without_seed
 from ..compare import FIXES
+from ..unseeded import made_without_seed
 from .nondeterministic import Documented
 
 if TYPE_CHECKING:
