@@ -76,7 +76,9 @@ def generators_and_flags() -> dict:
             torch.backends.cudnn.deterministic,
             torch.backends.cudnn.benchmark,
         ),
-        "environ": dict(os.environ),
+        # torch writes TORCHINDUCTOR_CACHE_DIR the first time it imports inductor (the first
+        # torch.use_deterministic_algorithms call does): where its compile cache is, not a setting of seedmagic's.
+        "environ": {key: value for key, value in os.environ.items() if key != "TORCHINDUCTOR_CACHE_DIR"},
         "session seed": ENGINE.seed,
         "current seed": seedmagic.current_seed(),
         "mode": status.mode,

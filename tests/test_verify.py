@@ -387,9 +387,16 @@ def test_a_kernel_that_cannot_start_is_one_line(tmp_path):
 
 PORT_TAKEN_KERNEL = """
 import pathlib, runpy, sys
-starts = pathlib.Path(sys.argv[1])
-starts.write_text(starts.read_text() + "x" if starts.exists() else "x")
-if len(starts.read_text()) <= int(sys.argv[2]):  # as a kernel whose port another process took between
+starts, taken = pathlib.Path(sys.argv[1]), int(sys.argv[2])
+starts.mkdir(exist_ok=True)
+number = 0
+while True:  # this start's number, counted without a race between the two runs' kernels
+    try:
+        (starts / str(number)).touch(exist_ok=False)
+        break
+    except FileExistsError:
+        number += 1
+if number < taken:  # as a kernel whose port another process took between its choice and the kernel's start
     print("zmq.error.ZMQError: Address already in use (addr='tcp://127.0.0.1:1')", file=sys.stderr)
     sys.exit(1)
 sys.argv = ["ipykernel_launcher", *sys.argv[3:]]
@@ -410,13 +417,13 @@ def test_a_kernel_whose_port_was_taken_is_started_again_twice_at_most(tmp_path, 
     if taken <= 2:
         assert ran.returncode == 0, ran.stdout + ran.stderr
         assert ran.stdout.startswith("a.ipynb: reproducible"), ran.stdout
-        assert len(starts.read_text()) == taken + 2  # the failed starts, then both runs' kernels
+        assert len(list(starts.iterdir())) == taken + 2  # the failed starts, then both runs' kernels
     else:
         assert ran.returncode == 2, ran.stderr
         [line] = ran.stderr.strip().splitlines()
         assert line.startswith("a.ipynb: could not verify: the kernel did not start: "), line
         assert "Address already in use" in line
-        assert len(starts.read_text()) >= 3  # a run's kernel started three times (the other run is then stopped)
+        assert len(list(starts.iterdir())) >= 3  # a run's kernel started three times (the other run is then stopped)
     assert our_kernels(tmp_path) == []
 
 
