@@ -29,8 +29,12 @@ $(VENV)/.demo-installed: pyproject.toml $(VENV)/.torch-installed
 	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[demo]"
 	touch $@
 
+# One pytest-xdist worker per core and one more: a worker spends much of its time waiting (pip installing `make
+# demo`'s environment, a JupyterLab server starting), and the others keep the cores busy meanwhile.
+WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
+
 test: lint
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n auto
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n $(WORKERS)
 
 # JupyterLab prints the URL to open; it refuses to run as root unless told.
 demo: $(VENV)/.demo-installed

@@ -34,6 +34,7 @@ from typing import Any
 
 import nbformat
 import numpy as np
+import pytest
 import torch
 from lab import (
     cell_models,
@@ -198,6 +199,7 @@ def check_nbval_and_verify(root: Path, env: dict[str, str]) -> None:
     assert report["reproducible"] is True and report["differences"] == [] and report["error"] is None
 
 
+@pytest.mark.slow
 def test_a_notebook_written_in_jupyterlab_passes_nbval_and_verify(tmp_path):
     needs_chromium()
     from playwright.sync_api import expect

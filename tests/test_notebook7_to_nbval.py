@@ -25,6 +25,7 @@ from lab import cell_models, lab_in_chromium, needs_chromium, python_notebook, s
 from test_lab_to_nbval import NAME, SOURCES, check_nbval_and_verify, check_saved, checked_ids, run_out_of_order
 
 
+@pytest.mark.slow
 def test_a_notebook_run_in_notebook7_passes_nbval_and_verify(tmp_path):
     needs_chromium()
     pytest.importorskip("notebook", minversion="7", reason="needs Notebook 7 (pip install 'notebook>=7')")

@@ -34,6 +34,8 @@ from typing import NamedTuple
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# `make demo` installs an environment (about a minute and a half): the module starts first.
+pytestmark = pytest.mark.slow
 SHELL_BLOCKS = {"sh", "shell", "bash", "console"}
 FENCE = re.compile(r"^```(\S*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 NOT_RUN = re.compile(r"<!-- not run by tests/test_readme_routes\.py: `([^`]+)`: (.+?) -->")
