@@ -4,10 +4,9 @@ Nothing here knows IPython. Everything is checked before anything is changed: a 
 raises ``ValueError``/``TypeError`` and leaves every generator and flag as it was.
 
 The ``Engine`` keeps the session and seeds; its collaborators keep the rest: what is accepted (``arguments.py``),
-the running cells and their scopes (``cells.py``), seeding on import (``onimport.py``), the switches
+the running cells and their scopes (``cell_scopes.py``), seeding on import (``onimport.py``), the switches
 (``modes.py``), snapshots (``snapshots.py``), which libraries are imported (``imported.py``) and reading them
-(``readings.py``, ``marks.py``). The names other modules import from here are imported here from those homes
-(see ``__all__``).
+(``readings.py``, ``marks.py``).
 """
 
 from __future__ import annotations
@@ -257,7 +256,7 @@ class Engine:
         self.census.clear()
         self.refresh_hook()
 
-    # -- cells (cells.py) ------------------------------------------------------------------------------------------
+    # -- cells (cell_scopes.py) ------------------------------------------------------------------------------------
 
     def begin_cell(self, cell: object, key: str | None, reach_key: str | Callable[[], str] | None = None) -> int | None:
         """A cell starts; in auto mode it is seeded for ``key`` (see ``Cells.begin_cell``). Returns its seed."""
