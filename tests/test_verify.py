@@ -198,6 +198,12 @@ def test_outputs_leave_out_what_differs_between_any_two_runs():
     timeit = "1.23 μs ± 45.6 ns per loop (mean ± std. dev. of 7 runs, 1,000,000 loops each)\n"
     other = "987 ns ± 1.2 ns per loop (mean ± std. dev. of 7 runs, 1,000,000 loops each)\n"
     assert normalized([stream(timeit)]) == normalized([stream(other)])
+    # %timeit notes a slow run in some runs only: a run with the note is the same as one without.
+    note = "The slowest run took 4.01 times longer than the fastest. This could mean that an intermediate result is "
+    note += "being cached.\n"
+    assert normalized([stream("a\n" + note + timeit)]) == normalized([stream("a\n" + other)])
+    assert normalized([stream("a\n" + note)]) == normalized([stream("a\n")])
+    assert normalized([stream(f"took {note}")]) != normalized([stream("took ")])  # a line of its own only
     assert normalized([stream("CPU times: user 3 ms, sys: 1 ms, total: 4 ms\nWall time: 5.2 ms\n")]) == normalized(
         [stream("CPU times: user 9 ms, sys: 0 ns, total: 9 ms\nWall time: 11 ms\n")]
     )

@@ -36,7 +36,9 @@ _TIMINGS = (
         "<%timeit>",
     ),
     (re.compile(rf"[0-9,]+ loops?, best of [0-9]+: {_NUMBER} ?{_UNIT} per loop"), "<%timeit>"),
-    (re.compile(r"The slowest run took [0-9.]+ times longer than the fastest\..*"), "<%timeit note>"),
+    # %timeit's note that the slowest run took N times the fastest, which it prints in some runs and not others: the
+    # line goes, with its end.
+    (re.compile(r"^The slowest run took [0-9.]+ times longer than the fastest\..*(?:\n|$)", re.MULTILINE), ""),
     # tqdm's progress bar: "50/50 [00:01<00:00, 9.50it/s]", "50it [00:00, 1.2Mit/s, loss=0.3]", "1.20s/it"
     (
         re.compile(
